@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IEvidenceLedger} from "./interfaces/IEvidenceLedger.sol";
+
+/// @title EvidenceLedger v0
+/// @notice Anchors signed account agreements. Writers are an allowlist held as an OpenZeppelin
+/// role; a later version asks the consortium contract instead.
+contract EvidenceLedger is IEvidenceLedger, AccessControl {
+    /// @notice Role of accounts allowed to anchor.
+    bytes32 public constant WRITER_ROLE = keccak256("EvidenceLedger.WRITER_ROLE");
+    /// @notice Most signers one agreement may list.
+    uint256 public constant MAX_SIGNERS = 16;
+    /// @notice Longest content ID accepted, in bytes (a CIDv1 base32 sha2-256 string is 59).
+    uint256 public constant MAX_CID_LENGTH = 128;
+
+    mapping(bytes32 anchorId => Anchor) private _anchors;
+    uint256 private _anchorCount;
+
+    /// @param admin Account that manages the writer allowlist.
+    /// @param writers Accounts allowed to anchor from the start.
+    constructor(address admin, address[] memory writers) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        for (uint256 i = 0; i < writers.length; i++) {
+            _grantRole(WRITER_ROLE, writers[i]);
+        }
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function anchorAgreement(
+        bytes32 documentDigest,
+        string calldata cid,
+        bytes32[] calldata signerKeyFingerprints,
+        bytes32 signatureSetDigest
+    ) external onlyRole(WRITER_ROLE) returns (bytes32 anchorId) {
+        _validate(documentDigest, cid, signerKeyFingerprints, signatureSetDigest);
+        anchorId = _anchorIdOf(documentDigest, cid, signerKeyFingerprints, signatureSetDigest);
+        if (_anchors[anchorId].writer != address(0)) {
+            revert EvidenceLedger__AlreadyAnchored(anchorId);
+        }
+        _anchors[anchorId] = Anchor({
+            documentDigest: documentDigest,
+            signatureSetDigest: signatureSetDigest,
+            signerKeyFingerprints: signerKeyFingerprints,
+            cid: cid,
+            writer: msg.sender,
+            anchoredAt: uint64(block.timestamp),
+            blockNumber: uint64(block.number)
+        });
+        _anchorCount += 1;
+        emit AgreementAnchored(
+            anchorId, documentDigest, msg.sender, cid, signerKeyFingerprints, signatureSetDigest
+        );
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function anchorIdOf(
+        bytes32 documentDigest,
+        string calldata cid,
+        bytes32[] calldata signerKeyFingerprints,
+        bytes32 signatureSetDigest
+    ) external view returns (bytes32) {
+        return _anchorIdOf(documentDigest, cid, signerKeyFingerprints, signatureSetDigest);
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function getAnchor(bytes32 anchorId) external view returns (Anchor memory) {
+        Anchor storage stored = _anchors[anchorId];
+        if (stored.writer == address(0)) {
+            revert EvidenceLedger__UnknownAnchor(anchorId);
+        }
+        return stored;
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function isAnchored(bytes32 anchorId) external view returns (bool) {
+        return _anchors[anchorId].writer != address(0);
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function anchorCount() external view returns (uint256) {
+        return _anchorCount;
+    }
+
+    function _anchorIdOf(
+        bytes32 documentDigest,
+        string calldata cid,
+        bytes32[] calldata signerKeyFingerprints,
+        bytes32 signatureSetDigest
+    ) private view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                block.chainid,
+                address(this),
+                documentDigest,
+                cid,
+                signerKeyFingerprints,
+                signatureSetDigest
+            )
+        );
+    }
+
+    function _validate(
+        bytes32 documentDigest,
+        string calldata cid,
+        bytes32[] calldata signerKeyFingerprints,
+        bytes32 signatureSetDigest
+    ) private pure {
+        if (documentDigest == bytes32(0) || signatureSetDigest == bytes32(0)) {
+            revert EvidenceLedger__ZeroDigest();
+        }
+        uint256 cidLength = bytes(cid).length;
+        if (cidLength == 0 || cidLength > MAX_CID_LENGTH) {
+            revert EvidenceLedger__InvalidCid(cidLength, MAX_CID_LENGTH);
+        }
+        uint256 count = signerKeyFingerprints.length;
+        if (count == 0 || count > MAX_SIGNERS) {
+            revert EvidenceLedger__InvalidSignerCount(count, MAX_SIGNERS);
+        }
+        for (uint256 i = 0; i < count; i++) {
+            bytes32 fingerprint = signerKeyFingerprints[i];
+            if (fingerprint == bytes32(0)) {
+                revert EvidenceLedger__InvalidSigner(fingerprint);
+            }
+            for (uint256 j = 0; j < i; j++) {
+                if (signerKeyFingerprints[j] == fingerprint) {
+                    revert EvidenceLedger__InvalidSigner(fingerprint);
+                }
+            }
+        }
+    }
+}

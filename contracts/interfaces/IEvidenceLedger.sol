@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+/// @title Evidence ledger: on-chain commitments for signed account agreements
+/// @notice Holds commitments only (digests, content IDs, key fingerprints), never documents or
+/// personal data. An anchor is immutable: a later version or a void is a new anchor, never an edit.
+interface IEvidenceLedger {
+    /// @notice What the ledger holds for one anchored agreement.
+    /// @param documentDigest SM3 digest of the agreement document (plaintext).
+    /// @param signatureSetDigest SM3 digest of the canonical set of signatures over the document.
+    /// @param signerKeyFingerprints SM3 digest of each signer's raw SM2 public key (04||x||y).
+    /// @param cid CIDv1 (base32) of the encrypted document in the content store.
+    /// @param writer The account that anchored it.
+    /// @param anchoredAt Block timestamp of the anchoring block.
+    /// @param blockNumber Number of the anchoring block.
+    struct Anchor {
+        bytes32 documentDigest;
+        bytes32 signatureSetDigest;
+        bytes32[] signerKeyFingerprints;
+        string cid;
+        address writer;
+        uint64 anchoredAt;
+        uint64 blockNumber;
+    }
+
+    /// @notice Emitted once per anchor, right after it is stored.
+    /// @param anchorId The anchor's ID, see {anchorIdOf}.
+    /// @param documentDigest SM3 digest of the agreement document.
+    /// @param writer The account that anchored it.
+    /// @param cid CIDv1 of the encrypted document.
+    /// @param signerKeyFingerprints SM3 fingerprints of the signers' SM2 public keys.
+    /// @param signatureSetDigest SM3 digest of the canonical signature set.
+    event AgreementAnchored(
+        bytes32 indexed anchorId,
+        bytes32 indexed documentDigest,
+        address indexed writer,
+        string cid,
+        bytes32[] signerKeyFingerprints,
+        bytes32 signatureSetDigest
+    );
+
+    /// @notice The same anchor (same ID) was recorded before.
+    error EvidenceLedger__AlreadyAnchored(bytes32 anchorId);
+    /// @notice A digest argument was zero.
+    error EvidenceLedger__ZeroDigest();
+    /// @notice The content ID was empty or longer than `maxLength` bytes.
+    error EvidenceLedger__InvalidCid(uint256 length, uint256 maxLength);
+    /// @notice There were no signers, or more than `maxSigners`.
+    error EvidenceLedger__InvalidSignerCount(uint256 count, uint256 maxSigners);
+    /// @notice A signer fingerprint was zero or appeared twice.
+    error EvidenceLedger__InvalidSigner(bytes32 fingerprint);
+    /// @notice No anchor has this ID.
+    error EvidenceLedger__UnknownAnchor(bytes32 anchorId);
+
+    /// @notice Anchors a signed agreement. Only accounts holding the writer role may call it.
+    /// @dev Reverts with {EvidenceLedger__AlreadyAnchored} if the same anchor exists, and with
+    /// OpenZeppelin's `AccessControlUnauthorizedAccount` for a caller without the writer role.
+    /// @return anchorId The new anchor's ID, equal to {anchorIdOf} of the same arguments.
+    function anchorAgreement(
+        bytes32 documentDigest,
+        string calldata cid,
+        bytes32[] calldata signerKeyFingerprints,
+        bytes32 signatureSetDigest
+    ) external returns (bytes32 anchorId);
+
+    /// @notice The ID an anchor with these contents gets on this contract:
+    /// keccak256(abi.encode(chainid, this contract, documentDigest, cid, signerKeyFingerprints,
+    /// signatureSetDigest)). Domain-separated, so the same agreement anchors to a different ID on
+    /// another chain or deployment.
+    function anchorIdOf(
+        bytes32 documentDigest,
+        string calldata cid,
+        bytes32[] calldata signerKeyFingerprints,
+        bytes32 signatureSetDigest
+    ) external view returns (bytes32);
+
+    /// @notice The stored anchor; reverts with {EvidenceLedger__UnknownAnchor} if there is none.
+    function getAnchor(bytes32 anchorId) external view returns (Anchor memory);
+
+    /// @notice Whether an anchor with this ID exists.
+    function isAnchored(bytes32 anchorId) external view returns (bool);
+
+    /// @notice How many anchors exist.
+    function anchorCount() external view returns (uint256);
+}

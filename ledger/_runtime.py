@@ -1,0 +1,59 @@
+"""Wiring from Settings to live parts (chain client, deployments, store, keystore)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ledger.chain.client import ChainClient
+from ledger.chain.deployments import Deployments, ensure_deployed
+from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
+from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
+from ledger.crypto.keystore import Keystore
+from ledger.errors import ConfigurationError
+from ledger.settings import Settings
+from ledger.store import EmbeddedStore
+
+
+def dev_node(settings: Settings) -> DevNode:
+    return DevNode(directory=settings.chain_dir, port=settings.dev_chain_port)
+
+
+@contextmanager
+def chain_client(settings: Settings) -> Iterator[ChainClient]:
+    """A signing client for the configured chain.
+
+    Without ``LEDGER_CHAIN_RPC_URL`` this is the managed dev chain: started if it is not running,
+    and stopped again afterwards if this call started it (its state persists either way).
+    """
+    key = settings.chain_private_key.get_secret_value() if settings.chain_private_key else None
+    if settings.chain_rpc_url:
+        if key is None:
+            raise ConfigurationError(
+                "LEDGER_CHAIN_PRIVATE_KEY is required with LEDGER_CHAIN_RPC_URL"
+            )
+        yield ChainClient(rpc_url=settings.chain_rpc_url, private_key=key)
+        return
+    node = dev_node(settings)
+    was_running = node.status().running
+    url = node.start()
+    try:
+        yield ChainClient(rpc_url=url, private_key=key or DEV_PRIVATE_KEY)
+    finally:
+        if not was_running:
+            node.stop()
+
+
+def evidence_ledger(settings: Settings, client: ChainClient) -> EvidenceLedgerContract:
+    deployment = ensure_deployed(
+        client, Deployments(directory=settings.deployments_dir), CONTRACT_NAME
+    )
+    return EvidenceLedgerContract(client=client, address=deployment.address)
+
+
+def content_store(settings: Settings) -> EmbeddedStore:
+    return EmbeddedStore(root=settings.store_dir)
+
+
+def keystore(settings: Settings) -> Keystore:
+    return Keystore(directory=settings.keys_dir)

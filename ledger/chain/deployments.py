@@ -1,0 +1,106 @@
+"""Where the contracts live on each chain: one deployments file per chain ID.
+
+``<directory>/<chain id>.json`` maps contract names to address, deploying transaction, block and
+the keccak256 of the deployed code. ``ensure_deployed`` deploys once and reuses the record while
+the chain still holds that exact code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from eth_utils import keccak
+
+from ledger.chain.artifact import load_artifact
+from ledger.chain.client import ChainClient
+from ledger.chain.devnode import DEV_CHAIN_ID
+from ledger.chain.errors import DeploymentError
+
+
+@dataclass(frozen=True)
+class Deployment:
+    address: str
+    tx_hash: str
+    block_number: int
+    deployer: str
+    code_keccak256: str
+    compiler: str
+
+
+class Deployments:
+    def __init__(self, *, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, chain_id: int) -> Path:
+        return self.directory / f"{chain_id}.json"
+
+    def get(self, chain_id: int, name: str) -> Deployment | None:
+        entry = self._read(chain_id).get("contracts", {}).get(name)
+        return Deployment(**entry) if entry else None
+
+    def record(self, chain_id: int, name: str, deployment: Deployment) -> None:
+        data = self._read(chain_id)
+        data["chainId"] = chain_id
+        data.setdefault("contracts", {})[name] = asdict(deployment)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".deployments-")
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.write("\n")
+        os.replace(tmp, self.path(chain_id))
+
+    def _read(self, chain_id: int) -> dict:
+        try:
+            data = json.loads(self.path(chain_id).read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            path = self.path(chain_id)
+            raise DeploymentError(f"unreadable deployments file {path}: {exc}") from exc
+        if not isinstance(data, dict) or data.get("chainId", chain_id) != chain_id:
+            raise DeploymentError(f"{self.path(chain_id)} is not the deployments of {chain_id}")
+        return data
+
+
+def ensure_deployed(client: ChainClient, deployments: Deployments, name: str) -> Deployment:
+    """Return the recorded deployment of ``name``; deploy it first if there is none.
+
+    A recorded address whose code differs from the artifact is an error, except on the dev chain
+    (chain ID 31337), whose state may have been reset: there it is deployed again.
+    """
+    artifact = load_artifact(name)
+    chain_id = client.chain_id
+    recorded = deployments.get(chain_id, name)
+    if recorded is not None:
+        code = client.code_at(recorded.address)
+        if keccak(code).hex() == recorded.code_keccak256 == artifact.deployed_code_hash.hex():
+            return recorded
+        if chain_id != DEV_CHAIN_ID:
+            raise DeploymentError(
+                f"{name} at {recorded.address} on chain {chain_id} does not hold the code of this "
+                f"build; deploy it again explicitly (`ledger chain deploy --force`)"
+            )
+    return deploy(client, deployments, name)
+
+
+def deploy(client: ChainClient, deployments: Deployments, name: str) -> Deployment:
+    artifact = load_artifact(name)
+    sent = client.deploy(artifact, client.address, [client.address])
+    address = str(sent.receipt["contractAddress"])
+    code = client.code_at(address)
+    if keccak(code) != artifact.deployed_code_hash:
+        raise DeploymentError(f"{name} deployed at {address} holds unexpected code")
+    deployment = Deployment(
+        address=address,
+        tx_hash="0x" + sent.tx_hash.hex(),
+        block_number=sent.block_number,
+        deployer=client.address,
+        code_keccak256=keccak(code).hex(),
+        compiler=artifact.compiler_version,
+    )
+    deployments.record(client.chain_id, name, deployment)
+    return deployment

@@ -1,0 +1,145 @@
+"""The EvidenceLedger contract from Python: anchor agreements, read anchors, manage writers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from ledger.chain.artifact import load_artifact
+from ledger.chain.client import ChainClient
+from ledger.chain.errors import ChainError
+
+CONTRACT_NAME = "EvidenceLedger"
+WRITER_ROLE = keccak(text="EvidenceLedger.WRITER_ROLE")
+
+
+def anchor_id_of(
+    *,
+    chain_id: int,
+    contract: str,
+    document_digest: bytes,
+    cid: str,
+    signer_fingerprints: Sequence[bytes],
+    signature_set_digest: bytes,
+) -> bytes:
+    """The contract's anchor ID, computed offline (same as ``anchorIdOf`` on chain)."""
+    return keccak(
+        abi_encode(
+            ["uint256", "address", "bytes32", "string", "bytes32[]", "bytes32"],
+            [
+                chain_id,
+                to_checksum_address(contract),
+                document_digest,
+                cid,
+                list(signer_fingerprints),
+                signature_set_digest,
+            ],
+        )
+    )
+
+
+_ANCHOR_TYPES = ["bytes32", "string", "bytes32[]", "bytes32"]
+ANCHOR_SELECTOR = keccak(text=f"anchorAgreement({','.join(_ANCHOR_TYPES)})")[:4]
+
+
+def anchor_calldata(
+    *,
+    document_digest: bytes,
+    cid: str,
+    signer_fingerprints: Sequence[bytes],
+    signature_set_digest: bytes,
+) -> bytes:
+    """The exact call data of ``anchorAgreement`` with these arguments (for offline checks)."""
+    return ANCHOR_SELECTOR + abi_encode(
+        _ANCHOR_TYPES, [document_digest, cid, list(signer_fingerprints), signature_set_digest]
+    )
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """An anchor as stored on chain."""
+
+    anchor_id: bytes
+    document_digest: bytes
+    signature_set_digest: bytes
+    signer_fingerprints: tuple[bytes, ...]
+    cid: str
+    writer: str
+    anchored_at: int
+    block_number: int
+
+
+@dataclass(frozen=True)
+class AnchorReceipt:
+    """What anchoring returned: where the anchor landed."""
+
+    anchor_id: bytes
+    tx_hash: bytes
+    raw_transaction: bytes
+    block_number: int
+    block_hash: bytes
+    writer: str
+
+
+class EvidenceLedgerContract:
+    def __init__(self, *, client: ChainClient, address: str) -> None:
+        self.client = client
+        self.address = to_checksum_address(address)
+        self.artifact = load_artifact(CONTRACT_NAME)
+        self._contract = client.contract(self.artifact, self.address)
+
+    def anchor_agreement(
+        self,
+        *,
+        document_digest: bytes,
+        cid: str,
+        signer_fingerprints: Sequence[bytes],
+        signature_set_digest: bytes,
+    ) -> AnchorReceipt:
+        call = self._contract.functions.anchorAgreement(
+            document_digest, cid, list(signer_fingerprints), signature_set_digest
+        )
+        sent = self.client.transact(call, self.artifact)
+        events = self._contract.events.AgreementAnchored().process_receipt(sent.receipt)
+        if len(events) != 1:
+            raise ChainError(f"expected one AgreementAnchored event, got {len(events)}")
+        return AnchorReceipt(
+            anchor_id=bytes(events[0]["args"]["anchorId"]),
+            tx_hash=sent.tx_hash,
+            raw_transaction=sent.raw_transaction,
+            block_number=sent.block_number,
+            block_hash=sent.block_hash,
+            writer=self.client.address,
+        )
+
+    def get_anchor(self, anchor_id: bytes) -> AnchorRecord:
+        stored = self.client.call(self._contract.functions.getAnchor(anchor_id), self.artifact)
+        return AnchorRecord(
+            anchor_id=anchor_id,
+            document_digest=bytes(stored[0]),
+            signature_set_digest=bytes(stored[1]),
+            signer_fingerprints=tuple(bytes(f) for f in stored[2]),
+            cid=stored[3],
+            writer=to_checksum_address(stored[4]),
+            anchored_at=int(stored[5]),
+            block_number=int(stored[6]),
+        )
+
+    def is_anchored(self, anchor_id: bytes) -> bool:
+        return bool(
+            self.client.call(self._contract.functions.isAnchored(anchor_id), self.artifact)
+        )
+
+    def anchor_count(self) -> int:
+        return int(self.client.call(self._contract.functions.anchorCount(), self.artifact))
+
+    def grant_writer(self, account: str) -> None:
+        call = self._contract.functions.grantRole(WRITER_ROLE, to_checksum_address(account))
+        self.client.transact(call, self.artifact)
+
+    def revoke_writer(self, account: str) -> None:
+        call = self._contract.functions.revokeRole(WRITER_ROLE, to_checksum_address(account))
+        self.client.transact(call, self.artifact)

@@ -1,0 +1,52 @@
+"""One Settings object, read from the environment (``LEDGER_*``) with embedded defaults.
+
+With no environment at all the ledger runs on its embedded defaults: a project-managed anvil dev
+chain, a local content store and a local keystore, all under ``.data/`` in the working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".data"), description="Where all local state lives.")
+    chain_rpc_url: str | None = Field(
+        default=None,
+        description="JSON-RPC URL of an EVM chain; unset means the managed anvil dev chain.",
+    )
+    dev_chain_port: int = Field(default=8545, ge=1, le=65535)
+    chain_private_key: SecretStr | None = Field(
+        default=None,
+        description="Hex key of the account that anchors; required unless on the dev chain.",
+    )
+    keystore_password: SecretStr = Field(
+        default=SecretStr("ledger-dev-password"),
+        description="Password of the local keystore (set it outside development).",
+    )
+    sm2_distid: str = Field(default="1234567812345678", min_length=1)
+
+    @property
+    def chain_dir(self) -> Path:
+        return self.data_dir / "chain"
+
+    @property
+    def deployments_dir(self) -> Path:
+        return self.data_dir / "deployments"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"

@@ -1,0 +1,67 @@
+"""SM2 signatures over agreements: who signed, in which role, when, with which key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ledger import _canonical
+from ledger.agreement import SigningPayload, check_role
+from ledger.crypto.errors import InvalidSignature
+from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey, SM2PublicKey
+from ledger.crypto.sm3 import sm3 as sm3_digest
+
+ALGORITHM = "sm2-sm3"
+
+
+@dataclass(frozen=True)
+class Signature:
+    role: str
+    signed_at: datetime
+    public_key: SM2PublicKey
+    value: bytes  # DER SEQUENCE{r, s}
+    distid: bytes = DEFAULT_DISTID
+
+    @property
+    def key_fingerprint(self) -> bytes:
+        return self.public_key.fingerprint()
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "algorithm": ALGORITHM,
+            "role": self.role,
+            "signed_at": _canonical.timestamp(self.signed_at),
+            "public_key": _canonical.hex0x(self.public_key.to_raw()),
+            "key_fingerprint": _canonical.label("sm3", self.key_fingerprint),
+            "distid": self.distid.decode("ascii"),
+            "signature": _canonical.b64(self.value),
+        }
+
+    def verify(self, payload: SigningPayload) -> None:
+        """Raise InvalidSignature unless this signature covers ``payload`` (role, time included)."""
+        if payload.role != self.role or payload.signed_at != self.signed_at:
+            raise InvalidSignature(f"signature of {self.role!r} is for another role or time")
+        self.public_key.verify(self.value, payload.to_bytes(), distid=self.distid)
+
+
+def sign(
+    key: SM2PrivateKey, payload: SigningPayload, *, distid: bytes = DEFAULT_DISTID
+) -> Signature:
+    check_role(payload.role)
+    return Signature(
+        role=payload.role,
+        signed_at=payload.signed_at,
+        public_key=key.public_key(),
+        value=key.sign(payload.to_bytes(), distid=distid),
+        distid=distid,
+    )
+
+
+def payload_for(template: SigningPayload, *, role: str, signed_at: datetime) -> SigningPayload:
+    return replace(template, role=role, signed_at=signed_at)
+
+
+def signature_set_digest(signatures: Sequence[Signature]) -> bytes:
+    """SM3 over the canonical JSON list of the signatures, in signing order."""
+    return sm3_digest(_canonical.dumps([s.to_json() for s in signatures]))

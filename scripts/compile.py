@@ -1,0 +1,10 @@
+"""Compile the contracts offline with the pinned solcjs and write the committed artifacts.
+
+Usage: .venv/bin/python scripts/compile.py
+"""
+
+from ledger.chain._build import compile_contracts, write_artifacts
+
+if __name__ == "__main__":
+    for path in write_artifacts(compile_contracts()):
+        print(path)

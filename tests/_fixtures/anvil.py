@@ -1,0 +1,59 @@
+"""A real anvil node per test session (the project's pinned binary, a free loopback port)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.chain.client import ChainClient
+from ledger.chain.deployments import Deployments, deploy
+from ledger.chain.devnode import ANVIL, DEV_PRIVATE_KEY, DevNode
+from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
+
+#: Second account of anvil's default test mnemonic: funded, but never a writer.
+OUTSIDER_PRIVATE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def anvil_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevNode]:
+    if not ANVIL.is_file():
+        pytest.fail(f"anvil is not installed at {ANVIL}: run `make setup`")
+    node = DevNode(directory=tmp_path_factory.mktemp("anvil"), port=free_port())
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def anvil_url(anvil_node: DevNode) -> str:
+    url = anvil_node.status().rpc_url
+    assert url
+    return url
+
+
+@pytest.fixture
+def chain_client(anvil_url: str) -> ChainClient:
+    return ChainClient(rpc_url=anvil_url, private_key=DEV_PRIVATE_KEY)
+
+
+@pytest.fixture
+def outsider_client(anvil_url: str) -> ChainClient:
+    return ChainClient(rpc_url=anvil_url, private_key=OUTSIDER_PRIVATE_KEY)
+
+
+@pytest.fixture
+def evidence_ledger(chain_client: ChainClient, tmp_path: Path) -> EvidenceLedgerContract:
+    """A freshly deployed EvidenceLedger whose admin and only writer is the dev account."""
+    deployment = deploy(chain_client, Deployments(directory=tmp_path / "deployments"), CONTRACT_NAME)
+    return EvidenceLedgerContract(client=chain_client, address=deployment.address)

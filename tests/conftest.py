@@ -1,0 +1,7 @@
+"""Shared pytest set-up: real-service fixtures live in tests/_fixtures, one module per service."""
+
+pytest_plugins = [
+    "tests._fixtures.paths",
+    "tests._fixtures.ipfs",
+    "tests._fixtures.anvil",
+]

@@ -1,0 +1,30 @@
+"""The committed artifacts are exactly what the pinned offline compiler produces from contracts/."""
+
+from __future__ import annotations
+
+import json
+
+from ledger.chain._build import ARTIFACTS_DIR, DEPLOYABLE, compile_contracts, compiler_version
+
+
+def test_pinned_compiler_is_used() -> None:
+    assert compiler_version() == "0.8.28+commit.7893614a.Emscripten.clang"
+
+
+def test_artifacts_are_reproducible_byte_for_byte() -> None:
+    rebuilt = compile_contracts()
+    committed = {path.name: path.read_bytes() for path in ARTIFACTS_DIR.glob("*.json")}
+    assert sorted(rebuilt) == sorted(committed) == sorted(f"{n}.json" for n in DEPLOYABLE)
+    for name, data in rebuilt.items():
+        assert data == committed[name], f"{name} differs from a fresh build: run scripts/compile.py"
+
+
+def test_artifact_records_compiler_and_settings() -> None:
+    artifact = json.loads((ARTIFACTS_DIR / "EvidenceLedger.json").read_text())
+    assert artifact["compiler"]["version"].startswith("0.8.28+commit.7893614a")
+    assert artifact["compiler"]["settings"]["evmVersion"] == "paris"
+    assert artifact["compiler"]["settings"]["optimizer"] == {"enabled": True, "runs": 200}
+    assert artifact["bytecode"].startswith("0x6080")
+    assert "@openzeppelin/contracts/access/AccessControl.sol" in artifact["sources"]
+    names = {entry.get("name") for entry in artifact["abi"]}
+    assert {"anchorAgreement", "AgreementAnchored", "EvidenceLedger__AlreadyAnchored"} <= names
