@@ -1,0 +1,175 @@
+"""The embedded content-addressed store (the default backend): blocks as files on disk.
+
+Layout under ``root``::
+
+    blocks/<xy>/<cid>    one file per block, named by its CIDv1 base32 string; <xy> is the
+                         next-to-last two characters of that name (as Kubo's flatfs
+                         ``next-to-last/2``: the first characters, 'bafk'/'bafy', never vary)
+    pins/<cid>           one empty file per pinned root
+
+Files are stored exactly as ``ipfs add --cid-version=1`` would (raw leaves, 262144-byte chunks,
+balanced DAG of <= 174 links) by the same builder that computes CIDs, so a CID from this store
+is the CID Kubo gives, and its blocks can be exported (``blocks()``, e.g. into a CAR file) and
+imported into any IPFS node.
+
+Guarantees:
+
+* writes are atomic: each block goes to a temp file in its shard directory, is fsync'd, and is
+  renamed over its final name (``os.replace``), so a crash never leaves a half block;
+* blocks are written children first, parents after, the root last: a root that exists names a
+  DAG that was completely written (``has`` relies on this);
+* every block read is hashed and compared with its CID (``ContentCorrupt`` on mismatch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from os import PathLike
+from pathlib import Path
+
+from ledger.store._multiformats import Cid, parse_cid
+from ledger.store._unixfs import Chunks, build_file, iter_blocks, iter_file, read_chunks
+from ledger.store.errors import ContentCorrupt, ContentNotFound, InvalidCid
+
+CidLike = str | Cid
+
+
+def _as_cid(cid: CidLike) -> Cid:
+    if isinstance(cid, Cid):
+        return cid
+    if isinstance(cid, str):
+        return parse_cid(cid)
+    raise InvalidCid(f"a CID must be a string, not {type(cid).__name__}")
+
+
+class EmbeddedStore:
+    """Content-addressed block store in a directory; implements ``ContentStore``."""
+
+    def __init__(self, *, root: Path | str, fsync: bool = True) -> None:
+        """``fsync=False`` skips the per-block fsync (faster; for caches and tests only)."""
+        self.root = Path(root)
+        self._blocks_dir = self.root / "blocks"
+        self._pins_dir = self.root / "pins"
+        self._fsync = fsync
+        self._blocks_dir.mkdir(parents=True, exist_ok=True)
+        self._pins_dir.mkdir(parents=True, exist_ok=True)
+        self._shards_made: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedStore(root={str(self.root)!r})"
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def put(self, data: bytes | bytearray | memoryview) -> str:
+        """Store ``data`` as a UnixFS file; return its root CID (CIDv1 base32)."""
+        return self.put_stream((data,))
+
+    def put_stream(self, chunks: Chunks) -> str:
+        """Store the concatenation of ``chunks`` (any sizes), streaming; return the root CID."""
+        return str(build_file(chunks, self._write_block))
+
+    def put_file(self, path: str | PathLike[str]) -> str:
+        """Store a file's contents, read one chunk at a time; return the root CID."""
+        return str(build_file(read_chunks(path), self._write_block))
+
+    def _block_path(self, cid: Cid) -> Path:
+        name = str(cid.to_v1())
+        return self._blocks_dir / name[-3:-1] / name
+
+    def _write_block(self, cid: Cid, block: bytes | memoryview) -> None:
+        path = self._block_path(cid)
+        try:
+            if path.stat().st_size == len(block):
+                return  # already stored (content-addressed: same name, same bytes)
+        except FileNotFoundError:
+            pass
+        shard = path.parent
+        if shard.name not in self._shards_made:
+            shard.mkdir(exist_ok=True)
+            self._shards_made.add(shard.name)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=shard)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(block)
+                if self._fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        if self._fsync:
+            dir_fd = os.open(shard, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _load(self, cid: Cid) -> bytes:
+        try:
+            block = self._block_path(cid).read_bytes()
+        except FileNotFoundError:
+            raise ContentNotFound(f"block {cid} not found", cid=str(cid)) from None
+        if not cid.verify(block):
+            raise ContentCorrupt(f"block {cid} does not match its hash", cid=str(cid))
+        return block
+
+    def get(self, cid: CidLike) -> bytes:
+        """The file bytes of ``cid``; every block is hash-verified on the way."""
+        return b"".join(self.get_stream(cid))
+
+    def get_stream(self, cid: CidLike) -> Iterator[bytes]:
+        """The file bytes of ``cid`` block by block (lazy: errors surface while iterating)."""
+        root = _as_cid(cid)
+        if not self._block_path(root).exists():
+            raise ContentNotFound(f"content {root} not found", cid=str(root))
+        return self._iter_content(root)
+
+    def _iter_content(self, root: Cid) -> Iterator[bytes]:
+        try:
+            yield from iter_file(self._load, root)
+        except ContentNotFound as exc:
+            if exc.cid == str(root):
+                raise
+            raise ContentNotFound(f"content {root} is incomplete: {exc}", cid=exc.cid) from None
+
+    def has(self, cid: CidLike) -> bool:
+        """Whether the root block of ``cid`` is stored (hence, by write order, its whole DAG).
+
+        Cheap: nothing is read or verified; ``get`` does that.
+        """
+        return self._block_path(_as_cid(cid)).exists()
+
+    def blocks(self, cid: CidLike) -> Iterator[tuple[bytes, bytes]]:
+        """``(binary CID, block bytes)`` of every block of the DAG, depth-first pre-order (root
+        first, then each link in order: CAR order). Blocks are hash-verified."""
+        root = _as_cid(cid)
+        for block_cid, block in iter_blocks(self._load, root):
+            yield block_cid.to_bytes(), block
+
+    # -- pins --------------------------------------------------------------------------------
+
+    def pin(self, cid: CidLike) -> None:
+        """Mark ``cid`` as pinned (kept by any future garbage collection). Idempotent."""
+        root = _as_cid(cid)
+        if not self.has(root):
+            raise ContentNotFound(f"cannot pin {root}: content not found", cid=str(root))
+        (self._pins_dir / str(root.to_v1())).touch()
+
+    def unpin(self, cid: CidLike) -> bool:
+        """Remove the pin of ``cid``; return whether it was pinned."""
+        try:
+            (self._pins_dir / str(_as_cid(cid).to_v1())).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def pins(self) -> list[str]:
+        """Pinned root CIDs (CIDv1 base32), sorted."""
+        return sorted(p.name for p in self._pins_dir.iterdir() if not p.name.startswith("."))
