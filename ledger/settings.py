@@ -30,6 +30,8 @@ class Settings(BaseSettings):
         description="Password of the local keystore (set it outside development).",
     )
     sm2_distid: str = Field(default="1234567812345678", min_length=1)
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
+    api_port: int = Field(default=8000, ge=1, le=65535)
 
     @property
     def chain_dir(self) -> Path:

@@ -26,7 +26,7 @@ class Artifact:
     def error_by_selector(self) -> dict[bytes, dict[str, Any]]:
         """ABI entries of custom errors keyed by their 4-byte selector."""
         return {
-            function_abi_to_4byte_selector(entry): entry
+            function_abi_to_4byte_selector(entry): entry  # type: ignore[arg-type]
             for entry in self.abi
             if entry["type"] == "error"
         }

@@ -106,7 +106,9 @@ class ChainClient:
             tx = call.build_transaction(
                 {
                     "from": self.address,
-                    "nonce": self.w3.eth.get_transaction_count(self.address, "pending"),
+                    "nonce": self.w3.eth.get_transaction_count(
+                        Web3.to_checksum_address(self.address), "pending"
+                    ),
                     "chainId": self.chain_id,
                 }
             )

@@ -6,8 +6,6 @@ on stderr and exit status 2 (commands that answer "valid / invalid" use exit 1 f
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from ledger.errors import LedgerError
@@ -50,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -1,0 +1,46 @@
+"""RFC 9457 problem details: the one place errors become HTTP responses."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.chain.errors import NodeError
+from ledger.errors import LedgerError
+from ledger.proof import ProofInvalid
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, *, kind: str) -> JSONResponse:
+    return JSONResponse(
+        {"type": f"urn:ledger:problem:{kind}", "title": title, "status": status, "detail": detail},
+        status_code=status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ProofInvalid)
+    async def _proof_invalid(_: Request, exc: ProofInvalid) -> JSONResponse:
+        return problem(422, "Proof is invalid", str(exc), kind="proof-invalid")
+
+    @app.exception_handler(NodeError)
+    async def _node(_: Request, exc: NodeError) -> JSONResponse:
+        return problem(503, "Chain node unavailable", str(exc), kind="chain-unavailable")
+
+    @app.exception_handler(LedgerError)
+    async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
+        return problem(400, "Bad request", str(exc), kind="bad-request")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return problem(422, "Invalid request", f"{where}: {first['msg']}", kind="invalid-request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), kind="http")

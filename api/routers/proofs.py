@@ -1,0 +1,72 @@
+"""Proofs: verify an uploaded proof file (offline checks, optionally confirmed on chain)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
+
+from api.deps import MAX_PROOF_BYTES, chain_reader
+from ledger.chain.client import ChainClient
+from ledger.proof import confirm_on_chain, verify_proof
+
+router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
+
+
+class ProofVerdict(BaseModel):
+    """Public model of a verified proof."""
+
+    valid: bool
+    confirmed_on_chain: bool
+    agreement_id: str
+    document_digest: str
+    cid: str
+    roles: list[str]
+    chain_id: int
+    contract: str
+    anchor_id: str
+    block_number: int
+    issuer_key_fingerprint: str
+
+
+@router.post(
+    "/verify",
+    response_model=ProofVerdict,
+    responses={
+        413: {"description": "Proof file too large"},
+        422: {"description": "Proof is invalid (problem+json with the failed check)"},
+        503: {"description": "Chain node unavailable for on-chain confirmation"},
+    },
+)
+async def verify(
+    request: Request, chain: Annotated[ChainClient | None, Depends(chain_reader)]
+) -> ProofVerdict:
+    """Verify the proof file sent as the request body (``application/json``)."""
+    body = await _read_limited(request)
+    proof = verify_proof(body)
+    if chain is not None:
+        confirm_on_chain(proof, client=chain)
+    return ProofVerdict(
+        valid=True,
+        confirmed_on_chain=chain is not None,
+        agreement_id=proof.agreement_id,
+        document_digest=f"sm3:{proof.document_sm3.hex()}",
+        cid=proof.cid,
+        roles=list(proof.roles),
+        chain_id=proof.chain_id,
+        contract=proof.contract,
+        anchor_id=f"keccak256:{proof.anchor_id.hex()}",
+        block_number=proof.block_number,
+        issuer_key_fingerprint=f"sm3:{proof.issuer_fingerprint.hex()}",
+    )
+
+
+async def _read_limited(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_PROOF_BYTES:
+            raise HTTPException(413, f"proof files are limited to {MAX_PROOF_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
