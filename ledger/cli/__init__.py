@@ -1,4 +1,4 @@
-"""The ``ledger`` command line: one group, one module per noun.
+"""The ``ledger`` command line: one group, one module per noun, imported only when used.
 
 Errors are translated here, once: a :class:`~ledger.errors.LedgerError` becomes one readable line
 on stderr and exit status 2 (commands that answer "valid / invalid" use exit 1 for "invalid").
@@ -6,12 +6,35 @@ on stderr and exit status 2 (commands that answer "valid / invalid" use exit 1 f
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from ledger.errors import LedgerError
 
+#: command name -> "module:attribute". Loaded lazily, so `ledger cid` does not import web3.
+_COMMANDS = {
+    "bench": "ledger.cli.bench:bench",
+    "chain": "ledger.cli.chain:chain",
+    "cid": "ledger.cli.cid:cid",
+    "demo": "ledger.cli.demo:demo",
+    "sm2": "ledger.cli.sm2:sm2",
+    "verify": "ledger.cli.verify:verify",
+}
+
 
 class _LedgerGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = _COMMANDS[cmd_name].split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -24,23 +47,6 @@ class _LedgerGroup(click.Group):
 @click.version_option(package_name="ledger")
 def cli() -> None:
     """Evidence ledger: SM2 e-signatures, encrypted IPFS storage, on-chain anchoring, proofs."""
-
-
-def _register() -> None:
-    # Each noun registers its own commands; imported here so `ledger --help` lists them all.
-    import importlib
-
-    for name in ("sm2", "cid", "bench", "chain", "demo", "verify"):
-        try:
-            module = importlib.import_module(f"ledger.cli.{name}")
-        except ModuleNotFoundError as exc:  # a noun not built yet
-            if exc.name != f"ledger.cli.{name}":
-                raise
-            continue
-        module.register(cli)
-
-
-_register()
 
 
 def main() -> None:

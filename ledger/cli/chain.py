@@ -50,6 +50,3 @@ def deploy_cmd(force: bool) -> None:
             address = _runtime.evidence_ledger(settings, client).address
         click.echo(f"{CONTRACT_NAME} {address} (chain {client.chain_id})")
 
-
-def register(cli: click.Group) -> None:
-    cli.add_command(chain)

@@ -17,21 +17,20 @@ def _stdin_chunks() -> Iterator[bytes]:
         yield chunk
 
 
-def register(cli: click.Group) -> None:
-    @cli.command("cid")
-    @click.argument("file", type=click.Path(allow_dash=True, path_type=str))
-    def cid_command(file: str) -> None:
-        """Print the CIDv1 Kubo's `ipfs add --cid-version=1` gives FILE ('-' reads stdin).
+@click.command("cid")
+@click.argument("file", type=click.Path(allow_dash=True, path_type=str))
+def cid(file: str) -> None:
+    """Print the CIDv1 Kubo's `ipfs add --cid-version=1` gives FILE ('-' reads stdin).
 
-        Raw leaves, 262144-byte chunks, balanced DAG of at most 174 links, sha2-256, base32.
-        The file is streamed: memory stays constant whatever its size.
-        """
-        if file == "-":
-            cid = cid_of_stream(_stdin_chunks())
-        else:
-            try:
-                cid = cid_of_file(file)
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                raise StoreError(f"cannot read {file}: {reason}") from None
-        click.echo(cid)
+    Raw leaves, 262144-byte chunks, balanced DAG of at most 174 links, sha2-256, base32.
+    The file is streamed: memory stays constant whatever its size.
+    """
+    if file == "-":
+        text = cid_of_stream(_stdin_chunks())
+    else:
+        try:
+            text = cid_of_file(file)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise StoreError(f"cannot read {file}: {reason}") from None
+    click.echo(text)

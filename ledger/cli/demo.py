@@ -33,6 +33,3 @@ def demo(out_dir: Path) -> None:
     )
     click.echo(str(result.proof_path))
 
-
-def register(cli: click.Group) -> None:
-    cli.add_command(demo)

@@ -50,6 +50,3 @@ def _fingerprint(text: str) -> bytes:
     except ValueError:
         raise click.BadParameter(f"not hex: {text!r}", param_hint="--issuer") from None
 
-
-def register(cli: click.Group) -> None:
-    cli.add_command(verify)
