@@ -133,6 +133,10 @@ class DevNode:
                 time.sleep(0.05)
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+            # A multi-threaded process shows as a zombie while its other threads still exit:
+            # wait until its port is closed too, so that a start right after works.
+            while _port_in_use(record["port"]) and time.monotonic() < deadline:
+                time.sleep(0.02)
         self._pid_file.unlink(missing_ok=True)
         return was_running
 
