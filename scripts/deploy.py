@@ -1,0 +1,74 @@
+"""Deploy EvidenceLedger: the one deploy entry point, for brownie and for the service alike.
+
+With brownie (its own environment, see scripts/setup-brownie.sh)::
+
+    .venv-brownie/bin/brownie run scripts/deploy.py --network <network>
+
+deploys with admin = writers[0] = the deploying account: ``LEDGER_CHAIN_PRIVATE_KEY`` if set,
+else ``accounts[0]`` of a development network (brownie's own anvil). Brownie keeps the record
+(build/deployments/ on live networks).
+
+With the service environment::
+
+    .venv/bin/python scripts/deploy.py [--force]
+
+runs the ledger's own path (``ledger chain deploy``): the chain of ``LEDGER_CHAIN_RPC_URL`` or
+the managed dev chain, recorded in ``LEDGER_DATA_DIR/deployments``; deployed once and reused
+unless ``--force``.
+
+Both print a line ``EvidenceLedger <address> (chain <id>)``. Module level imports only the
+standard library: brownie imports this file, and the ``ledger`` package is not in its
+environment (nor brownie in the service's).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+CONTRACT_NAME = "EvidenceLedger"
+
+
+def main() -> Any:
+    """Brownie entry point (``brownie run scripts/deploy.py``)."""
+    from brownie import EvidenceLedger, accounts, chain  # type: ignore[attr-defined]
+    from brownie._config import CONFIG
+
+    key = os.environ.get("LEDGER_CHAIN_PRIVATE_KEY")
+    if key:
+        account = accounts.add(key)
+    elif CONFIG.network_type == "development":
+        account = accounts[0]
+    else:
+        raise SystemExit("deploy: set LEDGER_CHAIN_PRIVATE_KEY to deploy to a live network")
+    contract = EvidenceLedger.deploy(account.address, [account.address], {"from": account})
+    print(f"{CONTRACT_NAME} {contract.address} (chain {chain.id})")
+    return contract
+
+
+def _deploy_with_ledger(argv: list[str]) -> int:
+    """The service's own path, as ``ledger chain deploy [--force]``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from ledger import _runtime
+    from ledger.chain.deployments import Deployments, deploy
+    from ledger.settings import Settings
+
+    force = argv == ["--force"]
+    if argv and not force:
+        print("usage: python scripts/deploy.py [--force]", file=sys.stderr)
+        return 2
+    settings = Settings()
+    with _runtime.chain_client(settings) as client:
+        if force:
+            deployments = Deployments(directory=settings.deployments_dir)
+            address = deploy(client, deployments, CONTRACT_NAME).address
+        else:
+            address = _runtime.evidence_ledger(settings, client).address
+        print(f"{CONTRACT_NAME} {address} (chain {client.chain_id})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_deploy_with_ledger(sys.argv[1:]))
