@@ -240,9 +240,7 @@ def _without_seal(body: dict[str, Any]) -> dict[str, Any]:
 # --- verification
 
 
-def verify_proof(
-    data: bytes, *, trusted_issuers: Collection[bytes] | None = None
-) -> VerifiedProof:
+def verify_proof(data: bytes, *, trusted_issuers: Collection[bytes] | None = None) -> VerifiedProof:
     """Check everything in the proof that needs no network. Raise ProofInvalid on any failure.
 
     ``trusted_issuers``: SM3 fingerprints of issuer keys to accept; None accepts any issuer whose

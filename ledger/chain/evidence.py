@@ -129,9 +129,7 @@ class EvidenceLedgerContract:
         )
 
     def is_anchored(self, anchor_id: bytes) -> bool:
-        return bool(
-            self.client.call(self._contract.functions.isAnchored(anchor_id), self.artifact)
-        )
+        return bool(self.client.call(self._contract.functions.isAnchored(anchor_id), self.artifact))
 
     def anchor_count(self) -> int:
         return int(self.client.call(self._contract.functions.anchorCount(), self.artifact))

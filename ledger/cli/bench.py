@@ -34,4 +34,3 @@ def crypto_command(as_json: bool, seconds: float) -> None:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
         click.echo(_bench.format_table(result))
-

@@ -49,4 +49,3 @@ def deploy_cmd(force: bool) -> None:
         else:
             address = _runtime.evidence_ledger(settings, client).address
         click.echo(f"{CONTRACT_NAME} {address} (chain {client.chain_id})")
-

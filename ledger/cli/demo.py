@@ -32,4 +32,3 @@ def demo(out_dir: Path) -> None:
         err=True,
     )
     click.echo(str(result.proof_path))
-

@@ -205,4 +205,3 @@ def keygen_command(
     if out_pub is not None:
         _write_new(out_pub, public.to_pem(), mode=0o644, force=force)
     click.echo(f"sm3:{public.fingerprint().hex()}")
-

@@ -49,4 +49,3 @@ def _fingerprint(text: str) -> bytes:
         return bytes.fromhex(text[4:])
     except ValueError:
         raise click.BadParameter(f"not hex: {text!r}", param_hint="--issuer") from None
-

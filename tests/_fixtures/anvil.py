@@ -55,5 +55,7 @@ def outsider_client(anvil_url: str) -> ChainClient:
 @pytest.fixture
 def evidence_ledger(chain_client: ChainClient, tmp_path: Path) -> EvidenceLedgerContract:
     """A freshly deployed EvidenceLedger whose admin and only writer is the dev account."""
-    deployment = deploy(chain_client, Deployments(directory=tmp_path / "deployments"), CONTRACT_NAME)
+    deployment = deploy(
+        chain_client, Deployments(directory=tmp_path / "deployments"), CONTRACT_NAME
+    )
     return EvidenceLedgerContract(client=chain_client, address=deployment.address)

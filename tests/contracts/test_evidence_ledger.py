@@ -26,7 +26,6 @@ def _anchor(ledger: EvidenceLedgerContract, **overrides: object):
     return ledger.anchor_agreement(**args)  # type: ignore[arg-type]
 
 
-
 def _assert_reverted(exc: pytest.ExceptionInfo[TransactionFailed], error: str, *args: object):
     assert exc.value.error == error
     assert exc.value.error_args == args
@@ -98,9 +97,7 @@ def test_non_writer_is_rejected(
     as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
     with pytest.raises(TransactionFailed) as exc:
         _anchor(as_outsider)
-    _assert_reverted(
-        exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE
-    )
+    _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE)
     assert evidence_ledger.anchor_count() == 0
 
 
@@ -116,9 +113,7 @@ def test_granted_writer_may_anchor_until_revoked(
     evidence_ledger.revoke_writer(outsider_client.address)
     with pytest.raises(TransactionFailed) as exc:
         _anchor(as_outsider, document_digest=keccak(b"another"))
-    _assert_reverted(
-        exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE
-    )
+    _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE)
 
 
 def test_only_admin_manages_writers(

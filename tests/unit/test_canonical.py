@@ -9,7 +9,9 @@ from ledger._canonical import EncodingError
 
 
 def test_dumps_is_rfc8785() -> None:
-    assert _canonical.dumps({"b": 1, "a": [True, None, "é"]}) == b'{"a":[true,null,"\xc3\xa9"],"b":1}'
+    assert (
+        _canonical.dumps({"b": 1, "a": [True, None, "é"]}) == b'{"a":[true,null,"\xc3\xa9"],"b":1}'
+    )
 
 
 @pytest.mark.parametrize(

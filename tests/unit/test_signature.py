@@ -46,7 +46,11 @@ def test_signature_verifies_for_its_payload() -> None:
         {"document_sm3": b"\x12" * 32},
         {"document_cid": "bafkreia5ogmnar3nvoybucp4fjnlnzh5hgcmttttabswiufrvojiumimzy"},
         {"domain": SigningDomain(chain_id=1, contract=CONTRACT)},
-        {"domain": SigningDomain(chain_id=31337, contract="0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512")},
+        {
+            "domain": SigningDomain(
+                chain_id=31337, contract="0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+            )
+        },
     ],
 )
 def test_signature_cannot_be_replayed_elsewhere(change: dict[str, object]) -> None:
