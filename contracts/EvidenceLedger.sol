@@ -4,9 +4,9 @@ pragma solidity 0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IEvidenceLedger} from "./interfaces/IEvidenceLedger.sol";
 
-/// @title EvidenceLedger v0
-/// @notice Anchors signed account agreements. Writers are an allowlist held as an OpenZeppelin
-/// role; a later version asks the consortium contract instead.
+/// @title EvidenceLedger
+/// @notice Anchors signed account agreements, one by one or as Merkle roots of batches. Writers
+/// are an allowlist held as an OpenZeppelin role; a later version asks the consortium contract.
 contract EvidenceLedger is IEvidenceLedger, AccessControl {
     /// @notice Role of accounts allowed to anchor.
     bytes32 public constant WRITER_ROLE = keccak256("EvidenceLedger.WRITER_ROLE");
@@ -17,6 +17,8 @@ contract EvidenceLedger is IEvidenceLedger, AccessControl {
 
     mapping(bytes32 anchorId => Anchor) private _anchors;
     uint256 private _anchorCount;
+    mapping(bytes32 batchId => Batch) private _batches;
+    uint256 private _batchCount;
 
     /// @param admin Account that manages the writer allowlist.
     /// @param writers Accounts allowed to anchor from the start.
@@ -52,6 +54,52 @@ contract EvidenceLedger is IEvidenceLedger, AccessControl {
         emit AgreementAnchored(
             anchorId, documentDigest, msg.sender, cid, signerKeyFingerprints, signatureSetDigest
         );
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function anchorBatch(bytes32 root, uint32 size)
+        external
+        onlyRole(WRITER_ROLE)
+        returns (bytes32 batchId)
+    {
+        if (root == bytes32(0)) {
+            revert EvidenceLedger__ZeroDigest();
+        }
+        if (size == 0) {
+            revert EvidenceLedger__EmptyBatch();
+        }
+        batchId = _batchIdOf(root, size);
+        if (_batches[batchId].writer != address(0)) {
+            revert EvidenceLedger__BatchAlreadyAnchored(batchId);
+        }
+        _batches[batchId] = Batch({
+            root: root,
+            size: size,
+            writer: msg.sender,
+            anchoredAt: uint64(block.timestamp),
+            blockNumber: uint64(block.number)
+        });
+        _batchCount += 1;
+        emit BatchAnchored(batchId, root, msg.sender, size);
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function batchIdOf(bytes32 root, uint32 size) external view returns (bytes32) {
+        return _batchIdOf(root, size);
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function getBatch(bytes32 batchId) external view returns (Batch memory) {
+        Batch storage stored = _batches[batchId];
+        if (stored.writer == address(0)) {
+            revert EvidenceLedger__UnknownBatch(batchId);
+        }
+        return stored;
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function batchCount() external view returns (uint256) {
+        return _batchCount;
     }
 
     /// @inheritdoc IEvidenceLedger
@@ -99,6 +147,10 @@ contract EvidenceLedger is IEvidenceLedger, AccessControl {
                 signatureSetDigest
             )
         );
+    }
+
+    function _batchIdOf(bytes32 root, uint32 size) private view returns (bytes32) {
+        return keccak256(abi.encode(block.chainid, address(this), root, size));
     }
 
     function _validate(

@@ -23,6 +23,30 @@ interface IEvidenceLedger {
         uint64 blockNumber;
     }
 
+    /// @notice What the ledger holds for one anchored batch of agreements.
+    /// @param root Root of the batch's Merkle tree (RFC 6962 shape, SM3, domain-separated
+    /// leaf and node hashing); each agreement's proof file carries its leaf and audit path.
+    /// @param size Number of leaves in the tree.
+    /// @param writer The account that anchored it.
+    /// @param anchoredAt Block timestamp of the anchoring block.
+    /// @param blockNumber Number of the anchoring block.
+    struct Batch {
+        bytes32 root;
+        uint32 size;
+        address writer;
+        uint64 anchoredAt;
+        uint64 blockNumber;
+    }
+
+    /// @notice Emitted once per batch, right after it is stored.
+    /// @param batchId The batch's ID, see {batchIdOf}.
+    /// @param root Merkle root of the batch.
+    /// @param writer The account that anchored it.
+    /// @param size Number of leaves in the batch.
+    event BatchAnchored(
+        bytes32 indexed batchId, bytes32 indexed root, address indexed writer, uint32 size
+    );
+
     /// @notice Emitted once per anchor, right after it is stored.
     /// @param anchorId The anchor's ID, see {anchorIdOf}.
     /// @param documentDigest SM3 digest of the agreement document.
@@ -51,6 +75,29 @@ interface IEvidenceLedger {
     error EvidenceLedger__InvalidSigner(bytes32 fingerprint);
     /// @notice No anchor has this ID.
     error EvidenceLedger__UnknownAnchor(bytes32 anchorId);
+    /// @notice The same batch (same ID) was anchored before.
+    error EvidenceLedger__BatchAlreadyAnchored(bytes32 batchId);
+    /// @notice A batch must hold at least one leaf.
+    error EvidenceLedger__EmptyBatch();
+    /// @notice No batch has this ID.
+    error EvidenceLedger__UnknownBatch(bytes32 batchId);
+
+    /// @notice Anchors the Merkle root of a batch of signed agreements in one transaction.
+    /// Only accounts holding the writer role may call it.
+    /// @dev Reverts with {EvidenceLedger__BatchAlreadyAnchored} if the same batch exists, so a
+    /// re-sent transaction after a lost receipt can never anchor a batch twice.
+    /// @return batchId The new batch's ID, equal to {batchIdOf} of the same arguments.
+    function anchorBatch(bytes32 root, uint32 size) external returns (bytes32 batchId);
+
+    /// @notice The ID a batch gets on this contract:
+    /// keccak256(abi.encode(chainid, this contract, root, size)).
+    function batchIdOf(bytes32 root, uint32 size) external view returns (bytes32);
+
+    /// @notice The stored batch; reverts with {EvidenceLedger__UnknownBatch} if there is none.
+    function getBatch(bytes32 batchId) external view returns (Batch memory);
+
+    /// @notice How many batches exist.
+    function batchCount() external view returns (uint256);
 
     /// @notice Anchors a signed agreement. Only accounts holding the writer role may call it.
     /// @dev Reverts with {EvidenceLedger__AlreadyAnchored} if the same anchor exists, and with

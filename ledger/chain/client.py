@@ -11,6 +11,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_account import Account
+from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
@@ -25,6 +26,13 @@ from web3.exceptions import (
 
 from ledger.chain.artifact import Artifact
 from ledger.chain.errors import ChainError, NodeError, TransactionFailed
+
+
+@dataclass(frozen=True)
+class SignedCall:
+    raw_transaction: bytes
+    tx_hash: bytes
+    nonce: int
 
 
 @dataclass(frozen=True)
@@ -101,16 +109,14 @@ class ChainClient:
         except (ContractCustomError, ContractLogicError) as exc:
             raise _decode_revert(exc, artifact) from exc
 
-    def _send(self, call: Any, artifact: Artifact) -> SentTransaction:
+    def sign(self, call: Any, artifact: Artifact, *, nonce: int | None = None) -> SignedCall:
+        """Sign ``call`` without sending it (callers may persist the bytes first)."""
+
+        use_nonce = self.next_nonce() if nonce is None else nonce
+
         def build() -> Any:
             tx = call.build_transaction(
-                {
-                    "from": self.address,
-                    "nonce": self.w3.eth.get_transaction_count(
-                        Web3.to_checksum_address(self.address), "pending"
-                    ),
-                    "chainId": self.chain_id,
-                }
+                {"from": self.address, "nonce": use_nonce, "chainId": self.chain_id}
             )
             assert self.account is not None  # self.address checked it
             return self.account.sign_transaction(tx)
@@ -119,10 +125,34 @@ class ChainClient:
             signed = self._rpc(build)
         except (ContractCustomError, ContractLogicError) as exc:  # gas estimation reverted
             raise _decode_revert(exc, artifact) from exc
-        tx_hash = self._rpc(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        return SignedCall(
+            raw_transaction=bytes(signed.raw_transaction),
+            tx_hash=bytes(signed.hash),
+            nonce=use_nonce,
+        )
+
+    def next_nonce(self) -> int:
+        address = Web3.to_checksum_address(self.address)
+        return int(self._rpc(lambda: self.w3.eth.get_transaction_count(address, "pending")))
+
+    def send_raw(self, raw_transaction: bytes) -> bytes:
+        """Send signed bytes; sending the same bytes again is harmless (same hash)."""
+        tx_hash = keccak(raw_transaction)
+        try:
+            self._rpc(lambda: self.w3.eth.send_raw_transaction(raw_transaction))
+        except NodeError as exc:
+            text = str(exc).lower()
+            if "already known" in text or "already imported" in text or "nonce too low" in text:
+                return tx_hash  # the node has it (or mined it): look the receipt up by hash
+            raise
+        return tx_hash
+
+    def wait(self, tx_hash: bytes, *, timeout_s: float | None = None) -> SentTransaction:
         try:
             receipt = self._rpc(
-                lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout_s)
+                lambda: self.w3.eth.wait_for_transaction_receipt(
+                    HexBytes(tx_hash), timeout=timeout_s or self.timeout_s
+                )
             )
         except TimeExhausted as exc:
             raise ChainError(f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined") from exc
@@ -130,10 +160,22 @@ class ChainClient:
             raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")
         return SentTransaction(
             tx_hash=bytes(tx_hash),
-            raw_transaction=bytes(signed.raw_transaction),
+            raw_transaction=b"",
             block_number=int(receipt["blockNumber"]),
             block_hash=bytes(receipt["blockHash"]),
             receipt=receipt,
+        )
+
+    def _send(self, call: Any, artifact: Artifact) -> SentTransaction:
+        signed = self.sign(call, artifact)
+        self.send_raw(signed.raw_transaction)
+        sent = self.wait(signed.tx_hash)
+        return SentTransaction(
+            tx_hash=sent.tx_hash,
+            raw_transaction=signed.raw_transaction,
+            block_number=sent.block_number,
+            block_hash=sent.block_hash,
+            receipt=sent.receipt,
         )
 
     def _rpc(self, action: Any) -> Any:

@@ -9,7 +9,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from ledger.chain.artifact import load_artifact
-from ledger.chain.client import ChainClient
+from ledger.chain.client import ChainClient, SentTransaction, SignedCall
 from ledger.chain.errors import ChainError
 
 CONTRACT_NAME = "EvidenceLedger"
@@ -56,6 +56,36 @@ def anchor_calldata(
     return ANCHOR_SELECTOR + abi_encode(
         _ANCHOR_TYPES, [document_digest, cid, list(signer_fingerprints), signature_set_digest]
     )
+
+
+def batch_id_of(*, chain_id: int, contract: str, root: bytes, size: int) -> bytes:
+    """The contract's batch ID, computed offline (same as ``batchIdOf`` on chain)."""
+    return keccak(
+        abi_encode(
+            ["uint256", "address", "bytes32", "uint32"],
+            [chain_id, to_checksum_address(contract), root, size],
+        )
+    )
+
+
+BATCH_SELECTOR = keccak(text="anchorBatch(bytes32,uint32)")[:4]
+
+
+def batch_calldata(*, root: bytes, size: int) -> bytes:
+    """The exact call data of ``anchorBatch(root, size)`` (for offline checks)."""
+    return BATCH_SELECTOR + abi_encode(["bytes32", "uint32"], [root, size])
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch as stored on chain."""
+
+    batch_id: bytes
+    root: bytes
+    size: int
+    writer: str
+    anchored_at: int
+    block_number: int
 
 
 @dataclass(frozen=True)
@@ -114,6 +144,42 @@ class EvidenceLedgerContract:
             block_hash=sent.block_hash,
             writer=self.client.address,
         )
+
+    def sign_anchor_batch(self, *, root: bytes, size: int, nonce: int | None = None) -> SignedCall:
+        """The signed ``anchorBatch`` transaction, not yet sent: persist it, then send it.
+
+        Simulated first, so a batch that is already anchored raises
+        ``TransactionFailed(error="EvidenceLedger__BatchAlreadyAnchored")`` here.
+        """
+        call = self._contract.functions.anchorBatch(root, size)
+        self.client.call(call, self.artifact, sender=self.client.address)
+        return self.client.sign(call, self.artifact, nonce=nonce)
+
+    def anchor_batch(self, *, root: bytes, size: int) -> SentTransaction:
+        signed = self.sign_anchor_batch(root=root, size=size)
+        self.client.send_raw(signed.raw_transaction)
+        sent = self.client.wait(signed.tx_hash)
+        return SentTransaction(
+            tx_hash=sent.tx_hash,
+            raw_transaction=signed.raw_transaction,
+            block_number=sent.block_number,
+            block_hash=sent.block_hash,
+            receipt=sent.receipt,
+        )
+
+    def get_batch(self, batch_id: bytes) -> BatchRecord:
+        stored = self.client.call(self._contract.functions.getBatch(batch_id), self.artifact)
+        return BatchRecord(
+            batch_id=batch_id,
+            root=bytes(stored[0]),
+            size=int(stored[1]),
+            writer=to_checksum_address(stored[2]),
+            anchored_at=int(stored[3]),
+            block_number=int(stored[4]),
+        )
+
+    def batch_count(self) -> int:
+        return int(self.client.call(self._contract.functions.batchCount(), self.artifact))
 
     def get_anchor(self, anchor_id: bytes) -> AnchorRecord:
         stored = self.client.call(self._contract.functions.getAnchor(anchor_id), self.artifact)
