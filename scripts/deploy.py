@@ -48,27 +48,13 @@ def main() -> Any:
     return contract
 
 
-def _deploy_with_ledger(argv: list[str]) -> int:
-    """The service's own path, as ``ledger chain deploy [--force]``."""
+def _deploy_with_ledger(argv: list[str]) -> None:
+    """The service's own path: exactly ``ledger chain deploy [--force]``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from ledger import _runtime
-    from ledger.chain.deployments import Deployments, deploy
-    from ledger.settings import Settings
+    from ledger.cli import cli
 
-    force = argv == ["--force"]
-    if argv and not force:
-        print("usage: python scripts/deploy.py [--force]", file=sys.stderr)
-        return 2
-    settings = Settings()
-    with _runtime.chain_client(settings) as client:
-        if force:
-            deployments = Deployments(directory=settings.deployments_dir)
-            address = deploy(client, deployments, CONTRACT_NAME).address
-        else:
-            address = _runtime.evidence_ledger(settings, client).address
-        print(f"{CONTRACT_NAME} {address} (chain {client.chain_id})")
-    return 0
+    cli(["chain", "deploy", *argv], prog_name="scripts/deploy.py")
 
 
 if __name__ == "__main__":
-    sys.exit(_deploy_with_ledger(sys.argv[1:]))
+    _deploy_with_ledger(sys.argv[1:])

@@ -6,7 +6,7 @@ revert is reported as the contract's decoded custom error without spending gas o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -166,17 +166,13 @@ class ChainClient:
             receipt=receipt,
         )
 
-    def _send(self, call: Any, artifact: Artifact) -> SentTransaction:
-        signed = self.sign(call, artifact)
+    def submit(self, signed: SignedCall) -> SentTransaction:
+        """Send signed bytes and wait until they are mined."""
         self.send_raw(signed.raw_transaction)
-        sent = self.wait(signed.tx_hash)
-        return SentTransaction(
-            tx_hash=sent.tx_hash,
-            raw_transaction=signed.raw_transaction,
-            block_number=sent.block_number,
-            block_hash=sent.block_hash,
-            receipt=sent.receipt,
-        )
+        return replace(self.wait(signed.tx_hash), raw_transaction=signed.raw_transaction)
+
+    def _send(self, call: Any, artifact: Artifact) -> SentTransaction:
+        return self.submit(self.sign(call, artifact))
 
     def _rpc(self, action: Any) -> Any:
         try:

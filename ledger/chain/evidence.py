@@ -156,16 +156,7 @@ class EvidenceLedgerContract:
         return self.client.sign(call, self.artifact, nonce=nonce)
 
     def anchor_batch(self, *, root: bytes, size: int) -> SentTransaction:
-        signed = self.sign_anchor_batch(root=root, size=size)
-        self.client.send_raw(signed.raw_transaction)
-        sent = self.client.wait(signed.tx_hash)
-        return SentTransaction(
-            tx_hash=sent.tx_hash,
-            raw_transaction=signed.raw_transaction,
-            block_number=sent.block_number,
-            block_hash=sent.block_hash,
-            receipt=sent.receipt,
-        )
+        return self.client.submit(self.sign_anchor_batch(root=root, size=size))
 
     def get_batch(self, batch_id: bytes) -> BatchRecord:
         stored = self.client.call(self._contract.functions.getBatch(batch_id), self.artifact)
