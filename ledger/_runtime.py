@@ -12,7 +12,7 @@ from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
 from ledger.crypto.keystore import Keystore
 from ledger.errors import ConfigurationError
 from ledger.settings import Settings
-from ledger.store import EmbeddedStore
+from ledger.store import StoreBackend, open_store
 
 
 def dev_node(settings: Settings) -> DevNode:
@@ -51,8 +51,11 @@ def evidence_ledger(settings: Settings, client: ChainClient) -> EvidenceLedgerCo
     return EvidenceLedgerContract(client=client, address=deployment.address)
 
 
-def content_store(settings: Settings) -> EmbeddedStore:
-    return EmbeddedStore(root=settings.store_dir)
+def content_store(settings: Settings) -> StoreBackend:
+    """The configured content store: the embedded blockstore, or an IPFS node (Kubo RPC)."""
+    return open_store(
+        backend=settings.store_backend, root=settings.store_dir, api_url=settings.ipfs_api_url
+    )
 
 
 def keystore(settings: Settings) -> Keystore:

@@ -7,6 +7,7 @@ chain, a local content store and a local keystore, all under ``.data/`` in the w
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,20 @@ class Settings(BaseSettings):
     sm2_distid: str = Field(default="1234567812345678", min_length=1)
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     api_port: int = Field(default=8000, ge=1, le=65535)
+    store_backend: Literal["embedded", "kubo"] = Field(
+        default="embedded",
+        description="Content store: 'embedded' (blocks under data_dir/store) or 'kubo' (an IPFS "
+        "node's Kubo RPC API at ipfs_api_url).",
+    )
+    ipfs_api_url: str = Field(
+        default="http://127.0.0.1:5001",
+        description="Kubo RPC API base URL of the IPFS node (store_backend='kubo').",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the service database (sqlite:///... or postgresql://...);"
+        " empty means SQLite at <data_dir>/ledger.db.",
+    )
 
     @property
     def chain_dir(self) -> Path:
@@ -52,3 +67,10 @@ class Settings(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         return self.data_dir / "documents"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``database_url``, or SQLite at ``<data_dir>/ledger.db`` when it is empty."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"

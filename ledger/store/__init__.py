@@ -4,24 +4,78 @@
   --cid-version=1`` gives (streaming, constant memory);
 * :func:`parse_cid` / :class:`Cid`: CID validation (CIDv1 ``b...``/``z...``, CIDv0 ``Qm...``);
 * :class:`ContentStore`: the backend protocol (put/get/has);
-* :class:`EmbeddedStore`: the default backend, blocks as files on disk.
+* :class:`EmbeddedStore`: the default backend, blocks as files on disk;
+* :class:`KuboStore`: an IPFS node over the Kubo RPC API;
+* :func:`open_store`: the backend the settings name;
+* :mod:`ledger.store.car`: CARv1 export / verification (:func:`write_car`, :func:`verify_car`).
 """
 
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+from ledger.errors import ConfigurationError
 from ledger.store._protocol import ContentStore
+from ledger.store.car import car_bytes, read_car, verify_car, write_car
 from ledger.store.cid import Cid, cid_of, cid_of_file, cid_of_stream, parse_cid
 from ledger.store.embedded import EmbeddedStore
-from ledger.store.errors import ContentCorrupt, ContentNotFound, InvalidCid, StoreError
+from ledger.store.errors import (
+    CarError,
+    ContentCorrupt,
+    ContentNotFound,
+    InvalidCid,
+    StoreError,
+    StoreUnavailable,
+)
+from ledger.store.kubo import KuboStore
+
+StoreBackend = EmbeddedStore | KuboStore
+"""What :func:`open_store` returns: a ``ContentStore`` with the shared surface of both backends
+(put/put_stream/put_file, get/get_stream, has, blocks, pin/unpin/pins, healthy)."""
+
+
+def open_store(
+    *,
+    backend: Literal["embedded", "kubo"],
+    root: str | PathLike[str],
+    api_url: str,
+    timeout_s: float = 30.0,
+) -> StoreBackend:
+    """The content store ``backend`` names (``Settings.store_backend``).
+
+    ``root``: the embedded store's directory (``Settings.store_dir``); ``api_url``: the node's
+    Kubo RPC API (``Settings.ipfs_api_url``). Each is ignored by the other backend. Nothing is
+    contacted here: check ``healthy()`` if the node must be up now. An unknown backend or a
+    malformed URL: :class:`~ledger.errors.ConfigurationError`.
+    """
+    if backend == "embedded":
+        return EmbeddedStore(root=Path(root))
+    if backend == "kubo":
+        return KuboStore(api_url=api_url, timeout_s=timeout_s)
+    raise ConfigurationError(f"unknown store backend {backend!r} (expected 'embedded' or 'kubo')")
+
 
 __all__ = [
+    "CarError",
     "Cid",
     "ContentCorrupt",
     "ContentNotFound",
     "ContentStore",
     "EmbeddedStore",
     "InvalidCid",
+    "KuboStore",
+    "StoreBackend",
     "StoreError",
+    "StoreUnavailable",
+    "car_bytes",
     "cid_of",
     "cid_of_file",
     "cid_of_stream",
+    "open_store",
     "parse_cid",
+    "read_car",
+    "verify_car",
+    "write_car",
 ]

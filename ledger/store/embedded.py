@@ -153,6 +153,15 @@ class EmbeddedStore:
         for block_cid, block in iter_blocks(self._load, root):
             yield block_cid.to_bytes(), block
 
+    def healthy(self) -> bool:
+        """Whether the store can take writes: a probe file can be created (and is removed) in
+        its blocks directory. Never raises."""
+        try:
+            with tempfile.NamedTemporaryFile(prefix=".health-", dir=self._blocks_dir):
+                return True
+        except OSError:
+            return False
+
     # -- pins --------------------------------------------------------------------------------
 
     def pin(self, cid: CidLike) -> None:
