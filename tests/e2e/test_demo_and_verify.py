@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,3 +150,18 @@ def test_confirm_on_chain(tmp_path: Path) -> None:
             confirm_on_chain(verify_proof(proof), client=ChainClient(rpc_url=other_url))
     finally:
         other.stop()
+
+
+def test_demo_on_a_real_ipfs_node(tmp_path: Path, ipfs_node: Any) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        dev_chain_port=free_port(),
+        store_backend="kubo",
+        ipfs_api_url=ipfs_node.api_url,
+    )
+    result = run_demo(settings, out_dir=tmp_path / "out")
+    proof = json.loads(result.proof_path.read_bytes())
+    ciphertext = base64.b64decode(proof["agreement"]["stored"]["ciphertext"])
+    assert ipfs_node.cat(result.cid) == ciphertext  # the node holds exactly the encrypted document
+    assert not (tmp_path / "data" / "store").exists()  # nothing went to the embedded store
+    verify_proof(result.proof_path.read_bytes())
