@@ -12,6 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 .DEFAULT_GOAL := test
 
 setup: .venv/.synced node_modules/.installed
+	@scripts/postgres.sh install || echo "make setup: PostgreSQL could not be installed (needs root: sudo scripts/postgres.sh install); the database tests will fail" >&2
 
 $(UV):
 	$(PYTHON) -m venv .tools

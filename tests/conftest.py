@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests._fixtures.paths",
     "tests._fixtures.ipfs",
     "tests._fixtures.anvil",
+    "tests._fixtures.database",
 ]

@@ -1,0 +1,52 @@
+"""The service database: agreement versions, signatures and the durable anchoring outbox.
+
+* :func:`open_database` -> :class:`Database`, :func:`upgrade` (Alembic, to head; the service
+  calls it at start), :func:`downgrade`, :func:`current_revision`, :func:`head_revision`;
+* :class:`Database`: one transaction per method (see :mod:`ledger.db.database` for the anchoring
+  life cycle and why it is idempotent across crashes);
+* records (:mod:`ledger.db.records`) and errors (:mod:`ledger.db.errors`).
+
+SQLite (the default, ``<data_dir>/ledger.db``) and PostgreSQL (psycopg 3) behave the same.
+"""
+
+from ledger.db.database import Database
+from ledger.db.engine import (
+    current_revision,
+    downgrade,
+    head_revision,
+    open_database,
+    upgrade,
+)
+from ledger.db.errors import Conflict, DatabaseError, NotFound
+from ledger.db.records import (
+    AgreementVersion,
+    Batch,
+    BatchLeaf,
+    BatchStatus,
+    Counts,
+    Inclusion,
+    SignatureRecord,
+    VersionKind,
+    VersionStatus,
+)
+
+__all__ = [
+    "AgreementVersion",
+    "Batch",
+    "BatchLeaf",
+    "BatchStatus",
+    "Conflict",
+    "Counts",
+    "Database",
+    "DatabaseError",
+    "Inclusion",
+    "NotFound",
+    "SignatureRecord",
+    "VersionKind",
+    "VersionStatus",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "open_database",
+    "upgrade",
+]

@@ -1,0 +1,742 @@
+"""The service database: agreement versions, signatures, and the durable anchoring outbox.
+
+Every public method of :class:`Database` is exactly one transaction: it either happens entirely
+or not at all, and once it returns its effect is durable (committed; on SQLite with
+``synchronous=FULL``). Arguments are bytes, ints, strings and aware datetimes; results are the
+frozen dataclasses of :mod:`ledger.db.records`. Malformed arguments (a 31-byte hash, a naive
+datetime) raise ``ValueError``; what contradicts the stored state raises :class:`Conflict`;
+what is missing raises :class:`NotFound`; a failing database raises :class:`DatabaseError`.
+
+The anchoring life cycle, and why it is idempotent across crashes:
+
+1. :meth:`Database.accept` marks a version accepted *and* writes its outbox row in the same
+   transaction: a version the service acknowledged is always waiting for an anchor.
+2. :meth:`Database.open_batch` claims the oldest unclaimed outbox rows (in ``seq`` order) into one
+   ``open`` batch, leaf indexes 0..n-1. While a batch is unfinished (``open`` or ``submitted``)
+   it returns *that* batch instead of claiming more, so a batcher restarting after a crash picks
+   up exactly where it stopped. Claims are serialized (PostgreSQL: an advisory lock, rows read
+   ``FOR UPDATE SKIP LOCKED``; SQLite: ``BEGIN IMMEDIATE``) and the database holds at most one
+   unfinished batch (a unique index), so two batchers racing share one batch, never a row.
+3. :meth:`Database.set_batch_root` stores the Merkle root (the leaves are fixed, so a recomputed
+   root must be equal; a different one is a :class:`Conflict`).
+4. :meth:`Database.record_submission` stores the *signed* transaction (raw bytes, hash, nonce)
+   **before** it is sent. After a crash or a lost receipt the batcher re-sends these same bytes
+   or looks up this same hash; it never signs a second transaction for the batch, since a
+   different ``raw_tx`` is refused. Re-recording the same bytes is a no-op.
+5. :meth:`Database.record_anchored` stores the block, marks the batch and all its versions
+   anchored and writes every inclusion proof, in one transaction. Repeating it with the same
+   block and proofs is a no-op (the first ``anchored_at`` is kept); a different block or proof is
+   a :class:`Conflict`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from ledger.db import schema
+from ledger.db._engine import BEGIN_OPTION
+from ledger.db.errors import Conflict, DatabaseError, NotFound
+from ledger.db.records import (
+    AgreementVersion,
+    Batch,
+    BatchLeaf,
+    BatchStatus,
+    Counts,
+    Inclusion,
+    SignatureRecord,
+    VersionKind,
+    VersionStatus,
+)
+
+_AGREEMENT_ID = re.compile(r"^agr_[0-9a-f]{32}$")
+_ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+#: How often open_batch retries after losing a race to create the one unfinished batch.
+_CLAIM_ATTEMPTS = 3
+#: Key of the PostgreSQL advisory lock serializing open_batch ("outbox").
+_CLAIM_LOCK = 0x6F7574626F78
+
+_av = schema.agreement_versions
+_sig = schema.signatures
+_ob = schema.outbox
+_b = schema.batches
+_ip = schema.inclusion_proofs
+
+
+class Database:
+    """Repository over one engine (a connection pool); safe to share between threads.
+
+    Get one from :func:`ledger.db.open_database`; :meth:`close` releases its connections.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- agreement versions and signatures ---------------------------------------------------
+
+    def create_draft(
+        self,
+        agreement_id: str,
+        version: int,
+        *,
+        kind: VersionKind | str = VersionKind.AGREEMENT,
+        document_sm3: bytes,
+        document_cid: str,
+        media_type: str,
+        size: int,
+        required_roles: Sequence[str],
+        chain_id: int,
+        contract: str,
+        created_at: datetime,
+    ) -> AgreementVersion:
+        """Store a new draft version: ``version`` must be the next one (1 for a new agreement).
+
+        A void is a new version of kind ``void`` (never the first); no version follows an
+        accepted void.
+        """
+        _check_agreement_id(agreement_id)
+        _check_version(version)
+        kind = VersionKind(kind)
+        _check_bytes("document_sm3", document_sm3, 32)
+        _check_text("document_cid", document_cid)
+        _check_text("media_type", media_type)
+        _check_int("size", size, minimum=0)
+        roles = _check_roles(required_roles)
+        _check_int("chain_id", chain_id, minimum=1)
+        _check_text("contract", contract)
+        _check_aware("created_at", created_at)
+        with self._transaction(write=True) as conn:
+            latest = conn.execute(
+                sa.select(_av.c.version, _av.c.kind, _av.c.status)
+                .where(_av.c.agreement_id == agreement_id)
+                .order_by(_av.c.version.desc())
+                .limit(1)
+            ).first()
+            expected = 1 if latest is None else latest.version + 1
+            if version != expected:
+                raise Conflict(f"{agreement_id}: the next version is {expected}, not {version}")
+            if kind is VersionKind.VOID and latest is None:
+                raise Conflict(f"{agreement_id}: nothing to void, the agreement has no version")
+            if (
+                latest is not None
+                and latest.kind == VersionKind.VOID
+                and latest.status != VersionStatus.DRAFT
+            ):
+                raise Conflict(f"{agreement_id} is void: no version follows an accepted void")
+            conn.execute(
+                sa.insert(_av).values(
+                    agreement_id=agreement_id,
+                    version=version,
+                    kind=kind.value,
+                    status=VersionStatus.DRAFT.value,
+                    document_sm3=document_sm3,
+                    document_cid=document_cid,
+                    media_type=media_type,
+                    size=size,
+                    required_roles=list(roles),
+                    chain_id=chain_id,
+                    contract=contract,
+                    created_at=created_at,
+                    accepted_at=None,
+                )
+            )
+            return self._load_version(conn, agreement_id, version)
+
+    def get_version(self, agreement_id: str, version: int) -> AgreementVersion:
+        """One version with its signatures (ordered by role)."""
+        with self._transaction() as conn:
+            return self._load_version(conn, agreement_id, version)
+
+    def latest_version(self, agreement_id: str) -> AgreementVersion:
+        """The highest version of an agreement, whatever its kind and status."""
+        with self._transaction() as conn:
+            version = conn.execute(
+                sa.select(sa.func.max(_av.c.version)).where(_av.c.agreement_id == agreement_id)
+            ).scalar()
+            if version is None:
+                raise NotFound(f"no agreement {agreement_id}")
+            return self._load_version(conn, agreement_id, int(version))
+
+    def add_signature(
+        self,
+        agreement_id: str,
+        version: int,
+        *,
+        role: str,
+        signed_at: datetime,
+        public_key: bytes,
+        distid: bytes,
+        signature: bytes,
+        recorded_at: datetime,
+    ) -> SignatureRecord:
+        """Record one role's signature of a draft (the caller has verified it).
+
+        :class:`Conflict` if the version is not a draft, the role is not one of its required
+        roles, or that role has already signed it.
+        """
+        if not isinstance(role, str) or not _ROLE.match(role):
+            raise ValueError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
+        _check_aware("signed_at", signed_at)
+        _check_bytes("public_key", public_key, 65)
+        _check_bytes("distid", distid)
+        _check_bytes("signature", signature)
+        _check_aware("recorded_at", recorded_at)
+        with self._transaction(write=True) as conn:
+            # FOR SHARE: signatures of different roles go in parallel, accept() waits for them.
+            row = conn.execute(
+                sa.select(_av.c.status, _av.c.required_roles)
+                .where(_av.c.agreement_id == agreement_id, _av.c.version == version)
+                .with_for_update(read=True)
+            ).first()
+            if row is None:
+                raise NotFound(f"no version {version} of {agreement_id}")
+            if row.status != VersionStatus.DRAFT:
+                raise Conflict(f"{agreement_id} v{version} is {row.status}: only drafts are signed")
+            if role not in row.required_roles:
+                raise Conflict(
+                    f"{agreement_id} v{version} is signed by {row.required_roles}, not {role!r}"
+                )
+            signed = conn.execute(
+                sa.select(sa.literal(1)).where(
+                    _sig.c.agreement_id == agreement_id,
+                    _sig.c.version == version,
+                    _sig.c.role == role,
+                )
+            ).first()
+            if signed is not None:
+                raise Conflict(f"{agreement_id} v{version} is already signed by {role!r}")
+            record = SignatureRecord(
+                agreement_id=agreement_id,
+                version=version,
+                role=role,
+                signed_at=signed_at.astimezone(UTC),
+                public_key=public_key,
+                distid=distid,
+                signature=signature,
+                recorded_at=recorded_at.astimezone(UTC),
+            )
+            conn.execute(sa.insert(_sig).values(**asdict(record)))
+            return record
+
+    def accept(
+        self, agreement_id: str, version: int, *, leaf: bytes, accepted_at: datetime
+    ) -> AgreementVersion:
+        """Mark a fully signed draft accepted and put it in the outbox, in one transaction.
+
+        ``leaf`` is the 32-byte Merkle leaf hash the batcher will anchor (computed by the
+        caller). :class:`Conflict` if the version is not a draft (accepting twice included) or a
+        required role has not signed.
+        """
+        _check_bytes("leaf", leaf, 32)
+        _check_aware("accepted_at", accepted_at)
+        with self._transaction(write=True) as conn:
+            row = conn.execute(
+                sa.select(_av.c.status, _av.c.required_roles)
+                .where(_av.c.agreement_id == agreement_id, _av.c.version == version)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise NotFound(f"no version {version} of {agreement_id}")
+            if row.status != VersionStatus.DRAFT:
+                raise Conflict(f"{agreement_id} v{version} is already {row.status}")
+            signed = set(
+                conn.execute(
+                    sa.select(_sig.c.role).where(
+                        _sig.c.agreement_id == agreement_id, _sig.c.version == version
+                    )
+                ).scalars()
+            )
+            missing = [role for role in row.required_roles if role not in signed]
+            if missing:
+                raise Conflict(f"{agreement_id} v{version} still needs signatures of {missing}")
+            conn.execute(
+                sa.update(_av)
+                .where(_av.c.agreement_id == agreement_id, _av.c.version == version)
+                .values(status=VersionStatus.ACCEPTED.value, accepted_at=accepted_at)
+            )
+            conn.execute(
+                sa.insert(_ob).values(
+                    agreement_id=agreement_id, version=version, leaf=leaf, accepted_at=accepted_at
+                )
+            )
+            return self._load_version(conn, agreement_id, version)
+
+    # -- the outbox and its batches ----------------------------------------------------------
+
+    def open_batch(self, *, max_size: int, now: datetime) -> Batch | None:
+        """The batch to work on: the unfinished one if there is one (crash recovery), else a
+        new ``open`` batch of up to ``max_size`` unclaimed outbox rows in ``seq`` order; None if
+        there is nothing to anchor.
+
+        Claims are serialized: on PostgreSQL by a transaction-scoped advisory lock (the rows are
+        then read ``FOR UPDATE SKIP LOCKED``), on SQLite by a ``BEGIN IMMEDIATE`` transaction;
+        a second batcher arriving at the same moment gets the first one's batch. (Should two
+        transactions still race to create a batch, the unique index on unfinished batches
+        refuses the second, which retries and returns the first one's batch.)
+        """
+        _check_int("max_size", max_size, minimum=1)
+        _check_aware("now", now)
+        for attempt in range(_CLAIM_ATTEMPTS):
+            try:
+                return self._open_batch(max_size=max_size, now=now)
+            except Conflict:
+                if attempt == _CLAIM_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _open_batch(self, *, max_size: int, now: datetime) -> Batch | None:
+        with self._transaction(write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                # Claims are serialized (as BEGIN IMMEDIATE does on SQLite): a second batcher
+                # waits a few milliseconds and then finds the first one's batch, so batches
+                # always take the oldest rows. SKIP LOCKED below still keeps a claim from
+                # waiting on rows someone else has locked.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+            unfinished = conn.execute(
+                sa.select(_b.c.batch_id)
+                .where(_b.c.status != BatchStatus.ANCHORED.value)
+                .order_by(_b.c.batch_id)
+                .limit(1)
+            ).scalar()
+            if unfinished is not None:
+                return self._load_batch(conn, int(unfinished))
+            rows = conn.execute(
+                sa.select(_ob.c.seq)
+                .where(_ob.c.batch_id.is_(None))
+                .order_by(_ob.c.seq)
+                .limit(max_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return None
+            seqs = [int(row.seq) for row in rows]
+            batch_id = conn.execute(
+                sa.insert(_b)
+                .values(
+                    status=BatchStatus.OPEN.value,
+                    size=len(seqs),
+                    first_seq=seqs[0],
+                    last_seq=seqs[-1],
+                    created_at=now,
+                )
+                .returning(_b.c.batch_id)
+            ).scalar_one()
+            conn.execute(
+                sa.update(_ob)
+                .where(_ob.c.seq == sa.bindparam("claim_seq"), _ob.c.batch_id.is_(None))
+                .values(batch_id=batch_id, leaf_index=sa.bindparam("claim_index")),
+                [{"claim_seq": seq, "claim_index": index} for index, seq in enumerate(seqs)],
+            )
+            return self._load_batch(conn, int(batch_id))
+
+    def get_batch(self, batch_id: int) -> Batch:
+        with self._transaction() as conn:
+            return self._load_batch(conn, batch_id)
+
+    def unfinished_batches(self) -> list[Batch]:
+        """Batches ``open`` or ``submitted`` (at most one), oldest first."""
+        with self._transaction() as conn:
+            ids = conn.execute(
+                sa.select(_b.c.batch_id)
+                .where(_b.c.status != BatchStatus.ANCHORED.value)
+                .order_by(_b.c.batch_id)
+            ).scalars()
+            return [self._load_batch(conn, int(batch_id)) for batch_id in list(ids)]
+
+    def set_batch_root(self, batch_id: int, root: bytes) -> Batch:
+        """Store an open batch's Merkle root; the same root again is a no-op."""
+        _check_bytes("root", root, 32)
+        with self._transaction(write=True) as conn:
+            row = self._lock_batch(conn, batch_id)
+            if row.root is not None:
+                if bytes(row.root) != root:
+                    raise Conflict(f"batch {batch_id} already has root {bytes(row.root).hex()}")
+                return self._load_batch(conn, batch_id)
+            conn.execute(sa.update(_b).where(_b.c.batch_id == batch_id).values(root=root))
+            return self._load_batch(conn, batch_id)
+
+    def record_submission(
+        self, batch_id: int, *, raw_tx: bytes, tx_hash: bytes, nonce: int
+    ) -> Batch:
+        """Store the signed anchoring transaction BEFORE sending it (status ``submitted``).
+
+        Idempotent for the same ``(raw_tx, tx_hash, nonce)``; any other transaction for a batch
+        that has one is a :class:`Conflict` (re-send the stored bytes instead). The root must
+        have been set.
+        """
+        _check_bytes("raw_tx", raw_tx)
+        _check_bytes("tx_hash", tx_hash, 32)
+        _check_int("nonce", nonce, minimum=0)
+        with self._transaction(write=True) as conn:
+            row = self._lock_batch(conn, batch_id)
+            if row.raw_tx is not None:
+                stored = (bytes(row.raw_tx), bytes(row.tx_hash), int(row.nonce))
+                if stored != (raw_tx, tx_hash, nonce):
+                    raise Conflict(
+                        f"batch {batch_id} already has transaction 0x{stored[1].hex()}"
+                        f" (nonce {stored[2]}): re-send it, do not sign another"
+                    )
+                return self._load_batch(conn, batch_id)
+            if row.root is None:
+                raise Conflict(f"batch {batch_id} has no root yet")
+            conn.execute(
+                sa.update(_b)
+                .where(_b.c.batch_id == batch_id)
+                .values(
+                    status=BatchStatus.SUBMITTED.value, raw_tx=raw_tx, tx_hash=tx_hash, nonce=nonce
+                )
+            )
+            return self._load_batch(conn, batch_id)
+
+    def record_anchored(
+        self,
+        batch_id: int,
+        *,
+        block_number: int,
+        block_hash: bytes,
+        anchored_at: datetime,
+        proofs: Mapping[int, Sequence[bytes]],
+    ) -> Batch:
+        """The batch's transaction is in ``block_number``: mark the batch and every version in it
+        anchored and store each leaf's Merkle path (``proofs[leaf_index]``, sibling hashes from
+        the leaf level up), in one transaction.
+
+        ``proofs`` must cover exactly the leaf indexes 0..size-1. Repeating the call with the
+        same block and proofs is a no-op (the first ``anchored_at`` is kept); different ones are a
+        :class:`Conflict`, as is anchoring a batch that was never submitted.
+        """
+        _check_int("block_number", block_number, minimum=0)
+        _check_bytes("block_hash", block_hash, 32)
+        _check_aware("anchored_at", anchored_at)
+        paths: dict[int, list[str]] = {}
+        for leaf_index, path in proofs.items():
+            _check_int("leaf_index", leaf_index, minimum=0)
+            if isinstance(path, bytes | str):
+                raise ValueError("a Merkle path is a sequence of 32-byte hashes")
+            for node in path:
+                _check_bytes("Merkle path node", node, 32)
+            paths[leaf_index] = [node.hex() for node in path]
+        with self._transaction(write=True) as conn:
+            row = self._lock_batch(conn, batch_id)
+            if set(paths) != set(range(row.size)):
+                raise ValueError(
+                    f"batch {batch_id} has leaves 0..{row.size - 1}: one proof for each is needed"
+                )
+            if row.status == BatchStatus.ANCHORED:
+                stored_paths = {
+                    int(proof.leaf_index): list(proof.path)
+                    for proof in conn.execute(
+                        sa.select(_ip.c.leaf_index, _ip.c.path).where(_ip.c.batch_id == batch_id)
+                    )
+                }
+                if (
+                    int(row.block_number) != block_number
+                    or bytes(row.block_hash) != block_hash
+                    or stored_paths != paths
+                ):
+                    raise Conflict(
+                        f"batch {batch_id} is already anchored in block {row.block_number}"
+                        f" (0x{bytes(row.block_hash).hex()}) with other data"
+                    )
+                return self._load_batch(conn, batch_id)
+            if row.status != BatchStatus.SUBMITTED:
+                raise Conflict(f"batch {batch_id} is {row.status}: record its submission first")
+            root = bytes(row.root)
+            conn.execute(
+                sa.update(_b)
+                .where(_b.c.batch_id == batch_id)
+                .values(
+                    status=BatchStatus.ANCHORED.value,
+                    block_number=block_number,
+                    block_hash=block_hash,
+                    anchored_at=anchored_at,
+                )
+            )
+            in_batch = (
+                sa.select(sa.literal(1))
+                .where(
+                    _ob.c.batch_id == batch_id,
+                    _ob.c.agreement_id == _av.c.agreement_id,
+                    _ob.c.version == _av.c.version,
+                )
+                .exists()
+            )
+            updated = conn.execute(
+                sa.update(_av)
+                .where(in_batch, _av.c.status == VersionStatus.ACCEPTED.value)
+                .values(status=VersionStatus.ANCHORED.value)
+            ).rowcount
+            if updated != row.size:
+                raise DatabaseError(
+                    f"batch {batch_id} has {row.size} leaves but {updated} accepted versions"
+                )
+            leaves = conn.execute(
+                sa.select(_ob.c.agreement_id, _ob.c.version, _ob.c.leaf_index).where(
+                    _ob.c.batch_id == batch_id
+                )
+            ).all()
+            conn.execute(
+                sa.insert(_ip),
+                [
+                    {
+                        "agreement_id": leaf.agreement_id,
+                        "version": leaf.version,
+                        "batch_id": batch_id,
+                        "leaf_index": leaf.leaf_index,
+                        "path": paths[int(leaf.leaf_index)],
+                        "root": root,
+                    }
+                    for leaf in leaves
+                ],
+            )
+            return self._load_batch(conn, batch_id)
+
+    def inclusion(self, agreement_id: str, version: int) -> Inclusion:
+        """An anchored version's inclusion proof; :class:`NotFound` until it is anchored."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                sa.select(
+                    _ip.c.batch_id,
+                    _ip.c.leaf_index,
+                    _ip.c.path,
+                    _ip.c.root,
+                    _ob.c.leaf,
+                    _b.c.tx_hash,
+                    _b.c.raw_tx,
+                    _b.c.block_number,
+                    _b.c.block_hash,
+                    _b.c.anchored_at,
+                )
+                .join(
+                    _ob,
+                    sa.and_(
+                        _ob.c.agreement_id == _ip.c.agreement_id, _ob.c.version == _ip.c.version
+                    ),
+                )
+                .join(_b, _b.c.batch_id == _ip.c.batch_id)
+                .where(_ip.c.agreement_id == agreement_id, _ip.c.version == version)
+            ).first()
+        if row is None:
+            raise NotFound(f"{agreement_id} v{version} has no inclusion proof (not anchored)")
+        return Inclusion(
+            agreement_id=agreement_id,
+            version=version,
+            batch_id=int(row.batch_id),
+            leaf_index=int(row.leaf_index),
+            leaf=bytes(row.leaf),
+            path=tuple(bytes.fromhex(node) for node in row.path),
+            root=bytes(row.root),
+            tx_hash=bytes(row.tx_hash),
+            raw_tx=bytes(row.raw_tx),
+            block_number=int(row.block_number),
+            block_hash=bytes(row.block_hash),
+            anchored_at=row.anchored_at,
+        )
+
+    def counts(self) -> Counts:
+        """Versions per status, outbox backlog and batches per status (one consistent read)."""
+
+        def count(table: sa.Table, *where: sa.ColumnElement[bool]) -> Any:
+            return sa.select(sa.func.count()).select_from(table).where(*where).scalar_subquery()
+
+        with self._transaction() as conn:
+            row = conn.execute(
+                sa.select(
+                    count(_av, _av.c.status == VersionStatus.DRAFT.value).label("drafts"),
+                    count(_av, _av.c.status == VersionStatus.ACCEPTED.value).label("accepted"),
+                    count(_av, _av.c.status == VersionStatus.ANCHORED.value).label("anchored"),
+                    count(_ob, _ob.c.batch_id.is_(None)).label("unbatched"),
+                    count(_b, _b.c.status == BatchStatus.OPEN.value).label("open"),
+                    count(_b, _b.c.status == BatchStatus.SUBMITTED.value).label("submitted"),
+                    count(_b, _b.c.status == BatchStatus.ANCHORED.value).label("anchored_b"),
+                    sa.select(sa.func.min(_av.c.accepted_at))
+                    .where(_av.c.status == VersionStatus.ACCEPTED.value)
+                    .scalar_subquery()
+                    .label("oldest"),
+                )
+            ).one()
+        return Counts(
+            drafts=int(row.drafts),
+            accepted=int(row.accepted),
+            anchored=int(row.anchored),
+            unbatched=int(row.unbatched),
+            open_batches=int(row.open),
+            submitted_batches=int(row.submitted),
+            anchored_batches=int(row.anchored_b),
+            oldest_unanchored_at=row.oldest,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[sa.Connection]:
+        """One transaction; committed when the block ends, rolled back if it raises."""
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
+        except sa_exc.IntegrityError as error:
+            raise Conflict(f"refused by the database: {error.orig}") from error
+        except sa_exc.SQLAlchemyError as error:
+            raise DatabaseError(f"database failure: {error}") from error
+
+    def _load_version(
+        self, conn: sa.Connection, agreement_id: str, version: int
+    ) -> AgreementVersion:
+        row = conn.execute(
+            sa.select(_av).where(_av.c.agreement_id == agreement_id, _av.c.version == version)
+        ).first()
+        if row is None:
+            raise NotFound(f"no version {version} of {agreement_id}")
+        signatures = tuple(
+            SignatureRecord(
+                agreement_id=sig.agreement_id,
+                version=int(sig.version),
+                role=sig.role,
+                signed_at=sig.signed_at,
+                public_key=bytes(sig.public_key),
+                distid=bytes(sig.distid),
+                signature=bytes(sig.signature),
+                recorded_at=sig.recorded_at,
+            )
+            for sig in conn.execute(
+                sa.select(_sig)
+                .where(_sig.c.agreement_id == agreement_id, _sig.c.version == version)
+                .order_by(_sig.c.role)
+            )
+        )
+        return AgreementVersion(
+            agreement_id=row.agreement_id,
+            version=int(row.version),
+            kind=VersionKind(row.kind),
+            status=VersionStatus(row.status),
+            document_sm3=bytes(row.document_sm3),
+            document_cid=row.document_cid,
+            media_type=row.media_type,
+            size=int(row.size),
+            required_roles=tuple(row.required_roles),
+            chain_id=int(row.chain_id),
+            contract=row.contract,
+            created_at=row.created_at,
+            accepted_at=row.accepted_at,
+            signatures=signatures,
+        )
+
+    def _lock_batch(self, conn: sa.Connection, batch_id: int) -> sa.Row[Any]:
+        row = conn.execute(sa.select(_b).where(_b.c.batch_id == batch_id).with_for_update()).first()
+        if row is None:
+            raise NotFound(f"no batch {batch_id}")
+        return row
+
+    def _load_batch(self, conn: sa.Connection, batch_id: int) -> Batch:
+        row = conn.execute(sa.select(_b).where(_b.c.batch_id == batch_id)).first()
+        if row is None:
+            raise NotFound(f"no batch {batch_id}")
+        leaves = tuple(
+            BatchLeaf(
+                leaf_index=int(leaf.leaf_index),
+                seq=int(leaf.seq),
+                agreement_id=leaf.agreement_id,
+                version=int(leaf.version),
+                leaf=bytes(leaf.leaf),
+            )
+            for leaf in conn.execute(
+                sa.select(
+                    _ob.c.leaf_index, _ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf
+                )
+                .where(_ob.c.batch_id == batch_id)
+                .order_by(_ob.c.leaf_index)
+            )
+        )
+        return Batch(
+            batch_id=int(row.batch_id),
+            status=BatchStatus(row.status),
+            size=int(row.size),
+            first_seq=int(row.first_seq),
+            last_seq=int(row.last_seq),
+            root=_opt_bytes(row.root),
+            created_at=row.created_at,
+            tx_hash=_opt_bytes(row.tx_hash),
+            raw_tx=_opt_bytes(row.raw_tx),
+            nonce=None if row.nonce is None else int(row.nonce),
+            block_number=None if row.block_number is None else int(row.block_number),
+            block_hash=_opt_bytes(row.block_hash),
+            anchored_at=row.anchored_at,
+            leaves=leaves,
+        )
+
+
+def _opt_bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+def _check_agreement_id(agreement_id: str) -> None:
+    if not isinstance(agreement_id, str) or not _AGREEMENT_ID.match(agreement_id):
+        raise ValueError(f"agreement IDs look like agr_<32 hex>, got {agreement_id!r}")
+
+
+def _check_version(version: int) -> None:
+    _check_int("version", version, minimum=1)
+
+
+def _check_int(name: str, value: int, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _check_bytes(name: str, value: bytes, size: int | None = None) -> None:
+    if not isinstance(value, bytes):
+        raise ValueError(f"{name} must be bytes, got {type(value).__name__}")
+    if size is None and not value:
+        raise ValueError(f"{name} must not be empty")
+    if size is not None and len(value) != size:
+        raise ValueError(f"{name} must be {size} bytes, got {len(value)}")
+
+
+def _check_text(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+
+
+def _check_aware(name: str, value: datetime) -> None:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime, got {value!r}")
+
+
+def _check_roles(roles: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(roles, str):
+        raise ValueError("required_roles is a sequence of roles, not one string")
+    checked = tuple(roles)
+    if not checked or len(set(checked)) != len(checked):
+        raise ValueError(f"required_roles must be distinct and not empty, got {checked!r}")
+    for role in checked:
+        if not isinstance(role, str) or not _ROLE.match(role):
+            raise ValueError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
+    return checked

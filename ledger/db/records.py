@@ -1,0 +1,113 @@
+"""What the database hands out: frozen dataclasses of bytes, ints, strings and aware datetimes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class VersionKind(StrEnum):
+    AGREEMENT = "agreement"
+    VOID = "void"  # a new version voiding the agreement; nothing is ever deleted
+
+
+class VersionStatus(StrEnum):
+    DRAFT = "draft"  # being signed
+    ACCEPTED = "accepted"  # every required role signed; in the outbox, waiting for an anchor
+    ANCHORED = "anchored"  # its batch's root is in a block; it has an inclusion proof
+
+
+class BatchStatus(StrEnum):
+    OPEN = "open"  # leaves claimed; root, then the signed transaction, still to come
+    SUBMITTED = "submitted"  # the signed transaction is stored (and maybe sent)
+    ANCHORED = "anchored"  # the transaction is in a block; every leaf has its proof
+
+
+@dataclass(frozen=True)
+class AgreementVersion:
+    agreement_id: str
+    version: int
+    kind: VersionKind
+    status: VersionStatus
+    document_sm3: bytes
+    document_cid: str
+    media_type: str
+    size: int
+    required_roles: tuple[str, ...]
+    chain_id: int
+    contract: str
+    created_at: datetime
+    accepted_at: datetime | None
+    signatures: tuple[SignatureRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignatureRecord:
+    agreement_id: str
+    version: int
+    role: str
+    signed_at: datetime
+    public_key: bytes  # uncompressed SM2 point, 65 bytes
+    distid: bytes
+    signature: bytes  # DER
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class BatchLeaf:
+    leaf_index: int
+    seq: int
+    agreement_id: str
+    version: int
+    leaf: bytes
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int
+    status: BatchStatus
+    size: int
+    first_seq: int
+    last_seq: int
+    root: bytes | None
+    created_at: datetime
+    tx_hash: bytes | None
+    raw_tx: bytes | None
+    nonce: int | None
+    block_number: int | None
+    block_hash: bytes | None
+    anchored_at: datetime | None
+    leaves: tuple[BatchLeaf, ...]
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    """Where an anchored version sits: its leaf, Merkle path, root and the anchoring block."""
+
+    agreement_id: str
+    version: int
+    batch_id: int
+    leaf_index: int
+    leaf: bytes
+    path: tuple[bytes, ...]  # sibling hashes, leaf level first
+    root: bytes
+    tx_hash: bytes
+    raw_tx: bytes
+    block_number: int
+    block_hash: bytes
+    anchored_at: datetime
+
+
+@dataclass(frozen=True)
+class Counts:
+    """For health checks and metrics."""
+
+    drafts: int
+    accepted: int  # accepted, not yet anchored
+    anchored: int
+    unbatched: int  # outbox rows no batch has claimed yet
+    open_batches: int
+    submitted_batches: int
+    anchored_batches: int
+    oldest_unanchored_at: datetime | None  # acceptance time of the oldest accepted version
