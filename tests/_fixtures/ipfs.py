@@ -28,20 +28,14 @@ from typing import IO, Any
 import httpx
 import pytest
 
+from ledger.store.kubo import ADD_PARAMS as KUBO_ADD_PARAMS
+
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "scripts" / "ipfs-node" / "start"
 JS_IPFS = ROOT / "node_modules" / "ipfs" / "package.json"
 
 # What Kubo's `ipfs add --cid-version=1` does by default, spelled out so js-ipfs matches it.
-ADD_PARAMS = {
-    "cid-version": "1",
-    "cid-base": "base32",
-    "raw-leaves": "true",
-    "chunker": "size-262144",
-    "hash": "sha2-256",
-    "pin": "true",
-    "progress": "false",
-}
+ADD_PARAMS = KUBO_ADD_PARAMS
 
 STARTUP_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0

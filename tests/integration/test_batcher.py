@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ledger.batcher import Batcher
+from ledger.chain.client import SignedCall
 from ledger.chain.evidence import EvidenceLedgerContract, batch_id_of
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Database
-from ledger.db.records import BatchStatus, VersionStatus
+from ledger.db.records import Batch, BatchStatus, VersionStatus
 from ledger.merkle import MerkleTree, leaf_hash, verify_inclusion
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -44,6 +45,21 @@ def _accept(db: Database, ledger: EvidenceLedgerContract, count: int) -> list[st
         db.accept(agreement_id, 1, leaf=leaf_hash(agreement_id.encode()), accepted_at=NOW)
         ids.append(agreement_id)
     return ids
+
+
+def _stored_but_not_sent(
+    database: Database, ledger: EvidenceLedgerContract
+) -> tuple[Batch, SignedCall]:
+    """Steps 1-3 of a batcher that then died: batch claimed, root and signed bytes stored."""
+    batch = database.open_batch(max_size=100, now=NOW)
+    assert batch is not None
+    tree = MerkleTree([leaf.leaf for leaf in batch.leaves])
+    database.set_batch_root(batch.batch_id, tree.root)
+    signed = ledger.sign_anchor_batch(root=tree.root, size=tree.size)
+    database.record_submission(
+        batch.batch_id, raw_tx=signed.raw_transaction, tx_hash=signed.tx_hash, nonce=signed.nonce
+    )
+    return batch, signed
 
 
 def test_drain_anchors_every_accepted_agreement_once(
@@ -86,14 +102,7 @@ def test_crash_after_signing_resends_the_stored_transaction(
 ) -> None:
     _accept(database, evidence_ledger, 4)
     # a batcher that died right after storing its signed transaction, before sending it
-    batch = database.open_batch(max_size=100, now=NOW)
-    assert batch is not None
-    tree = MerkleTree([leaf.leaf for leaf in batch.leaves])
-    database.set_batch_root(batch.batch_id, tree.root)
-    signed = evidence_ledger.sign_anchor_batch(root=tree.root, size=tree.size)
-    database.record_submission(
-        batch.batch_id, raw_tx=signed.raw_transaction, tx_hash=signed.tx_hash, nonce=signed.nonce
-    )
+    batch, signed = _stored_but_not_sent(database, evidence_ledger)
 
     resumed = Batcher(database=database, ledger=evidence_ledger).run_once()
 
@@ -107,20 +116,14 @@ def test_lost_receipt_anchors_exactly_once(
 ) -> None:
     _accept(database, evidence_ledger, 3)
     # a batcher that sent its transaction and died before recording the receipt
-    batch = database.open_batch(max_size=100, now=NOW)
-    assert batch is not None
-    tree = MerkleTree([leaf.leaf for leaf in batch.leaves])
-    database.set_batch_root(batch.batch_id, tree.root)
-    signed = evidence_ledger.sign_anchor_batch(root=tree.root, size=tree.size)
-    database.record_submission(
-        batch.batch_id, raw_tx=signed.raw_transaction, tx_hash=signed.tx_hash, nonce=signed.nonce
-    )
+    batch, signed = _stored_but_not_sent(database, evidence_ledger)
     evidence_ledger.client.send_raw(signed.raw_transaction)
     mined = evidence_ledger.client.wait(signed.tx_hash)
 
     resumed = Batcher(database=database, ledger=evidence_ledger).run_once()
 
     assert resumed is not None and resumed.status is BatchStatus.ANCHORED
+    assert resumed.batch_id == batch.batch_id
     assert (resumed.block_number, resumed.block_hash) == (mined.block_number, mined.block_hash)
     assert evidence_ledger.batch_count() == 1
     assert Batcher(database=database, ledger=evidence_ledger).run_once() is None
