@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.chain.errors import NodeError
 from ledger.errors import LedgerError
 from ledger.proof import ProofInvalid
+from ledger.store.errors import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -30,6 +31,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NodeError)
     async def _node(_: Request, exc: NodeError) -> JSONResponse:
         return problem(503, "Chain node unavailable", str(exc), kind="chain-unavailable")
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return problem(503, "Content store unavailable", str(exc), kind="store-unavailable")
 
     @app.exception_handler(LedgerError)
     async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:

@@ -96,3 +96,24 @@ def test_health(chain_and_proof: tuple[str, bytes]) -> None:
     }
     down = _client(f"http://127.0.0.1:{free_port()}").get("/health").json()
     assert down["status"] == "degraded" and down["chain"] == "unreachable"
+
+
+def test_store_unavailable_is_503() -> None:
+    from fastapi import FastAPI
+
+    from api import problems
+    from ledger.store import KuboStore
+
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/probe")
+    def probe() -> None:
+        KuboStore(api_url=f"http://127.0.0.1:{free_port()}", timeout_s=2).get(
+            "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+        )
+
+    reply = TestClient(app).get("/probe")
+    assert reply.status_code == 503
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["type"] == "urn:ledger:problem:store-unavailable"
