@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,14 +9,12 @@ from datetime import datetime
 from eth_utils import is_checksum_address
 
 from ledger import _canonical
+from ledger._ids import AGREEMENT_ID, ROLE
 from ledger.crypto.sm3 import sm3 as sm3_digest
 from ledger.errors import LedgerError
 
-_AGREEMENT_ID = re.compile(r"^agr_[0-9a-f]{32}$")
-
 #: Roles every account agreement must be signed by.
 REQUIRED_ROLES = ("customer", "broker")
-_ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 class AgreementError(LedgerError):
@@ -29,13 +26,13 @@ def new_agreement_id() -> str:
 
 
 def check_agreement_id(agreement_id: str) -> str:
-    if not _AGREEMENT_ID.match(agreement_id):
+    if not AGREEMENT_ID.match(agreement_id):
         raise AgreementError(f"agreement IDs look like agr_<32 hex>, got {agreement_id!r}")
     return agreement_id
 
 
 def check_role(role: str) -> str:
-    if not _ROLE.match(role):
+    if not ROLE.match(role):
         raise AgreementError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
     return role
 

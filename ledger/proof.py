@@ -38,6 +38,7 @@ from eth_utils import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from ledger import _canonical
+from ledger._ids import AGREEMENT_ID_PATTERN
 from ledger.agreement import REQUIRED_ROLES, Document, SigningDomain, SigningPayload
 from ledger.chain.client import ChainClient
 from ledger.chain.errors import TransactionFailed
@@ -87,7 +88,7 @@ class _StoredPart(_Model):
 
 
 class _AgreementPart(_Model):
-    id: Annotated[StrictStr, Field(pattern=r"^agr_[0-9a-f]{32}$")]
+    id: Annotated[StrictStr, Field(pattern=AGREEMENT_ID_PATTERN)]
     document: _DocumentPart
     stored: _StoredPart
 

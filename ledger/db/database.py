@@ -31,7 +31,6 @@ The anchoring life cycle, and why it is idempotent across crashes:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -41,6 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from ledger._ids import AGREEMENT_ID, ROLE
 from ledger.db import schema
 from ledger.db._engine import BEGIN_OPTION
 from ledger.db.errors import Conflict, DatabaseError, NotFound
@@ -56,8 +56,6 @@ from ledger.db.records import (
     VersionStatus,
 )
 
-_AGREEMENT_ID = re.compile(r"^agr_[0-9a-f]{32}$")
-_ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 #: How often open_batch retries after losing a race to create the one unfinished batch.
 _CLAIM_ATTEMPTS = 3
 #: Key of the PostgreSQL advisory lock serializing open_batch ("outbox").
@@ -199,7 +197,7 @@ class Database:
         :class:`Conflict` if the version is not a draft, the role is not one of its required
         roles, or that role has already signed it.
         """
-        if not isinstance(role, str) or not _ROLE.match(role):
+        if not isinstance(role, str) or not ROLE.match(role):
             raise ValueError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
         _check_aware("signed_at", signed_at)
         _check_bytes("public_key", public_key, 65)
@@ -698,7 +696,7 @@ def _opt_bytes(value: Any) -> bytes | None:
 
 
 def _check_agreement_id(agreement_id: str) -> None:
-    if not isinstance(agreement_id, str) or not _AGREEMENT_ID.match(agreement_id):
+    if not isinstance(agreement_id, str) or not AGREEMENT_ID.match(agreement_id):
         raise ValueError(f"agreement IDs look like agr_<32 hex>, got {agreement_id!r}")
 
 
@@ -737,6 +735,6 @@ def _check_roles(roles: Sequence[str]) -> tuple[str, ...]:
     if not checked or len(set(checked)) != len(checked):
         raise ValueError(f"required_roles must be distinct and not empty, got {checked!r}")
     for role in checked:
-        if not isinstance(role, str) or not _ROLE.match(role):
+        if not isinstance(role, str) or not ROLE.match(role):
             raise ValueError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
     return checked
