@@ -8,7 +8,7 @@ from datetime import datetime
 
 from eth_utils import is_checksum_address
 
-from ledger import _canonical
+from ledger import _canonical, merkle
 from ledger._ids import AGREEMENT_ID, ROLE
 from ledger.crypto.sm3 import sm3 as sm3_digest
 from ledger.errors import LedgerError
@@ -29,6 +29,12 @@ def check_agreement_id(agreement_id: str) -> str:
     if not AGREEMENT_ID.match(agreement_id):
         raise AgreementError(f"agreement IDs look like agr_<32 hex>, got {agreement_id!r}")
     return agreement_id
+
+
+def check_version(version: int) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**31:
+        raise AgreementError(f"agreement versions are integers from 1, got {version!r}")
+    return version
 
 
 def check_role(role: str) -> str:
@@ -66,7 +72,45 @@ class SigningDomain:
 
 @dataclass(frozen=True)
 class SigningPayload:
-    """What one party signs for one agreement (domain-separated, canonical JSON)."""
+    """What one party signs for one version of an agreement (domain-separated canonical JSON).
+
+    Payload version 1: agreement ID, agreement version, document SM3 digest, signer role, signing
+    time, chain ID and ledger contract. A signature over it cannot be replayed onto another
+    agreement, version, document, role, chain or deployment. It does not cover the CID of the
+    encrypted document, so parties can sign before the service has encrypted and stored it; the
+    CID is bound by the anchored leaf entry (:class:`LeafEntry`).
+    """
+
+    agreement_id: str
+    agreement_version: int
+    document_sm3: bytes
+    role: str
+    signed_at: datetime
+    domain: SigningDomain
+
+    TYPE = "ledger/agreement-signature"
+    VERSION = 1
+
+    def to_bytes(self) -> bytes:
+        return _canonical.dumps(
+            {
+                "type": self.TYPE,
+                "version": self.VERSION,
+                "agreement_id": check_agreement_id(self.agreement_id),
+                "agreement_version": check_version(self.agreement_version),
+                "document_digest": _canonical.label("sm3", self.document_sm3),
+                "role": check_role(self.role),
+                "signed_at": _canonical.timestamp(self.signed_at),
+                "chain_id": self.domain.chain_id,
+                "contract": self.domain.contract,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class SigningPayloadV0:
+    """Payload version 0 (``ledger-proof/0`` single-record anchors): no agreement version, and
+    the CID of the stored ciphertext is signed. Kept so that v0 proofs keep verifying."""
 
     agreement_id: str
     document_sm3: bytes
@@ -92,3 +136,62 @@ class SigningPayload:
                 "contract": self.domain.contract,
             }
         )
+
+
+#: Kinds of agreement version: a normal version, or a void record (a later version that voids
+#: the agreement; nothing is ever deleted).
+VERSION_KINDS = ("agreement", "void")
+
+
+@dataclass(frozen=True)
+class LeafEntry:
+    """What the service commits to when it accepts a version: the Merkle leaf of its batch.
+
+    The leaf hash is ``merkle.leaf_hash(to_bytes())`` (SM3 with the RFC 6962 0x00 prefix). The
+    entry binds the version, its document (digest, CID of the ciphertext, media type, size), the
+    roles that had to sign, the SM3 of the signature set (signatures in role order, see
+    :func:`ledger.signature.signature_set_digest`), the acceptance time and the domain.
+    """
+
+    agreement_id: str
+    agreement_version: int
+    kind: str
+    document_sm3: bytes
+    document_cid: str
+    media_type: str
+    size: int
+    required_roles: tuple[str, ...]
+    signature_set_digest: bytes
+    accepted_at: datetime
+    domain: SigningDomain
+
+    TYPE = "ledger/agreement-leaf"
+    VERSION = 1
+
+    def to_bytes(self) -> bytes:
+        if self.kind not in VERSION_KINDS:
+            raise AgreementError(f"version kind is one of {VERSION_KINDS}, got {self.kind!r}")
+        return _canonical.dumps(
+            {
+                "type": self.TYPE,
+                "version": self.VERSION,
+                "agreement_id": check_agreement_id(self.agreement_id),
+                "agreement_version": check_version(self.agreement_version),
+                "kind": self.kind,
+                "document": {
+                    "digest": _canonical.label("sm3", self.document_sm3),
+                    "cid": self.document_cid,
+                    "media_type": self.media_type,
+                    "size": self.size,
+                },
+                "required_roles": [check_role(r) for r in self.required_roles],
+                "signature_set_digest": _canonical.label("sm3", self.signature_set_digest),
+                "accepted_at": _canonical.timestamp(self.accepted_at),
+                "chain_id": self.domain.chain_id,
+                "contract": self.domain.contract,
+            }
+        )
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return merkle.leaf_hash(self.to_bytes())

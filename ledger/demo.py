@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger import _runtime
-from ledger.agreement import Document, SigningDomain, SigningPayload, new_agreement_id
+from ledger.agreement import Document, SigningDomain, SigningPayloadV0, new_agreement_id
 from ledger.crypto.keystore import Keystore
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.document import KeyEnvelopes, seal_and_store
@@ -87,7 +87,7 @@ def run_demo(
 
         signatures = []
         for role, key in (("customer", customer), ("broker", broker)):
-            payload = SigningPayload(
+            payload = SigningPayloadV0(
                 agreement_id=agreement_id,
                 document_sm3=document.sm3,
                 document_cid=sealed.cid,

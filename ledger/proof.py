@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 from ledger import _canonical
 from ledger._ids import AGREEMENT_ID_PATTERN
-from ledger.agreement import REQUIRED_ROLES, Document, SigningDomain, SigningPayload
+from ledger.agreement import REQUIRED_ROLES, Document, SigningDomain, SigningPayloadV0
 from ledger.chain.client import ChainClient
 from ledger.chain.errors import TransactionFailed
 from ledger.chain.evidence import EvidenceLedgerContract, anchor_calldata, anchor_id_of
@@ -293,7 +293,7 @@ def _verify(data: bytes, trusted_issuers: Collection[bytes] | None) -> VerifiedP
     signatures = []
     for part in proof.signatures:
         signature = _signature_from(part)
-        payload = SigningPayload(
+        payload = SigningPayloadV0(
             agreement_id=agreement.id,
             document_sm3=document_sm3,
             document_cid=agreement.stored.cid,

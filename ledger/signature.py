@@ -7,12 +7,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ledger import _canonical
-from ledger.agreement import SigningPayload, check_role
+from ledger.agreement import SigningPayload, SigningPayloadV0, check_role
 from ledger.crypto.errors import InvalidSignature
 from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey, SM2PublicKey
 from ledger.crypto.sm3 import sm3 as sm3_digest
 
 ALGORITHM = "sm2-sm3"
+
+#: What a signature can cover: the current payload, or v0 for ``ledger-proof/0`` files.
+Payload = SigningPayload | SigningPayloadV0
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,14 @@ class Signature:
             "signature": _canonical.b64(self.value),
         }
 
-    def verify(self, payload: SigningPayload) -> None:
+    def verify(self, payload: Payload) -> None:
         """Raise InvalidSignature unless this signature covers ``payload`` (role, time included)."""
         if payload.role != self.role or payload.signed_at != self.signed_at:
             raise InvalidSignature(f"signature of {self.role!r} is for another role or time")
         self.public_key.verify(self.value, payload.to_bytes(), distid=self.distid)
 
 
-def sign(
-    key: SM2PrivateKey, payload: SigningPayload, *, distid: bytes = DEFAULT_DISTID
-) -> Signature:
+def sign(key: SM2PrivateKey, payload: Payload, *, distid: bytes = DEFAULT_DISTID) -> Signature:
     check_role(payload.role)
     return Signature(
         role=payload.role,
@@ -58,10 +59,17 @@ def sign(
     )
 
 
-def payload_for(template: SigningPayload, *, role: str, signed_at: datetime) -> SigningPayload:
+def payload_for(template: Payload, *, role: str, signed_at: datetime) -> Payload:
     return replace(template, role=role, signed_at=signed_at)
 
 
 def signature_set_digest(signatures: Sequence[Signature]) -> bytes:
-    """SM3 over the canonical JSON list of the signatures, in signing order."""
+    """SM3 over the canonical JSON list of the signatures, in the order given.
+
+    ``ledger-proof/0`` lists them in signing order; agreement versions (leaf entries,
+    ``ledger-proof/1``) list them in role order (:func:`in_role_order`)."""
     return sm3_digest(_canonical.dumps([s.to_json() for s in signatures]))
+
+
+def in_role_order(signatures: Sequence[Signature]) -> list[Signature]:
+    return sorted(signatures, key=lambda s: s.role)

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ledger.agreement import AgreementError, SigningDomain, SigningPayload
+from ledger.agreement import AgreementError, SigningDomain, SigningPayloadV0
 from ledger.crypto.errors import InvalidSignature
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.signature import sign, signature_set_digest
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 KEY = SM2PrivateKey.generate()
-PAYLOAD = SigningPayload(
+PAYLOAD = SigningPayloadV0(
     agreement_id="agr_" + "ab" * 16,
     document_sm3=b"\x11" * 32,
     document_cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
