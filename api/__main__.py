@@ -1,8 +1,8 @@
-"""``python -m api``: serve the HTTP API (LEDGER_API_HOST / LEDGER_API_PORT)."""
+"""``python -m api``: serve the HTTP API with the evidence service (LEDGER_API_HOST/PORT)."""
 
 import uvicorn
 
 from ledger.settings import Settings
 
 settings = Settings()
-uvicorn.run("api.app:app", host=settings.api_host, port=settings.api_port)
+uvicorn.run("api.app:service_app", factory=True, host=settings.api_host, port=settings.api_port)

@@ -1,24 +1,52 @@
-"""The FastAPI application: one router per noun, errors as problem+json."""
+"""The FastAPI application: one router per noun, errors as problem+json.
+
+``create_app(run_service=True)`` (what ``python -m api`` serves) starts the evidence service in
+the app's lifespan (database, store, chain, group committer, anchoring loop) and stops it
+cleanly; ``run_service=False`` serves only what needs no service (proof verification, health).
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import health, proofs
+from api.deps import get_settings
+from api.routers import agreements, domain, health, proofs
 from ledger import __version__
+from ledger.service import running_service
+from ledger.settings import Settings
 
 
-def create_app() -> FastAPI:
+def create_app(*, run_service: bool = False, settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not run_service:
+            yield
+            return
+        with running_service(settings or get_settings()) as service:
+            app.state.service = service
+            try:
+                yield
+            finally:
+                app.state.service = None
+
     app = FastAPI(
         title="Evidence ledger",
         version=__version__,
         description="SM2 e-signatures, encrypted IPFS storage, on-chain anchoring, proofs.",
+        lifespan=lifespan,
     )
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(domain.router)
+    app.include_router(agreements.router)
     app.include_router(proofs.router)
     return app
 
 
-app = create_app()
+def service_app() -> FastAPI:
+    """The app with the evidence service (uvicorn factory for ``python -m api``)."""
+    return create_app(run_service=True)

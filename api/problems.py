@@ -10,6 +10,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.chain.errors import NodeError
 from ledger.errors import LedgerError
 from ledger.proof import ProofInvalid
+from ledger.service.errors import (
+    AgreementConflict,
+    AgreementNotFound,
+    NotAnchoredYet,
+    ServiceUnavailable,
+    SignatureRejected,
+)
 from ledger.store.errors import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
@@ -35,6 +42,26 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def _store(_: Request, exc: StoreUnavailable) -> JSONResponse:
         return problem(503, "Content store unavailable", str(exc), kind="store-unavailable")
+
+    @app.exception_handler(AgreementNotFound)
+    async def _not_found(_: Request, exc: AgreementNotFound) -> JSONResponse:
+        return problem(404, "Agreement not found", str(exc), kind="not-found")
+
+    @app.exception_handler(AgreementConflict)
+    async def _conflict(_: Request, exc: AgreementConflict) -> JSONResponse:
+        return problem(409, "Conflicts with the agreement's state", str(exc), kind="conflict")
+
+    @app.exception_handler(NotAnchoredYet)
+    async def _not_anchored(_: Request, exc: NotAnchoredYet) -> JSONResponse:
+        return problem(409, "Not anchored yet", str(exc), kind="not-anchored-yet")
+
+    @app.exception_handler(SignatureRejected)
+    async def _bad_signature(_: Request, exc: SignatureRejected) -> JSONResponse:
+        return problem(422, "Signature rejected", str(exc), kind="signature-rejected")
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return problem(503, "Service unavailable", str(exc), kind="service-unavailable")
 
     @app.exception_handler(LedgerError)
     async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:

@@ -10,6 +10,7 @@ from ledger.chain.deployments import Deployments, ensure_deployed
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
 from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
 from ledger.crypto.keystore import Keystore
+from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.errors import ConfigurationError
 from ledger.settings import Settings
 from ledger.store import StoreBackend, open_store
@@ -51,12 +52,24 @@ def evidence_ledger(settings: Settings, client: ChainClient) -> EvidenceLedgerCo
     return EvidenceLedgerContract(client=client, address=deployment.address)
 
 
-def content_store(settings: Settings) -> StoreBackend:
+def content_store(settings: Settings, *, deferred_sync: bool = False) -> StoreBackend:
     """The configured content store: the embedded blockstore, or an IPFS node (Kubo RPC)."""
     return open_store(
-        backend=settings.store_backend, root=settings.store_dir, api_url=settings.ipfs_api_url
+        backend=settings.store_backend,
+        root=settings.store_dir,
+        api_url=settings.ipfs_api_url,
+        deferred_sync=deferred_sync,
     )
 
 
 def keystore(settings: Settings) -> Keystore:
     return Keystore(directory=settings.keys_dir)
+
+
+def service_key(settings: Settings, name: str) -> SM2PrivateKey:
+    """A named SM2 key from the service keystore, created on first use."""
+    store = keystore(settings)
+    password = settings.keystore_password.get_secret_value().encode("utf-8")
+    if name in store.names():
+        return store.load(name, password)
+    return store.create(name, password)

@@ -1,25 +1,31 @@
-"""One real signed-proof path through every layer, on the embedded defaults.
+"""The main job on the embedded defaults: the evidence service end to end, in one process.
 
-A customer and a broker sign an account agreement with SM2; the document is encrypted with
-SM4-GCM and stored content-addressed; its commitment is anchored on the chain; one proof file
-comes out that verifies offline (and is confirmed against the chain before it is handed out).
+A customer and a broker sign an account agreement (SM2, over the domain-separated payload of
+version 1); the service verifies both signatures, encrypts the document (SM4-GCM, key wrapped
+for both parties), stores it content-addressed, acknowledges it durably, anchors it in a Merkle
+batch on the chain, and hands out its ``ledger-proof/1`` file, which is verified offline and
+confirmed on chain before it is written. ``count`` > 1 submits that many agreements at once
+(one batch) and writes a proof file for each.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger import _runtime
-from ledger.agreement import Document, SigningDomain, SigningPayloadV0, new_agreement_id
-from ledger.crypto.keystore import Keystore
+from ledger.agreement import Document, SigningPayload, new_agreement_id
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.document import KeyEnvelopes, seal_and_store
-from ledger.proof import AnchorEvidence, build_proof, confirm_on_chain, verify_proof
+from ledger.db import VersionStatus
+from ledger.errors import LedgerError
+from ledger.proof import confirm_on_chain, verify_proof
+from ledger.service import EvidenceService, running_service
 from ledger.settings import Settings
-from ledger.signature import sign, signature_set_digest
+from ledger.signature import sign
 
 SAMPLE_AGREEMENT = """\
 SECURITIES ACCOUNT AGREEMENT (sample)
@@ -39,97 +45,90 @@ Customer: holder of the SM2 key with fingerprint sm3:{customer_fp}
 
 @dataclass(frozen=True)
 class DemoResult:
-    proof_path: Path
+    proof_path: Path  # the first agreement's proof
+    proof_paths: tuple[Path, ...]
     agreement_id: str
     cid: str
     block_number: int
 
 
-def _key(keystore: Keystore, name: str, password: bytes) -> SM2PrivateKey:
-    if name in keystore.names():
-        return keystore.load(name, password)
-    return keystore.create(name, password)
+def _submit_one(
+    evidence: EvidenceService,
+    keys: dict[str, SM2PrivateKey],
+    now: Callable[[], datetime],
+    distid: bytes,
+) -> str:
+    agreement_id = new_agreement_id()
+    document = Document(
+        SAMPLE_AGREEMENT.format(
+            agreement_id=agreement_id,
+            date=now().date().isoformat(),
+            customer_fp=keys["customer"].public_key().fingerprint().hex(),
+        ).encode("utf-8")
+    )
+    signed_at = now().replace(microsecond=0)
+    signatures = [
+        sign(
+            key,
+            SigningPayload(
+                agreement_id=agreement_id,
+                agreement_version=1,
+                document_sm3=document.sm3,
+                role=role,
+                signed_at=signed_at,
+                domain=evidence.domain,
+            ),
+            distid=distid,
+        )
+        for role, key in keys.items()
+    ]
+    evidence.submit(document, signatures=signatures, agreement_id=agreement_id)
+    return agreement_id
 
 
 def run_demo(
     settings: Settings,
     *,
     out_dir: Path,
+    count: int = 1,
+    timeout_s: float = 60.0,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DemoResult:
-    keystore = _runtime.keystore(settings)
-    password = settings.keystore_password.get_secret_value().encode("utf-8")
-    issuer = _key(keystore, "ledger-service", password)
-    customer = _key(keystore, "demo-customer", password)
-    broker = _key(keystore, "demo-broker", password)
+    if count < 1:
+        raise LedgerError("count must be at least 1")
+    keys = {
+        "customer": _runtime.service_key(settings, "demo-customer"),
+        "broker": _runtime.service_key(settings, "demo-broker"),
+    }
     distid = settings.sm2_distid.encode("ascii")
-    store = _runtime.content_store(settings)
-
-    with _runtime.chain_client(settings) as client:
-        ledger = _runtime.evidence_ledger(settings, client)
-        domain = SigningDomain(chain_id=client.chain_id, contract=ledger.address)
-
-        agreement_id = new_agreement_id()
-        document = Document(
-            SAMPLE_AGREEMENT.format(
-                agreement_id=agreement_id,
-                date=now().date().isoformat(),
-                customer_fp=customer.public_key().fingerprint().hex(),
-            ).encode("utf-8")
-        )
-        sealed = seal_and_store(
-            document,
-            agreement_id=agreement_id,
-            readers=[customer.public_key(), broker.public_key()],
-            store=store,
-        )
-        KeyEnvelopes(directory=settings.documents_dir).save(sealed)
-
-        signatures = []
-        for role, key in (("customer", customer), ("broker", broker)):
-            payload = SigningPayloadV0(
-                agreement_id=agreement_id,
-                document_sm3=document.sm3,
-                document_cid=sealed.cid,
-                role=role,
-                signed_at=now(),
-                domain=domain,
-            )
-            signatures.append(sign(key, payload, distid=distid))
-
-        receipt = ledger.anchor_agreement(
-            document_digest=document.sm3,
-            cid=sealed.cid,
-            signer_fingerprints=[s.key_fingerprint for s in signatures],
-            signature_set_digest=signature_set_digest(signatures),
-        )
-        proof = build_proof(
-            agreement_id=agreement_id,
-            document=document,
-            cid=sealed.cid,
-            ciphertext=sealed.ciphertext,
-            signatures=signatures,
-            anchor=AnchorEvidence(
-                chain_id=domain.chain_id,
-                contract=domain.contract,
-                anchor_id=receipt.anchor_id,
-                writer=receipt.writer,
-                tx_hash=receipt.tx_hash,
-                raw_transaction=receipt.raw_transaction,
-                block_number=receipt.block_number,
-                block_hash=receipt.block_hash,
-            ),
-            issuer_key=issuer,
-            distid=distid,
-        )
-        confirm_on_chain(verify_proof(proof), client=client)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{agreement_id}.proof.json"
-    path.write_bytes(proof)
+    with running_service(settings, now=now) as service:
+        evidence = service.evidence
+        with ThreadPoolExecutor(max_workers=min(count, 8)) as pool:
+            ids = list(pool.map(lambda _: _submit_one(evidence, keys, now, distid), range(count)))
+        deadline = time.monotonic() + timeout_s
+        while any(evidence.get_version(a, 1).status is not VersionStatus.ANCHORED for a in ids):
+            if time.monotonic() > deadline:
+                state = service.anchoring.state()
+                raise LedgerError(
+                    f"not anchored within {timeout_s} s (last error: {state.last_error})"
+                )
+            time.sleep(0.05)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for agreement_id in ids:
+            data = evidence.proof(agreement_id, 1)
+            proof = verify_proof(data, trusted_issuers=[evidence.issuer_fingerprint])
+            if agreement_id == ids[0]:
+                confirm_on_chain(proof, client=service.chain)
+            path = out_dir / f"{agreement_id}.proof.json"
+            path.write_bytes(data)
+            paths.append(path)
+        first = evidence.get_version(ids[0], 1)
+        block = service.database.inclusion(ids[0], 1).block_number
     return DemoResult(
-        proof_path=path,
-        agreement_id=agreement_id,
-        cid=sealed.cid,
-        block_number=receipt.block_number,
+        proof_path=paths[0],
+        proof_paths=tuple(paths),
+        agreement_id=ids[0],
+        cid=first.document_cid,
+        block_number=block,
     )

@@ -47,6 +47,26 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the service database (sqlite:///... or postgresql://...);"
         " empty means SQLite at <data_dir>/ledger.db.",
     )
+    batch_max_size: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="A batch is anchored once this many accepted versions wait (size bound).",
+    )
+    batch_max_wait_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=3600,
+        description="...or once the oldest accepted version has waited this long (time bound).",
+    )
+    receipt_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long the batcher waits for an anchoring receipt."
+    )
+    commit_max_items: int = Field(
+        default=1024,
+        ge=1,
+        description="Most acknowledgments written in one group-committed transaction.",
+    )
 
     @property
     def chain_dir(self) -> Path:

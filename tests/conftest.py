@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests._fixtures.ipfs",
     "tests._fixtures.anvil",
     "tests._fixtures.database",
+    "tests._fixtures.proofs",
+    "tests._fixtures.service",
 ]

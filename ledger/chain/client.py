@@ -78,6 +78,10 @@ class ChainClient:
                 return None
             raise
 
+    def block_number(self) -> int:
+        """The node's latest block number (a cheap liveness check)."""
+        return int(self._rpc(lambda: self.w3.eth.block_number))
+
     def block_hash(self, number: int) -> bytes | None:
         try:
             block = self._rpc(lambda: self.w3.eth.get_block(number))

@@ -50,12 +50,16 @@ class DevNode:
         chain_id: int = DEV_CHAIN_ID,
         binary: Path = ANVIL,
         state_interval_s: int = 1,
+        block_time_s: float | None = None,
     ) -> None:
+        """``block_time_s``: mine a block every so many seconds, as a consortium chain does;
+        None mines each transaction at once (anvil's automine)."""
         self.directory = directory
         self.port = port
         self.chain_id = chain_id
         self.binary = binary
         self.state_interval_s = state_interval_s
+        self.block_time_s = block_time_s
 
     @property
     def state_file(self) -> Path:
@@ -97,6 +101,8 @@ class DevNode:
             "--state-interval", str(self.state_interval_s),
             "--hardfork", "prague",
         ]  # fmt: skip
+        if self.block_time_s is not None:
+            argv += ["--block-time", str(self.block_time_s)]
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
                 argv,

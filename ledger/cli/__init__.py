@@ -18,6 +18,7 @@ _COMMANDS = {
     "chain": "ledger.cli.chain:chain",
     "cid": "ledger.cli.cid:cid",
     "demo": "ledger.cli.demo:demo",
+    "serve": "ledger.cli.serve:serve",
     "sm2": "ledger.cli.sm2:sm2",
     "verify": "ledger.cli.verify:verify",
 }

@@ -34,3 +34,27 @@ def crypto_command(as_json: bool, seconds: float) -> None:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
         click.echo(_bench.format_table(result))
+
+
+@bench.command("evidence")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.5),
+    default=5.0,
+    show_default=True,
+    help="How long clients submit agreements.",
+)
+@click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True)
+def evidence_command(as_json: bool, seconds: float, workers: int) -> None:
+    """The evidence service end to end: acknowledgments/s, time to ack and to on-chain
+    inclusion, gas per agreement and proof size by batch size; `openssl speed sm2` reference."""
+    from ledger.service import _bench
+
+    result = _bench.run(
+        seconds=seconds, workers=workers, progress=lambda m: click.echo(f"... {m}", err=True)
+    )
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        click.echo(_bench.format_table(result))

@@ -22,7 +22,7 @@ from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.crypto.sm3 import sm3
 
-__all__ = ["format_table", "run"]
+__all__ = ["format_table", "openssl_sm2", "run"]
 
 MESSAGE_SIZE = 1024
 BUFFER_SIZE = 1 << 20
@@ -73,6 +73,12 @@ def parse_throughput(output: str) -> float:
         if match:
             return float(match.group(1))
     raise CryptoError("no throughput line in `openssl speed -mr` output")
+
+
+def openssl_sm2(seconds: int) -> tuple[float, float] | None:
+    """``openssl speed sm2`` on this machine now: (sign/s, verify/s), or None without openssl."""
+    binary = shutil.which("openssl")
+    return parse_sm2(_openssl_speed(binary, max(1, seconds), "sm2")) if binary else None
 
 
 def _ratio(ours: float | None, theirs: float | None) -> float | None:

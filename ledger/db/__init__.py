@@ -3,7 +3,9 @@
 * :func:`open_database` -> :class:`Database`, :func:`upgrade` (Alembic, to head; the service
   calls it at start), :func:`downgrade`, :func:`current_revision`, :func:`head_revision`;
 * :class:`Database`: one transaction per method (see :mod:`ledger.db.database` for the anchoring
-  life cycle and why it is idempotent across crashes);
+  life cycle and why it is idempotent across crashes, group commit with
+  :meth:`Database.submit_many`, and crypto-shredding with
+  :meth:`Database.erase_document_keys`);
 * records (:mod:`ledger.db.records`) and errors (:mod:`ledger.db.errors`).
 
 SQLite (the default, ``<data_dir>/ledger.db``) and PostgreSQL (psycopg 3) behave the same.
@@ -25,6 +27,8 @@ from ledger.db.records import (
     BatchStatus,
     Counts,
     Inclusion,
+    NewSignature,
+    NewVersion,
     SignatureRecord,
     VersionKind,
     VersionStatus,
@@ -40,6 +44,8 @@ __all__ = [
     "Database",
     "DatabaseError",
     "Inclusion",
+    "NewSignature",
+    "NewVersion",
     "NotFound",
     "SignatureRecord",
     "VersionKind",

@@ -1,8 +1,9 @@
 """Engines with the settings the ledger's guarantees rely on (plumbing of ``ledger.db``).
 
 SQLite: WAL journal, ``synchronous=FULL`` (a commit is on disk when it returns), foreign keys
-on, a busy timeout, and transactions begun by us (the ``sqlite3`` module's legacy mode does not
-begin one before a SELECT): ``BEGIN IMMEDIATE`` for writes, so a write transaction holds the
+on, ``secure_delete`` (deleted content is overwritten with zeros), a busy timeout, and
+transactions begun by us (the ``sqlite3`` module's legacy mode does not begin one before a
+SELECT): ``BEGIN IMMEDIATE`` for writes, so a write transaction holds the
 database's write lock from its first statement and never fails half-way on a lock upgrade.
 
 PostgreSQL through psycopg 3 (``postgresql+psycopg://``), READ COMMITTED; writes take row locks
@@ -77,6 +78,9 @@ def _sqlite_engine(url: URL) -> sa.Engine:
             _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted content is zeroed on disk, so erased document keys (crypto-shredding)
+            # do not linger in free space of the file once the WAL is checkpointed.
+            cursor.execute("PRAGMA secure_delete=ON")
         finally:
             cursor.close()
 

@@ -27,15 +27,28 @@ The anchoring life cycle, and why it is idempotent across crashes:
    anchored and writes every inclusion proof, in one transaction. Repeating it with the same
    block and proofs is a no-op (the first ``anchored_at`` is kept); a different block or proof is
    a :class:`Conflict`.
+
+Group commit: :meth:`Database.submit_many` writes many fully signed versions as accepted (with
+their signatures, wrapped document keys and outbox rows) in one transaction; each item is
+checked against the stored state and the items before it exactly as the step-by-step path
+(:meth:`~Database.create_draft`, :meth:`~Database.add_signature`, :meth:`~Database.accept`)
+would, and an item that fails gets a :class:`Conflict` in its result slot instead of failing the
+others.
+
+Crypto-shredding: each version's document key, wrapped to each reader, is stored in
+``document_keys``; :meth:`Database.erase_document_keys` deletes them for every version of an
+agreement (the versions, signatures and proofs stay). On SQLite ``secure_delete`` zeroes the
+deleted bytes in the file; they leave the WAL file once it is checkpointed and truncated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -46,11 +59,14 @@ from ledger.db._engine import BEGIN_OPTION
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.db.records import (
     AgreementVersion,
+    AnchoringWindow,
     Batch,
     BatchLeaf,
     BatchStatus,
     Counts,
     Inclusion,
+    NewSignature,
+    NewVersion,
     SignatureRecord,
     VersionKind,
     VersionStatus,
@@ -60,12 +76,28 @@ from ledger.db.records import (
 _CLAIM_ATTEMPTS = 3
 #: Key of the PostgreSQL advisory lock serializing open_batch ("outbox").
 _CLAIM_LOCK = 0x6F7574626F78
+#: How often submit_many runs its transaction when a concurrent writer took a key it chose.
+_SUBMIT_ATTEMPTS = 4
+#: Agreement IDs per ``IN (...)`` list when submit_many reads the latest versions.
+_IN_CHUNK = 500
+_NO_KEYS: Mapping[bytes, bytes] = MappingProxyType({})
+#: The shortest DER SM2 signature the schema accepts (a CHECK constraint of ``signatures``).
+_MIN_SIGNATURE_BYTES = 8
 
 _av = schema.agreement_versions
 _sig = schema.signatures
 _ob = schema.outbox
 _b = schema.batches
 _ip = schema.inclusion_proofs
+_dk = schema.document_keys
+
+
+class _Latest(NamedTuple):
+    """The latest stored (or, within submit_many, already written) version of an agreement."""
+
+    version: int
+    kind: str
+    status: str
 
 
 class Database:
@@ -111,11 +143,13 @@ class Database:
         chain_id: int,
         contract: str,
         created_at: datetime,
+        wrapped_keys: Mapping[bytes, bytes] = _NO_KEYS,
     ) -> AgreementVersion:
         """Store a new draft version: ``version`` must be the next one (1 for a new agreement).
 
         A void is a new version of kind ``void`` (never the first); no version follows an
-        accepted void.
+        accepted void. ``wrapped_keys`` (32-byte SM3 fingerprint of a reader's SM2 key -> the
+        document key encrypted to that reader) are stored in the same transaction.
         """
         _check_agreement_id(agreement_id)
         _check_version(version)
@@ -128,24 +162,18 @@ class Database:
         _check_int("chain_id", chain_id, minimum=1)
         _check_text("contract", contract)
         _check_aware("created_at", created_at)
+        keys = _check_wrapped_keys(wrapped_keys)
         with self._transaction(write=True) as conn:
-            latest = conn.execute(
+            row = conn.execute(
                 sa.select(_av.c.version, _av.c.kind, _av.c.status)
                 .where(_av.c.agreement_id == agreement_id)
                 .order_by(_av.c.version.desc())
                 .limit(1)
             ).first()
-            expected = 1 if latest is None else latest.version + 1
-            if version != expected:
-                raise Conflict(f"{agreement_id}: the next version is {expected}, not {version}")
-            if kind is VersionKind.VOID and latest is None:
-                raise Conflict(f"{agreement_id}: nothing to void, the agreement has no version")
-            if (
-                latest is not None
-                and latest.kind == VersionKind.VOID
-                and latest.status != VersionStatus.DRAFT
-            ):
-                raise Conflict(f"{agreement_id} is void: no version follows an accepted void")
+            latest = None if row is None else _Latest(int(row.version), row.kind, row.status)
+            refusal = _version_refusal(agreement_id, version, kind, latest)
+            if refusal is not None:
+                raise Conflict(refusal)
             conn.execute(
                 sa.insert(_av).values(
                     agreement_id=agreement_id,
@@ -163,6 +191,8 @@ class Database:
                     accepted_at=None,
                 )
             )
+            if keys:
+                conn.execute(sa.insert(_dk), _key_rows(agreement_id, version, keys))
             return self._load_version(conn, agreement_id, version)
 
     def get_version(self, agreement_id: str, version: int) -> AgreementVersion:
@@ -179,6 +209,67 @@ class Database:
             if version is None:
                 raise NotFound(f"no agreement {agreement_id}")
             return self._load_version(conn, agreement_id, int(version))
+
+    def versions(self, agreement_id: str) -> list[AgreementVersion]:
+        """Every version of an agreement, oldest first, each with its signatures (by role)."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                sa.select(_av).where(_av.c.agreement_id == agreement_id).order_by(_av.c.version)
+            ).all()
+            if not rows:
+                raise NotFound(f"no agreement {agreement_id}")
+            signatures: dict[int, list[SignatureRecord]] = {}
+            for sig in conn.execute(sa.select(_sig).where(_sig.c.agreement_id == agreement_id)):
+                signatures.setdefault(int(sig.version), []).append(_signature_record(sig))
+        return [_version_record(row, signatures.get(int(row.version), ())) for row in rows]
+
+    # -- wrapped document keys (crypto-shredding) ------------------------------------------
+
+    def document_keys(self, agreement_id: str, version: int) -> dict[bytes, bytes]:
+        """A version's wrapped document keys: reader key fingerprint -> wrapped key.
+
+        Empty once the agreement's keys are erased (or if it was stored without any).
+        """
+        with self._transaction() as conn:
+            exists = conn.execute(
+                sa.select(sa.literal(1)).where(
+                    _av.c.agreement_id == agreement_id, _av.c.version == version
+                )
+            ).first()
+            if exists is None:
+                raise NotFound(f"no version {version} of {agreement_id}")
+            rows = conn.execute(
+                sa.select(_dk.c.reader_fingerprint, _dk.c.wrapped_key)
+                .where(_dk.c.agreement_id == agreement_id, _dk.c.version == version)
+                .order_by(_dk.c.reader_fingerprint)
+            )
+            return {bytes(row.reader_fingerprint): bytes(row.wrapped_key) for row in rows}
+
+    def erase_document_keys(self, agreement_id: str, *, erased_at: datetime) -> int:
+        """Crypto-shred an agreement: delete the wrapped document keys of every one of its
+        versions and mark them all erased; return how many keys were deleted.
+
+        Idempotent: a repeat deletes nothing (returns 0) and keeps each version's first
+        ``keys_erased_at``. :class:`NotFound` if the agreement has no version.
+        """
+        _check_agreement_id(agreement_id)
+        _check_aware("erased_at", erased_at)
+        with self._transaction(write=True) as conn:
+            # The versions first: on PostgreSQL their row locks order this after (or before)
+            # a concurrent accept of one of them.
+            marked = conn.execute(
+                sa.update(_av)
+                .where(_av.c.agreement_id == agreement_id, _av.c.keys_erased_at.is_(None))
+                .values(keys_erased_at=erased_at)
+            ).rowcount
+            if not marked:
+                exists = conn.execute(
+                    sa.select(sa.literal(1)).where(_av.c.agreement_id == agreement_id).limit(1)
+                ).first()
+                if exists is None:
+                    raise NotFound(f"no agreement {agreement_id}")
+            deleted = conn.execute(sa.delete(_dk).where(_dk.c.agreement_id == agreement_id))
+            return int(deleted.rowcount)
 
     def add_signature(
         self,
@@ -197,12 +288,11 @@ class Database:
         :class:`Conflict` if the version is not a draft, the role is not one of its required
         roles, or that role has already signed it.
         """
-        if not isinstance(role, str) or not ROLE.match(role):
-            raise ValueError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
+        _check_role(role)
         _check_aware("signed_at", signed_at)
         _check_bytes("public_key", public_key, 65)
         _check_bytes("distid", distid)
-        _check_bytes("signature", signature)
+        _check_signature_bytes(signature)
         _check_aware("recorded_at", recorded_at)
         with self._transaction(write=True) as conn:
             # FOR SHARE: signatures of different roles go in parallel, accept() waits for them.
@@ -283,6 +373,87 @@ class Database:
                 )
             )
             return self._load_version(conn, agreement_id, version)
+
+    # -- group commit ------------------------------------------------------------------------
+
+    def submit_many(self, items: Sequence[NewVersion]) -> list[AgreementVersion | Conflict]:
+        """Store fully signed versions as accepted, each with its signatures, wrapped keys and
+        outbox row, all in ONE transaction; one result per item, in input order.
+
+        Each item is checked as the step-by-step path would check it, against the stored state
+        and the items before it in this call: its version is the next one (1 for a new
+        agreement), a void is never version 1, no version follows an accepted void, and its
+        signatures are exactly one per required role. An item that fails gets a
+        :class:`Conflict` in its slot and is not written (so it changes nothing for the items
+        after it); the others are. Malformed items raise ``ValueError`` before anything is
+        written. Outbox rows are written in input order, so batches take the items in that
+        order. :class:`DatabaseError` if the transaction fails: then nothing is written.
+
+        Concurrency: SQLite serializes writers (``BEGIN IMMEDIATE``). On PostgreSQL another
+        writer may store one of these versions between the read of the latest versions and the
+        insert; the unique key refuses the insert, and the whole call is run again (a few
+        times at most), which then reports that item as a :class:`Conflict`.
+
+        The results are built from the items (not read back): status ``accepted``,
+        ``created_at`` = ``accepted_at`` = every signature's ``recorded_at``.
+        """
+        checked = [_checked_new_version(index, item) for index, item in enumerate(items)]
+        if not checked:
+            return []
+        for attempt in range(_SUBMIT_ATTEMPTS):
+            try:
+                return self._submit_many(checked)
+            except Conflict as error:
+                # A unique key refused: a concurrent writer stored one of these versions after
+                # we read the latest ones (PostgreSQL; SQLite serializes writers). Nothing of
+                # ours was written; reading again turns that item into a Conflict slot.
+                if attempt == _SUBMIT_ATTEMPTS - 1:
+                    raise DatabaseError(
+                        f"submit_many: still refused after {_SUBMIT_ATTEMPTS} attempts: {error}"
+                    ) from error
+        raise AssertionError("unreachable")
+
+    def _submit_many(self, items: Sequence[NewVersion]) -> list[AgreementVersion | Conflict]:
+        with self._transaction(write=True) as conn:
+            latest = self._latest_versions(conn, {item.agreement_id for item in items})
+            results: list[AgreementVersion | Conflict] = []
+            written: list[NewVersion] = []
+            for item in items:
+                refusal = _version_refusal(
+                    item.agreement_id, item.version, item.kind, latest.get(item.agreement_id)
+                ) or _signature_refusal(item)
+                if refusal is not None:
+                    results.append(Conflict(refusal))
+                    continue
+                latest[item.agreement_id] = _Latest(
+                    item.version, item.kind.value, VersionStatus.ACCEPTED.value
+                )
+                written.append(item)
+                results.append(_accepted_record(item))
+            if written:
+                _insert_accepted(conn, written)
+            return results
+
+    @staticmethod
+    def _latest_versions(conn: sa.Connection, agreement_ids: set[str]) -> dict[str, _Latest]:
+        """The latest stored version of each agreement that has one."""
+        newer = _av.alias("newer")
+        is_latest = ~(
+            sa.select(sa.literal(1))
+            .where(newer.c.agreement_id == _av.c.agreement_id, newer.c.version > _av.c.version)
+            .exists()
+        )
+        ordered = sorted(agreement_ids)
+        latest: dict[str, _Latest] = {}
+        for start in range(0, len(ordered), _IN_CHUNK):
+            rows = conn.execute(
+                sa.select(_av.c.agreement_id, _av.c.version, _av.c.kind, _av.c.status).where(
+                    _av.c.agreement_id.in_(ordered[start : start + _IN_CHUNK]), is_latest
+                )
+            )
+            for row in rows:
+                latest[row.agreement_id] = _Latest(int(row.version), row.kind, row.status)
+        return latest
 
     # -- the outbox and its batches ----------------------------------------------------------
 
@@ -524,6 +695,7 @@ class Database:
                     _ip.c.path,
                     _ip.c.root,
                     _ob.c.leaf,
+                    _b.c.size,
                     _b.c.tx_hash,
                     _b.c.raw_tx,
                     _b.c.block_number,
@@ -546,6 +718,7 @@ class Database:
             version=version,
             batch_id=int(row.batch_id),
             leaf_index=int(row.leaf_index),
+            tree_size=int(row.size),
             leaf=bytes(row.leaf),
             path=tuple(bytes.fromhex(node) for node in row.path),
             root=bytes(row.root),
@@ -589,6 +762,25 @@ class Database:
             oldest_unanchored_at=row.oldest,
         )
 
+    def anchoring_window(self) -> AnchoringWindow:
+        """What the anchoring loop decides on (cheaper than :meth:`counts`, read every poll)."""
+        with self._transaction() as conn:
+            unfinished = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(_b)
+                .where(_b.c.status != BatchStatus.ANCHORED.value)
+            ).scalar_one()
+            waiting = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(_ob.c.accepted_at)).where(
+                    _ob.c.batch_id.is_(None)
+                )
+            ).one()
+        return AnchoringWindow(
+            unfinished_batches=int(unfinished),
+            unbatched=int(waiting[0]),
+            oldest_unbatched_at=waiting[1],
+        )
+
     # -- plumbing ----------------------------------------------------------------------------
 
     @contextmanager
@@ -613,39 +805,15 @@ class Database:
         ).first()
         if row is None:
             raise NotFound(f"no version {version} of {agreement_id}")
-        signatures = tuple(
-            SignatureRecord(
-                agreement_id=sig.agreement_id,
-                version=int(sig.version),
-                role=sig.role,
-                signed_at=sig.signed_at,
-                public_key=bytes(sig.public_key),
-                distid=bytes(sig.distid),
-                signature=bytes(sig.signature),
-                recorded_at=sig.recorded_at,
-            )
+        signatures = [
+            _signature_record(sig)
             for sig in conn.execute(
-                sa.select(_sig)
-                .where(_sig.c.agreement_id == agreement_id, _sig.c.version == version)
-                .order_by(_sig.c.role)
+                sa.select(_sig).where(
+                    _sig.c.agreement_id == agreement_id, _sig.c.version == version
+                )
             )
-        )
-        return AgreementVersion(
-            agreement_id=row.agreement_id,
-            version=int(row.version),
-            kind=VersionKind(row.kind),
-            status=VersionStatus(row.status),
-            document_sm3=bytes(row.document_sm3),
-            document_cid=row.document_cid,
-            media_type=row.media_type,
-            size=int(row.size),
-            required_roles=tuple(row.required_roles),
-            chain_id=int(row.chain_id),
-            contract=row.contract,
-            created_at=row.created_at,
-            accepted_at=row.accepted_at,
-            signatures=signatures,
-        )
+        ]
+        return _version_record(row, signatures)
 
     def _lock_batch(self, conn: sa.Connection, batch_id: int) -> sa.Row[Any]:
         row = conn.execute(sa.select(_b).where(_b.c.batch_id == batch_id).with_for_update()).first()
@@ -689,6 +857,245 @@ class Database:
             anchored_at=row.anchored_at,
             leaves=leaves,
         )
+
+
+def _signature_record(row: Any) -> SignatureRecord:
+    return SignatureRecord(
+        agreement_id=row.agreement_id,
+        version=int(row.version),
+        role=row.role,
+        signed_at=row.signed_at,
+        public_key=bytes(row.public_key),
+        distid=bytes(row.distid),
+        signature=bytes(row.signature),
+        recorded_at=row.recorded_at,
+    )
+
+
+def _version_record(row: Any, signatures: Sequence[SignatureRecord]) -> AgreementVersion:
+    """A version row and its signatures; signatures in role order (in Python, not by the
+    database's collation, so both backends and submit_many's results agree)."""
+    return AgreementVersion(
+        agreement_id=row.agreement_id,
+        version=int(row.version),
+        kind=VersionKind(row.kind),
+        status=VersionStatus(row.status),
+        document_sm3=bytes(row.document_sm3),
+        document_cid=row.document_cid,
+        media_type=row.media_type,
+        size=int(row.size),
+        required_roles=tuple(row.required_roles),
+        chain_id=int(row.chain_id),
+        contract=row.contract,
+        created_at=row.created_at,
+        accepted_at=row.accepted_at,
+        keys_erased_at=row.keys_erased_at,
+        signatures=tuple(sorted(signatures, key=lambda sig: sig.role)),
+    )
+
+
+def _version_refusal(
+    agreement_id: str, version: int, kind: VersionKind, latest: _Latest | None
+) -> str | None:
+    """Why ``version`` of ``kind`` cannot follow ``latest`` (None: it can)."""
+    expected = 1 if latest is None else latest.version + 1
+    if version != expected:
+        return f"{agreement_id}: the next version is {expected}, not {version}"
+    if kind is VersionKind.VOID and latest is None:
+        return f"{agreement_id}: nothing to void, the agreement has no version"
+    if (
+        latest is not None
+        and latest.kind == VersionKind.VOID
+        and latest.status != VersionStatus.DRAFT
+    ):
+        return f"{agreement_id} is void: no version follows an accepted void"
+    return None
+
+
+def _signature_refusal(item: NewVersion) -> str | None:
+    """Why the item's signatures do not accept it (None: one per required role, no other)."""
+    signed = sorted(sig.role for sig in item.signatures)
+    if signed != sorted(item.required_roles):
+        return (
+            f"{item.agreement_id} v{item.version} needs exactly one signature of each of"
+            f" {sorted(item.required_roles)}, has {signed}"
+        )
+    return None
+
+
+def _accepted_record(item: NewVersion) -> AgreementVersion:
+    """What submit_many stored for ``item``, as get_version would read it back."""
+    accepted_at = item.accepted_at.astimezone(UTC)
+    return AgreementVersion(
+        agreement_id=item.agreement_id,
+        version=item.version,
+        kind=item.kind,
+        status=VersionStatus.ACCEPTED,
+        document_sm3=item.document_sm3,
+        document_cid=item.document_cid,
+        media_type=item.media_type,
+        size=item.size,
+        required_roles=item.required_roles,
+        chain_id=item.chain_id,
+        contract=item.contract,
+        created_at=accepted_at,
+        accepted_at=accepted_at,
+        keys_erased_at=None,
+        signatures=tuple(
+            SignatureRecord(
+                agreement_id=item.agreement_id,
+                version=item.version,
+                role=sig.role,
+                signed_at=sig.signed_at.astimezone(UTC),
+                public_key=sig.public_key,
+                distid=sig.distid,
+                signature=sig.signature,
+                recorded_at=accepted_at,
+            )
+            for sig in sorted(item.signatures, key=lambda sig: sig.role)
+        ),
+    )
+
+
+def _insert_accepted(conn: sa.Connection, items: Sequence[NewVersion]) -> None:
+    """One multi-row INSERT per table for the accepted items (outbox rows in their order)."""
+    # Versions in key order: concurrent calls on PostgreSQL then wait for each other's
+    # uncommitted keys in one global order, so they cannot deadlock.
+    conn.execute(
+        sa.insert(_av),
+        [
+            {
+                "agreement_id": item.agreement_id,
+                "version": item.version,
+                "kind": item.kind.value,
+                "status": VersionStatus.ACCEPTED.value,
+                "document_sm3": item.document_sm3,
+                "document_cid": item.document_cid,
+                "media_type": item.media_type,
+                "size": item.size,
+                "required_roles": list(item.required_roles),
+                "chain_id": item.chain_id,
+                "contract": item.contract,
+                "created_at": item.accepted_at,
+                "accepted_at": item.accepted_at,
+            }
+            for item in sorted(items, key=lambda item: (item.agreement_id, item.version))
+        ],
+    )
+    conn.execute(
+        sa.insert(_sig),
+        [
+            {
+                "agreement_id": item.agreement_id,
+                "version": item.version,
+                "role": sig.role,
+                "signed_at": sig.signed_at,
+                "public_key": sig.public_key,
+                "distid": sig.distid,
+                "signature": sig.signature,
+                "recorded_at": item.accepted_at,
+            }
+            for item in items
+            for sig in item.signatures
+        ],
+    )
+    keys = [
+        row
+        for item in items
+        for row in _key_rows(item.agreement_id, item.version, item.wrapped_keys)
+    ]
+    if keys:
+        conn.execute(sa.insert(_dk), keys)
+    conn.execute(
+        sa.insert(_ob),
+        [
+            {
+                "agreement_id": item.agreement_id,
+                "version": item.version,
+                "leaf": item.leaf,
+                "accepted_at": item.accepted_at,
+            }
+            for item in items
+        ],
+    )
+
+
+def _key_rows(
+    agreement_id: str, version: int, wrapped_keys: Mapping[bytes, bytes]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "agreement_id": agreement_id,
+            "version": version,
+            "reader_fingerprint": fingerprint,
+            "wrapped_key": wrapped,
+        }
+        for fingerprint, wrapped in wrapped_keys.items()
+    ]
+
+
+def _checked_new_version(index: int, item: NewVersion) -> NewVersion:
+    """``item`` checked for form (not against the stored state), normalized; ValueError naming
+    the item's index if it is malformed."""
+    try:
+        if not isinstance(item, NewVersion):
+            raise ValueError(f"expected a NewVersion, got {type(item).__name__}")
+        _check_agreement_id(item.agreement_id)
+        _check_version(item.version)
+        kind = VersionKind(item.kind)
+        _check_bytes("document_sm3", item.document_sm3, 32)
+        _check_text("document_cid", item.document_cid)
+        _check_text("media_type", item.media_type)
+        _check_int("size", item.size, minimum=0)
+        roles = _check_roles(item.required_roles)
+        _check_int("chain_id", item.chain_id, minimum=1)
+        _check_text("contract", item.contract)
+        _check_aware("accepted_at", item.accepted_at)
+        if isinstance(item.signatures, NewSignature) or not isinstance(item.signatures, Sequence):
+            raise ValueError("signatures is a sequence of NewSignature")
+        for sig in item.signatures:
+            _check_new_signature(sig)
+        keys = _check_wrapped_keys(item.wrapped_keys)
+        _check_bytes("leaf", item.leaf, 32)
+    except ValueError as error:
+        raise ValueError(f"items[{index}]: {error}") from error
+    return replace(
+        item,
+        kind=kind,
+        required_roles=roles,
+        signatures=tuple(item.signatures),
+        wrapped_keys=MappingProxyType(keys),
+    )
+
+
+def _check_new_signature(sig: NewSignature) -> None:
+    if not isinstance(sig, NewSignature):
+        raise ValueError(f"expected a NewSignature, got {type(sig).__name__}")
+    _check_role(sig.role)
+    _check_aware("signed_at", sig.signed_at)
+    _check_bytes("public_key", sig.public_key, 65)
+    _check_bytes("distid", sig.distid)
+    _check_signature_bytes(sig.signature)
+
+
+def _check_wrapped_keys(wrapped_keys: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
+    if not isinstance(wrapped_keys, Mapping):
+        raise ValueError("wrapped_keys maps reader key fingerprints to wrapped keys")
+    for fingerprint, wrapped in wrapped_keys.items():
+        _check_bytes("reader key fingerprint", fingerprint, 32)
+        _check_bytes("wrapped key", wrapped)
+    return dict(wrapped_keys)
+
+
+def _check_role(role: str) -> None:
+    if not isinstance(role, str) or not ROLE.match(role):
+        raise ValueError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
+
+
+def _check_signature_bytes(signature: bytes) -> None:
+    _check_bytes("signature", signature)
+    if len(signature) < _MIN_SIGNATURE_BYTES:
+        raise ValueError(f"a DER signature is at least {_MIN_SIGNATURE_BYTES} bytes")
 
 
 def _opt_bytes(value: Any) -> bytes | None:
@@ -735,6 +1142,5 @@ def _check_roles(roles: Sequence[str]) -> tuple[str, ...]:
     if not checked or len(set(checked)) != len(checked):
         raise ValueError(f"required_roles must be distinct and not empty, got {checked!r}")
     for role in checked:
-        if not isinstance(role, str) or not ROLE.match(role):
-            raise ValueError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
+        _check_role(role)
     return checked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -39,6 +40,7 @@ class AgreementVersion:
     contract: str
     created_at: datetime
     accepted_at: datetime | None
+    keys_erased_at: datetime | None = None  # when its wrapped document keys were erased
     signatures: tuple[SignatureRecord, ...] = ()
 
 
@@ -52,6 +54,42 @@ class SignatureRecord:
     distid: bytes
     signature: bytes  # DER
     recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class NewSignature:
+    """One role's signature of a :class:`NewVersion` (verified by the caller)."""
+
+    role: str
+    signed_at: datetime
+    public_key: bytes  # uncompressed SM2 point, 65 bytes
+    distid: bytes
+    signature: bytes  # DER
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A fully signed version for :meth:`ledger.db.Database.submit_many` (stored accepted).
+
+    ``accepted_at`` is also its creation time and its signatures' recording time;
+    ``wrapped_keys`` maps 32-byte SM3 fingerprints of reader SM2 keys to the document key
+    encrypted to that reader; ``leaf`` is the 32-byte Merkle leaf hash the batcher anchors.
+    """
+
+    agreement_id: str
+    version: int
+    kind: VersionKind
+    document_sm3: bytes
+    document_cid: str
+    media_type: str
+    size: int
+    required_roles: tuple[str, ...]
+    chain_id: int
+    contract: str
+    accepted_at: datetime
+    signatures: tuple[NewSignature, ...]
+    wrapped_keys: Mapping[bytes, bytes]
+    leaf: bytes
 
 
 @dataclass(frozen=True)
@@ -89,6 +127,7 @@ class Inclusion:
     version: int
     batch_id: int
     leaf_index: int
+    tree_size: int  # leaves in the batch (the Merkle tree's size)
     leaf: bytes
     path: tuple[bytes, ...]  # sibling hashes, leaf level first
     root: bytes
@@ -111,3 +150,12 @@ class Counts:
     submitted_batches: int
     anchored_batches: int
     oldest_unanchored_at: datetime | None  # acceptance time of the oldest accepted version
+
+
+@dataclass(frozen=True)
+class AnchoringWindow:
+    """What the anchoring loop needs to decide whether a batch is due."""
+
+    unfinished_batches: int  # open or submitted: resume at once
+    unbatched: int  # accepted versions no batch has claimed yet
+    oldest_unbatched_at: datetime | None  # acceptance time of the oldest of them

@@ -11,7 +11,11 @@ The tables:
 
 * ``agreement_versions`` — every version of every agreement; a void is a new version of kind
   ``void``; rows are never deleted. Status: ``draft`` -> ``accepted`` -> ``anchored``.
+  ``keys_erased_at`` is set (once) when the agreement's document keys are erased.
 * ``signatures`` — one per (version, role).
+* ``document_keys`` — a version's document key wrapped (SM2-encrypted) to each reader, keyed by
+  the SM3 fingerprint of the reader's key. Deleting them crypto-shreds the stored document; the
+  version, its signatures and its proofs stay.
 * ``outbox`` — one row per accepted version, written in the same transaction as the acceptance.
   ``seq`` orders them; ``batch_id``/``leaf_index`` are set when a batch claims the row.
 * ``batches`` — one Merkle batch: its leaves (outbox rows), root, the signed anchoring
@@ -101,6 +105,7 @@ agreement_versions = sa.Table(
     sa.Column("contract", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("accepted_at", UTCDateTime, nullable=True),
+    sa.Column("keys_erased_at", UTCDateTime, nullable=True),
     sa.CheckConstraint(
         "length(agreement_id) = 36 AND substr(agreement_id, 1, 4) = 'agr_'", name="agreement_id"
     ),
@@ -139,6 +144,21 @@ signatures = sa.Table(
     sa.CheckConstraint("length(role) BETWEEN 1 AND 32", name="role_length"),
     sa.CheckConstraint("length(distid) >= 1", name="distid_not_empty"),
     sa.CheckConstraint("length(signature) >= 8", name="signature_not_empty"),
+)
+
+document_keys = sa.Table(
+    "document_keys",
+    metadata,
+    sa.Column("agreement_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("reader_fingerprint", sa.LargeBinary, primary_key=True),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["agreement_id", "version"],
+        [agreement_versions.c.agreement_id, agreement_versions.c.version],
+    ),
+    _length("reader_fingerprint", 32),
+    sa.CheckConstraint("length(wrapped_key) >= 1", name="wrapped_key_not_empty"),
 )
 
 batches = sa.Table(

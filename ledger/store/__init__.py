@@ -33,7 +33,7 @@ from ledger.store.kubo import KuboStore
 
 StoreBackend = EmbeddedStore | KuboStore
 """What :func:`open_store` returns: a ``ContentStore`` with the shared surface of both backends
-(put/put_stream/put_file, get/get_stream, has, blocks, pin/unpin/pins, healthy)."""
+(put/put_stream/put_file, get/get_stream, has, blocks, pin/unpin/pins, healthy, sync)."""
 
 
 def open_store(
@@ -42,16 +42,18 @@ def open_store(
     root: str | PathLike[str],
     api_url: str,
     timeout_s: float = 30.0,
+    deferred_sync: bool = False,
 ) -> StoreBackend:
     """The content store ``backend`` names (``Settings.store_backend``).
 
     ``root``: the embedded store's directory (``Settings.store_dir``); ``api_url``: the node's
     Kubo RPC API (``Settings.ipfs_api_url``). Each is ignored by the other backend. Nothing is
     contacted here: check ``healthy()`` if the node must be up now. An unknown backend or a
-    malformed URL: :class:`~ledger.errors.ConfigurationError`.
+    malformed URL: :class:`~ledger.errors.ConfigurationError`. ``deferred_sync``: see
+    :class:`EmbeddedStore` (the caller syncs before it acknowledges).
     """
     if backend == "embedded":
-        return EmbeddedStore(root=Path(root))
+        return EmbeddedStore(root=Path(root), deferred_sync=deferred_sync)
     if backend == "kubo":
         return KuboStore(api_url=api_url, timeout_s=timeout_s)
     raise ConfigurationError(f"unknown store backend {backend!r} (expected 'embedded' or 'kubo')")

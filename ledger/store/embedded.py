@@ -24,6 +24,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import tempfile
 from collections.abc import Iterator
@@ -48,12 +49,22 @@ def _as_cid(cid: CidLike) -> Cid:
 class EmbeddedStore:
     """Content-addressed block store in a directory; implements ``ContentStore``."""
 
-    def __init__(self, *, root: Path | str, fsync: bool = True) -> None:
-        """``fsync=False`` skips the per-block fsync (faster; for caches and tests only)."""
+    def __init__(
+        self, *, root: Path | str, fsync: bool = True, deferred_sync: bool = False
+    ) -> None:
+        """Durability: by default each block is fsync'd before ``put`` returns.
+
+        ``deferred_sync=True``: blocks are written and renamed into place without fsync, and
+        :meth:`sync` makes everything written so far durable in one ``syncfs`` (one journal
+        commit for many documents). The caller must call :meth:`sync` before it acknowledges
+        anything that refers to those blocks (the service's group commit does). ``fsync=False``
+        never syncs (caches and tests only).
+        """
         self.root = Path(root)
         self._blocks_dir = self.root / "blocks"
         self._pins_dir = self.root / "pins"
-        self._fsync = fsync
+        self._fsync = fsync and not deferred_sync
+        self._deferred = deferred_sync
         self._blocks_dir.mkdir(parents=True, exist_ok=True)
         self._pins_dir.mkdir(parents=True, exist_ok=True)
         self._shards_made: set[str] = set()
@@ -108,6 +119,11 @@ class EmbeddedStore:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+
+    def sync(self) -> None:
+        """Make every block written so far durable (a no-op unless ``deferred_sync``)."""
+        if self._deferred:
+            _syncfs(self._blocks_dir)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -182,3 +198,27 @@ class EmbeddedStore:
     def pins(self) -> list[str]:
         """Pinned root CIDs (CIDv1 base32), sorted."""
         return sorted(p.name for p in self._pins_dir.iterdir() if not p.name.startswith("."))
+
+
+def _syncfs(directory: Path) -> None:
+    """``syncfs(2)`` on the file system holding ``directory``: data and metadata (renames
+    included) of every file written there so far. Hand-written over ctypes because Python's
+    ``os`` has ``sync()`` (every file system) but no ``syncfs``; elsewhere than Linux, sync()."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        if _LIBC is None or _LIBC.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syncfs.argtypes = [ctypes.c_int]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()

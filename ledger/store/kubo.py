@@ -269,6 +269,10 @@ class KuboStore:
 
     # -- writing -----------------------------------------------------------------------------
 
+    def sync(self) -> None:
+        """Nothing to do: the node has flushed an ``add`` before it answers (Kubo's default
+        ``flush=true``)."""
+
     def put(self, data: bytes | bytearray | memoryview) -> str:
         """Add ``data`` to the node (pinned); return its CID, checked against :func:`cid_of`."""
         expected = str(build_file((data,)))

@@ -18,6 +18,7 @@ from ledger.chain.devnode import DevNode
 from ledger.demo import run_demo
 from ledger.proof import ProofInvalid, confirm_on_chain, verify_proof
 from ledger.settings import Settings
+from ledger.store.car import verify_car
 from tests._fixtures.anvil import free_port
 
 
@@ -85,8 +86,10 @@ def test_verify_unreadable_node_exits_2(tmp_path: Path, demo_proof: bytes) -> No
 
 def test_valid_proof_verifies(demo_proof: bytes) -> None:
     summary = verify_proof(demo_proof)
-    assert summary.roles == ("customer", "broker")
+    assert summary.format == "ledger-proof/1"
+    assert summary.roles == ("broker", "customer")  # role order
     assert summary.chain_id == 31337
+    assert summary.tree_size == 1 and summary.agreement_version == 1
 
 
 def test_issuer_pinning(demo_proof: bytes) -> None:
@@ -146,7 +149,7 @@ def test_confirm_on_chain(tmp_path: Path) -> None:
     other_url = other.start()
     try:
         run_demo(other_settings, out_dir=tmp_path / "other-out")
-        with pytest.raises(ProofInvalid, match="anchor not found on chain"):
+        with pytest.raises(ProofInvalid, match="batch not found on chain"):
             confirm_on_chain(verify_proof(proof), client=ChainClient(rpc_url=other_url))
     finally:
         other.stop()
@@ -161,7 +164,7 @@ def test_demo_on_a_real_ipfs_node(tmp_path: Path, ipfs_node: Any) -> None:
     )
     result = run_demo(settings, out_dir=tmp_path / "out")
     proof = json.loads(result.proof_path.read_bytes())
-    ciphertext = base64.b64decode(proof["agreement"]["stored"]["ciphertext"])
+    ciphertext = verify_car(base64.b64decode(proof["agreement"]["stored"]["car"]), result.cid)
     assert ipfs_node.cat(result.cid) == ciphertext  # the node holds exactly the encrypted document
     assert not (tmp_path / "data" / "store").exists()  # nothing went to the embedded store
     verify_proof(result.proof_path.read_bytes())

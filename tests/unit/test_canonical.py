@@ -3,6 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger import _canonical
 from ledger._canonical import EncodingError
@@ -65,3 +68,26 @@ def test_timestamps_are_utc_seconds() -> None:
             _canonical.parse_timestamp(bad)
     with pytest.raises(EncodingError):
         _canonical.timestamp(datetime(2026, 1, 1))  # naive
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@given(_JSON_VALUES)
+def test_fast_path_is_byte_identical_to_rfc8785(value: object) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except Exception:
+        with pytest.raises(Exception):  # noqa: B017
+            _canonical.dumps(value)
+        return
+    assert _canonical.dumps(value) == expected

@@ -42,7 +42,7 @@ def test_verify_valid_proof_offline(chain_and_proof: tuple[str, bytes]) -> None:
     assert reply.status_code == 200
     body = reply.json()
     assert body["valid"] is True and body["confirmed_on_chain"] is False
-    assert body["roles"] == ["customer", "broker"]
+    assert body["roles"] == ["broker", "customer"]  # role order (ledger-proof/1)
     assert body["agreement_id"].startswith("agr_")
 
 

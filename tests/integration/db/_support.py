@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 
-from ledger.db import AgreementVersion, Database
+from ledger.db import AgreementVersion, Database, NewSignature, NewVersion, VersionKind
 
 #: A fixed, non-UTC time: values must come back as the same instant, in UTC.
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
@@ -27,7 +28,12 @@ def digest(*parts: object) -> bytes:
 
 
 def create_draft(
-    db: Database, agreement_id: str | None = None, version: int = 1, *, kind: str = "agreement"
+    db: Database,
+    agreement_id: str | None = None,
+    version: int = 1,
+    *,
+    kind: str = "agreement",
+    wrapped_keys: Mapping[bytes, bytes] | None = None,
 ) -> AgreementVersion:
     agreement_id = agreement_id or new_agreement_id()
     return db.create_draft(
@@ -42,6 +48,62 @@ def create_draft(
         chain_id=31337,
         contract=CONTRACT,
         created_at=T0,
+        wrapped_keys=wrapped_keys or {},
+    )
+
+
+def signature_bytes(agreement_id: str, role: str) -> bytes:
+    return b"\x30\x44" + digest("r", agreement_id, role) + b"\x02\x20" + digest("s")
+
+
+def public_key_of(role: str) -> bytes:
+    return b"\x04" + digest("x", role) + digest("y", role)
+
+
+def keys_of(agreement_id: str, version: int, readers: int = 2) -> dict[bytes, bytes]:
+    """Wrapped document keys of a version for ``readers`` readers (fingerprint -> ciphertext)."""
+    return {
+        digest("reader", reader): b"\x04" + digest("wrapped", agreement_id, version, reader) * 3
+        for reader in range(readers)
+    }
+
+
+def new_version(
+    agreement_id: str | None = None,
+    version: int = 1,
+    *,
+    kind: VersionKind = VersionKind.AGREEMENT,
+    roles: tuple[str, ...] = ROLES,
+    signed_by: tuple[str, ...] | None = None,
+    accepted_at: datetime | None = None,
+    wrapped_keys: Mapping[bytes, bytes] | None = None,
+) -> NewVersion:
+    """A fully signed version for submit_many (``signed_by`` defaults to ``roles``)."""
+    agreement_id = agreement_id or new_agreement_id()
+    return NewVersion(
+        agreement_id=agreement_id,
+        version=version,
+        kind=kind,
+        document_sm3=digest("document", agreement_id, version),
+        document_cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+        media_type="text/plain; charset=utf-8",
+        size=1000 + version,
+        required_roles=roles,
+        chain_id=31337,
+        contract=CONTRACT,
+        accepted_at=accepted_at or at(3),
+        signatures=tuple(
+            NewSignature(
+                role=role,
+                signed_at=at(1),
+                public_key=public_key_of(role),
+                distid=b"1234567812345678",
+                signature=signature_bytes(agreement_id, role),
+            )
+            for role in (roles if signed_by is None else signed_by)
+        ),
+        wrapped_keys=keys_of(agreement_id, version) if wrapped_keys is None else wrapped_keys,
+        leaf=leaf_of(agreement_id, version),
     )
 
 
@@ -51,9 +113,9 @@ def sign(db: Database, agreement_id: str, version: int, role: str) -> None:
         version,
         role=role,
         signed_at=at(1),
-        public_key=b"\x04" + digest("x", role) + digest("y", role),
+        public_key=public_key_of(role),
         distid=b"1234567812345678",
-        signature=b"\x30\x44" + digest("r", agreement_id, role) + b"\x02\x20" + digest("s"),
+        signature=signature_bytes(agreement_id, role),
         recorded_at=at(2),
     )
 

@@ -14,9 +14,16 @@ from alembic.runtime.migration import MigrationContext
 from ledger.db import current_revision, downgrade, head_revision, open_database, upgrade
 from ledger.db.schema import batches, metadata
 from ledger.settings import Settings
-from tests.integration.db._support import accepted
+from tests.integration.db._support import accepted, at, create_draft
 
-TABLES = {"agreement_versions", "signatures", "outbox", "batches", "inclusion_proofs"}
+TABLES = {
+    "agreement_versions",
+    "signatures",
+    "document_keys",
+    "outbox",
+    "batches",
+    "inclusion_proofs",
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -50,6 +57,27 @@ def test_downgrade_to_base_and_up_again(database_url: str) -> None:
     try:
         assert db.counts().accepted == 0
         accepted(db, 1)
+        assert db.counts().accepted == 1
+    finally:
+        db.close()
+
+
+def test_document_keys_revision_down_and_up_keeps_the_versions(database_url: str) -> None:
+    db = open_database(database_url)
+    try:
+        [(agreement_id, _)] = accepted(db, 1)
+        keyed = create_draft(db, wrapped_keys={b"\x01" * 32: b"wrapped"})
+        db.erase_document_keys(agreement_id, erased_at=at(9))
+    finally:
+        db.close()
+    downgrade(database_url, "0001")
+    assert current_revision(database_url) == "0001"
+    assert _tables(database_url) == TABLES - {"document_keys"}
+    upgrade(database_url)
+    db = open_database(database_url)
+    try:
+        assert db.get_version(agreement_id, 1).keys_erased_at is None  # the column was dropped
+        assert db.document_keys(keyed.agreement_id, 1) == {}  # and the table
         assert db.counts().accepted == 1
     finally:
         db.close()
@@ -118,7 +146,13 @@ def test_default_url_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
         with db.engine.connect() as conn:
             pragmas = {
                 name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+                for name in (
+                    "journal_mode",
+                    "synchronous",
+                    "foreign_keys",
+                    "busy_timeout",
+                    "secure_delete",
+                )
             }
     finally:
         db.close()
@@ -127,5 +161,6 @@ def test_default_url_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
         "synchronous": 2,
         "foreign_keys": 1,
         "busy_timeout": 15000,
+        "secure_delete": 1,
     }
     assert (tmp_path / "state" / "ledger.db").is_file()

@@ -217,6 +217,7 @@ def test_record_anchored_is_idempotent_and_anchors_everything(database: Database
         assert database.get_version(*key).status is VersionStatus.ANCHORED
         inclusion = database.inclusion(*key)
         assert inclusion.batch_id == batch.batch_id and inclusion.leaf_index == leaf.leaf_index
+        assert inclusion.tree_size == batch.size == 3
         assert inclusion.leaf == leaf_of(*key)
         assert list(inclusion.path) == proofs[leaf.leaf_index]
         assert inclusion.root == root_of(batch)

@@ -1,0 +1,367 @@
+"""Agreements: create, sign, supersede, void, read, download proofs, erase documents."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger import _canonical
+from ledger._ids import AGREEMENT_ID_PATTERN, ROLE_PATTERN
+from ledger.agreement import REQUIRED_ROLES, AgreementError, Document, SigningPayload
+from ledger.crypto.errors import CryptoError
+from ledger.crypto.sm2 import SM2PublicKey
+from ledger.db import AgreementVersion, VersionKind
+from ledger.service import RunningService, void_notice
+from ledger.service.errors import AgreementConflict, ServiceUnavailable
+from ledger.signature import Signature
+
+router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
+
+_PublicKeyHex = Annotated[str, Field(pattern=r"^0x04[0-9a-fA-F]{128}$")]
+_Role = Annotated[str, Field(pattern=ROLE_PATTERN)]
+_AgreementId = Annotated[str, Field(pattern=AGREEMENT_ID_PATTERN)]
+
+
+# --- input models ------------------------------------------------------------------------
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocumentIn(_In):
+    content: Annotated[str, Field(description="The document, base64")]
+    media_type: Annotated[str, Field(min_length=1, max_length=200)] = "text/plain; charset=utf-8"
+
+
+class SignatureIn(_In):
+    role: _Role
+    signed_at: Annotated[str, Field(description="RFC 3339 UTC, seconds: 2026-11-21T12:00:00Z")]
+    public_key: _PublicKeyHex
+    signature: Annotated[str, Field(description="DER SM2 signature, base64")]
+    distid: Annotated[str, Field(min_length=1, max_length=64)] = "1234567812345678"
+
+
+class NewAgreementIn(_In):
+    """Version 1 of a new agreement: a draft, or (with every signature) accepted at once."""
+
+    agreement_id: _AgreementId | None = None
+    document: DocumentIn
+    required_roles: list[_Role] = Field(default_factory=lambda: list(REQUIRED_ROLES))
+    readers: list[_PublicKeyHex] | None = Field(
+        default=None, description="SM2 keys the document key is wrapped for (default: signers)"
+    )
+    signatures: list[SignatureIn] | None = None
+
+
+class NewVersionIn(_In):
+    """A later version: a new document (supersede) or a void record."""
+
+    version: int = Field(ge=2, description="The version being created: the latest + 1")
+    kind: Literal["agreement", "void"] = "agreement"
+    document: DocumentIn | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    required_roles: list[_Role] | None = None
+    readers: list[_PublicKeyHex] | None = None
+    signatures: list[SignatureIn] | None = None
+
+
+# --- public models -----------------------------------------------------------------------
+
+
+class SignatureOut(BaseModel):
+    role: str
+    signed_at: str
+    public_key: str
+    key_fingerprint: str
+
+
+class SigningPayloadOut(BaseModel):
+    """What each party signs (canonical JSON of these fields, RFC 8785) with SM2."""
+
+    type: str
+    version: int
+    agreement_id: str
+    agreement_version: int
+    document_digest: str
+    chain_id: int
+    contract: str
+
+
+class VersionOut(BaseModel):
+    agreement_id: str
+    version: int
+    kind: str
+    status: str
+    document_digest: str
+    document_cid: str
+    media_type: str
+    size: int
+    required_roles: list[str]
+    missing_roles: list[str]
+    signatures: list[SignatureOut]
+    created_at: str
+    accepted_at: str | None
+    keys_erased: bool
+    signing: SigningPayloadOut
+
+
+class AgreementOut(BaseModel):
+    agreement_id: str
+    state: Literal["draft", "in force", "void"]
+    current_version: int | None  # the latest accepted agreement version
+    versions: list[VersionOut]
+
+
+class ErasureOut(BaseModel):
+    agreement_id: str
+    keys_erased: int
+
+
+# --- conversion ----------------------------------------------------------------------------
+
+
+def _version_out(v: AgreementVersion) -> VersionOut:
+    signed = {s.role for s in v.signatures}
+    return VersionOut(
+        agreement_id=v.agreement_id,
+        version=v.version,
+        kind=v.kind.value,
+        status=v.status.value,
+        document_digest=_canonical.label("sm3", v.document_sm3),
+        document_cid=v.document_cid,
+        media_type=v.media_type,
+        size=v.size,
+        required_roles=list(v.required_roles),
+        missing_roles=[r for r in v.required_roles if r not in signed],
+        signatures=[
+            SignatureOut(
+                role=s.role,
+                signed_at=_canonical.timestamp(s.signed_at),
+                public_key=_canonical.hex0x(s.public_key),
+                key_fingerprint=_canonical.label(
+                    "sm3", SM2PublicKey.from_raw(s.public_key).fingerprint()
+                ),
+            )
+            for s in v.signatures
+        ],
+        created_at=_canonical.timestamp(v.created_at),
+        accepted_at=_canonical.timestamp(v.accepted_at) if v.accepted_at else None,
+        keys_erased=v.keys_erased_at is not None,
+        signing=SigningPayloadOut(
+            type=SigningPayload.TYPE,
+            version=SigningPayload.VERSION,
+            agreement_id=v.agreement_id,
+            agreement_version=v.version,
+            document_digest=_canonical.label("sm3", v.document_sm3),
+            chain_id=v.chain_id,
+            contract=v.contract,
+        ),
+    )
+
+
+def _agreement_out(versions: list[AgreementVersion]) -> AgreementOut:
+    accepted = [v for v in versions if v.accepted_at is not None]
+    current = accepted[-1] if accepted else None
+    if current is None:
+        state: Literal["draft", "in force", "void"] = "draft"
+    elif current.kind is VersionKind.VOID:
+        state = "void"
+    else:
+        state = "in force"
+    return AgreementOut(
+        agreement_id=versions[0].agreement_id,
+        state=state,
+        current_version=current.version if current and state == "in force" else None,
+        versions=[_version_out(v) for v in versions],
+    )
+
+
+def _document(part: DocumentIn) -> Document:
+    try:
+        content = base64.b64decode(part.content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise AgreementError(f"document.content is not base64: {exc}") from exc
+    return Document(content, media_type=part.media_type)
+
+
+def _key(hex_key: str) -> SM2PublicKey:
+    try:
+        return SM2PublicKey.from_raw(bytes.fromhex(hex_key[2:]))
+    except (CryptoError, ValueError) as exc:
+        raise AgreementError(f"{hex_key[:12]}... is not an SM2 public key: {exc}") from exc
+
+
+def _signature(part: SignatureIn) -> Signature:
+    try:
+        value = base64.b64decode(part.signature, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise AgreementError(f"signature of {part.role!r} is not base64: {exc}") from exc
+    return Signature(
+        role=part.role,
+        signed_at=_canonical.parse_timestamp(part.signed_at),
+        public_key=_key(part.public_key),
+        value=value,
+        distid=part.distid.encode("ascii", errors="strict"),
+    )
+
+
+def _readers(readers: list[str] | None) -> list[SM2PublicKey] | None:
+    return None if readers is None else [_key(r) for r in readers]
+
+
+def get_service(request: Request) -> RunningService:
+    service = getattr(request.app.state, "service", None)
+    if service is None:
+        raise ServiceUnavailable("the evidence service is not running in this process")
+    return service
+
+
+Service = Annotated[RunningService, Depends(get_service)]
+
+_ERRORS: dict[int | str, dict[str, str]] = {
+    400: {"description": "Malformed agreement, document, key or signature"},
+    404: {"description": "No such agreement or version"},
+    409: {"description": "Conflicts with the agreement's state"},
+    422: {"description": "A signature does not verify, or the request is invalid"},
+    503: {"description": "Content store or database unavailable: nothing was acknowledged"},
+}
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut:
+    """Create version 1: a draft, or accepted at once when every signature is included.
+
+    Accepted (status ``accepted``) means durably stored and queued for anchoring."""
+    document = _document(body.document)
+    readers = _readers(body.readers)
+    if body.signatures is None:
+        if readers is None:
+            raise AgreementError("a draft needs readers: the keys allowed to decrypt the document")
+        return _version_out(
+            service.evidence.create_draft(
+                document,
+                readers=readers,
+                required_roles=body.required_roles,
+                agreement_id=body.agreement_id,
+            )
+        )
+    if body.agreement_id is None:
+        raise AgreementError("a signed submission names its agreement_id (the parties signed it)")
+    return _version_out(
+        service.evidence.submit(
+            document,
+            signatures=[_signature(s) for s in body.signatures],
+            agreement_id=body.agreement_id,
+            readers=readers,
+            required_roles=body.required_roles,
+        )
+    )
+
+
+@router.post("/{agreement_id}/versions", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+def create_version(agreement_id: str, body: NewVersionIn, service: Service) -> VersionOut:
+    """Supersede the agreement with a new document, or void it (a new version; nothing is
+    deleted). Without signatures this is a draft; with every signature it is accepted."""
+    evidence = service.evidence
+    latest = evidence.versions(agreement_id)[-1]
+    if body.version != latest.version + 1:
+        raise AgreementConflict(
+            f"{agreement_id}: the next version is {latest.version + 1}, not {body.version}"
+        )
+    if body.kind == "void":
+        if body.document is not None or body.reason is None:
+            raise AgreementError("a void takes a reason, not a document")
+    elif body.document is None or body.reason is not None:
+        raise AgreementError("a new agreement version takes a document, not a reason")
+    readers = _readers(body.readers)
+    roles = body.required_roles if body.required_roles is not None else latest.required_roles
+    if body.signatures is None:
+        if readers is None:
+            raise AgreementError("a draft needs readers: the keys allowed to decrypt the document")
+        if body.kind == "void":
+            assert body.reason is not None
+            return _version_out(evidence.void(agreement_id, reason=body.reason, readers=readers))
+        assert body.document is not None
+        return _version_out(
+            evidence.supersede(
+                agreement_id, _document(body.document), readers=readers, required_roles=roles
+            )
+        )
+    if body.kind == "void":
+        assert body.reason is not None
+        document = void_notice(agreement_id, voids_version=latest.version, reason=body.reason)
+    else:
+        assert body.document is not None
+        document = _document(body.document)
+    return _version_out(
+        evidence.submit(
+            document,
+            signatures=[_signature(s) for s in body.signatures],
+            agreement_id=agreement_id,
+            version=body.version,
+            kind=VersionKind(body.kind),
+            readers=readers,
+            required_roles=roles,
+        )
+    )
+
+
+@router.post(
+    "/{agreement_id}/versions/{version}/signatures",
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def add_signature(
+    agreement_id: str, version: int, body: SignatureIn, service: Service
+) -> VersionOut:
+    """Add one party's signature to a draft; the last required one accepts the version."""
+    return _version_out(service.evidence.add_signature(agreement_id, version, _signature(body)))
+
+
+@router.get("/{agreement_id}", responses=_ERRORS)
+def get_agreement(agreement_id: str, service: Service) -> AgreementOut:
+    """Every version of the agreement, its state (draft, in force, void) and current version."""
+    return _agreement_out(service.evidence.versions(agreement_id))
+
+
+@router.get("/{agreement_id}/versions/{version}", responses=_ERRORS)
+def get_version(agreement_id: str, version: int, service: Service) -> VersionOut:
+    """One version: status, signatures, missing roles, and the payload the parties sign."""
+    return _version_out(service.evidence.get_version(agreement_id, version))
+
+
+@router.get(
+    "/{agreement_id}/versions/{version}/proof",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The ledger-proof/1 file"},
+        **_ERRORS,
+    },
+)
+def download_proof(agreement_id: str, version: int, service: Service, car: bool = True) -> Response:
+    """The proof file of an anchored version (409 while its batch is not anchored yet)."""
+    data = service.evidence.proof(agreement_id, version, include_car=car)
+    return Response(
+        content=data,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{agreement_id}.v{version}.proof.json"'
+        },
+    )
+
+
+@router.delete("/{agreement_id}/document-keys", responses=_ERRORS)
+def erase_document(agreement_id: str, service: Service) -> ErasureOut:
+    """Crypto-shred the agreement's documents (every version): the wrapped keys are destroyed,
+    the ciphertext becomes unreadable, and every proof still verifies."""
+    return ErasureOut(
+        agreement_id=agreement_id, keys_erased=service.evidence.erase_document(agreement_id)
+    )

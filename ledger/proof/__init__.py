@@ -1,0 +1,125 @@
+"""The signed-proof file: one canonical JSON file per agreement (version) that verifies offline.
+
+Two formats, told apart by their ``format`` field; :func:`verify_proof` and
+:func:`confirm_on_chain` read both. Every file is RFC 8785 canonical JSON: any other spelling of
+the same content is refused, and every field is covered by at least one check, so changing any
+single byte makes the file invalid. The ``seal`` is the issuing service's SM2 signature over the
+canonical body (everything but the seal), under a per-format domain string; like a transparency
+log's signed entry timestamp it binds what no offline check can (block number and hash).
+Verifiers may pin the issuer's key fingerprint (``trusted_issuers``).
+
+``ledger-proof/0`` (:func:`build_proof`): one agreement anchored as one EvidenceLedger record
+(``anchorAgreement``); parties signed payload v0, which covers the ciphertext's CID::
+
+    {"format": "ledger-proof/0",
+     "agreement": {"id": "agr_<32 hex>",
+                   "document": {"digest": "sm3:<hex>", "media_type", "size", "content"?: b64},
+                   "stored": {"cid": "<CIDv1 base32>", "encryption": "sm4-gcm",
+                              "ciphertext"?: b64}},
+     "signatures": [{"algorithm": "sm2-sm3", "role", "signed_at", "public_key": "0x04..",
+                     "key_fingerprint": "sm3:..", "distid", "signature": b64 DER}],
+     "anchor": {"chain_id", "contract", "anchor_id": "keccak256:..",
+                "signature_set_digest": "sm3:..", "writer",
+                "transaction": {"hash": "keccak256:..", "raw": "0x.."},
+                "block": {"number", "hash": "keccak256:.."}},
+     "seal": {"algorithm": "sm2-sm3", "public_key", "key_fingerprint", "distid", "signature"}}
+
+``ledger-proof/1`` (:func:`build_batch_proof`): one agreement version, a leaf of a Merkle batch
+anchored by ``anchorBatch(root, size)``; parties signed payload v1 (agreement ID and version,
+document digest, role, time, chain, contract), the leaf is the SM3 leaf hash of the
+:class:`~ledger.agreement.LeafEntry` the service committed to (which binds the CID)::
+
+    {"format": "ledger-proof/1",
+     "agreement": {"id", "version": N, "kind": "agreement" | "void", "required_roles": [..],
+                   "accepted_at": "2026-01-31T12:00:00Z",
+                   "document": {"digest", "media_type", "size", "content"?: b64},
+                   "stored": {"cid", "encryption": "sm4-gcm", "car"?: b64 CARv1}},
+     "signatures": [... as in v0, in role order],
+     "inclusion": {"leaf": "sm3:..", "leaf_index", "tree_size", "path": ["sm3:.."],
+                   "root": "sm3:.."},
+     "anchor": {"chain_id", "contract", "batch_id": "keccak256:..", "writer",
+                "transaction": {"hash", "raw"}, "block": {"number", "hash"}},
+     "seal": {... as in v0, domain "ledger/proof-seal/1"}}
+
+Offline checks of v1, in order: (1) canonical JSON of the closed schema; (2) content against
+digest and size; (3) CAR against the CID (and it is the canonical CAR of its ciphertext);
+(4) signatures over payload v1: exactly the required roles, each once, in role order, the
+required roles including ``customer`` and ``broker``; (5) the recomputed leaf entry hashes to
+``inclusion.leaf``; (6) the RFC 9162 path leads from the leaf to the root; (7) the batch ID is
+``batchIdOf(chain, contract, root, size)``; (8) the raw transaction hashes to its hash, was sent
+by the writer to the contract on the chain, and calls ``anchorBatch(root, size)``; (9) the seal.
+:func:`confirm_on_chain` adds: the node's chain ID, the contract exists, the batch stored under
+the batch ID has this root, size, writer and block, the transaction succeeded in that block, and
+the block is on the node's canonical chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from ledger.chain.client import ChainClient
+from ledger.proof import _common, _v0, _v1
+from ledger.proof._common import ProofInvalid, VerifiedProof
+from ledger.proof._v0 import AnchorEvidence
+from ledger.proof._v1 import BatchAnchor, BatchInclusion
+
+__all__ = [
+    "FORMATS",
+    "FORMAT_V0",
+    "FORMAT_V1",
+    "AnchorEvidence",
+    "BatchAnchor",
+    "BatchInclusion",
+    "ProofInvalid",
+    "VerifiedProof",
+    "build_batch_proof",
+    "build_proof",
+    "confirm_on_chain",
+    "verify_proof",
+]
+
+FORMAT_V0 = _v0.FORMAT
+FORMAT_V1 = _v1.FORMAT
+#: The formats this verifier reads.
+FORMATS = (FORMAT_V0, FORMAT_V1)
+
+_Verifier = Callable[..., VerifiedProof]
+_VERIFIERS: dict[str, _Verifier] = {FORMAT_V0: _v0.verify, FORMAT_V1: _v1.verify}
+_CONFIRMERS: dict[str, Callable[[VerifiedProof, ChainClient], None]] = {
+    FORMAT_V0: _v0.confirm,
+    FORMAT_V1: _v1.confirm,
+}
+
+#: ``ledger-proof/0``: write the file of one agreement anchored as one record.
+build_proof = _v0.build
+#: ``ledger-proof/1``: write the file of one agreement version anchored in a Merkle batch.
+build_batch_proof = _v1.build
+
+
+def verify_proof(data: bytes, *, trusted_issuers: Collection[bytes] | None = None) -> VerifiedProof:
+    """Check everything in a proof file (either format) that needs no network.
+
+    Raise :class:`ProofInvalid` (one-line reason) on any failure. ``trusted_issuers``: SM3
+    fingerprints of issuer keys to accept; None accepts any issuer whose seal verifies (the
+    proof is then self-consistent, and :func:`confirm_on_chain` confirms it on chain).
+    """
+    with _common.reasons():
+        raw: Any = _common.load(data)
+        found = raw.get("format") if isinstance(raw, dict) else None
+        verifier = _VERIFIERS.get(found) if isinstance(found, str) else None
+        if verifier is None:
+            raise ProofInvalid(
+                f"unsupported proof format {found!r} (this verifier reads {', '.join(FORMATS)})"
+            )
+        return verifier(raw, trusted_issuers=trusted_issuers)
+
+
+def confirm_on_chain(proof: VerifiedProof, *, client: ChainClient) -> None:
+    """Check a verified proof (either format) against a chain node.
+
+    Raise :class:`ProofInvalid` if the chain disagrees. Node failures raise
+    :class:`~ledger.chain.errors.NodeError` (not a verdict on the proof). The verdict depends
+    only on :meth:`VerifiedProof.chain_claims` and the node.
+    """
+    _CONFIRMERS[proof.format](proof, client)

@@ -1,0 +1,177 @@
+"""The evidence service: agreements signed by every party, acknowledged durably, anchored in
+Merkle batches, each with a proof file.
+
+* :class:`EvidenceService` — the workflow (draft, signatures, submit, supersede, void, proof,
+  erasure);
+* :func:`running_service` — everything wired from :class:`~ledger.settings.Settings` (database
+  migrated to head, content store, chain and deployment, issuer key, group committer, anchoring
+  loop), stopped cleanly on exit;
+* :class:`Health` — what ``GET /health`` reports;
+* errors in :mod:`ledger.service.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from ledger import _runtime
+from ledger.agreement import SigningDomain
+from ledger.batcher import Batcher
+from ledger.chain.client import ChainClient
+from ledger.chain.errors import NodeError
+from ledger.chain.evidence import EvidenceLedgerContract
+from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.db import Database, open_database, upgrade
+from ledger.db.errors import DatabaseError
+from ledger.service._anchoring import AnchoringLoop, AnchoringState
+from ledger.service._committer import GroupCommitter
+from ledger.service._service import VOID_MEDIA_TYPE, EvidenceService, void_notice
+from ledger.settings import Settings
+from ledger.store import StoreBackend
+
+__all__ = [
+    "VOID_MEDIA_TYPE",
+    "AnchoringState",
+    "EvidenceService",
+    "Health",
+    "RunningService",
+    "running_service",
+    "void_notice",
+]
+
+#: The issuer key that seals proof files, kept in the service keystore.
+ISSUER_KEY_NAME = "ledger-service"
+
+
+@dataclass(frozen=True)
+class Health:
+    status: Literal["ok", "degraded", "down"]
+    database: Literal["ok", "failed"]
+    chain: Literal["ok", "unreachable"]
+    store: Literal["ok", "unreachable"]
+    anchoring: AnchoringState
+    accepted_waiting: int | None  # acknowledged, not yet anchored
+    oldest_waiting_s: float | None
+    anchored: int | None
+    chain_id: int
+    contract: str
+
+
+@dataclass(frozen=True)
+class RunningService:
+    evidence: EvidenceService
+    database: Database
+    store: StoreBackend
+    chain: ChainClient
+    ledger: EvidenceLedgerContract
+    issuer: SM2PrivateKey
+    anchoring: AnchoringLoop
+    now: Callable[[], datetime]
+
+    def health(self) -> Health:
+        """Degraded while the chain or the store is unreachable or anchoring keeps failing
+        (acknowledgments go on while only the chain is down); down when the database fails."""
+        probe = ChainClient(rpc_url=self.chain.rpc_url, timeout_s=2.0)
+        try:
+            probe.block_number()
+            chain: Literal["ok", "unreachable"] = "ok"
+        except NodeError:
+            chain = "unreachable"
+        store: Literal["ok", "unreachable"] = "ok" if self.store.healthy() else "unreachable"
+        state = self.anchoring.state()
+        try:
+            counts = self.database.counts()
+        except DatabaseError:
+            counts = None
+        oldest = None
+        if counts is not None and counts.oldest_unanchored_at is not None:
+            oldest = (self.now() - counts.oldest_unanchored_at).total_seconds()
+        if counts is None:
+            status: Literal["ok", "degraded", "down"] = "down"
+        elif chain != "ok" or store != "ok" or state.last_error is not None or not state.running:
+            status = "degraded"
+        else:
+            status = "ok"
+        return Health(
+            status=status,
+            database="ok" if counts is not None else "failed",
+            chain=chain,
+            store=store,
+            anchoring=state,
+            accepted_waiting=counts.accepted if counts else None,
+            oldest_waiting_s=oldest,
+            anchored=counts.anchored if counts else None,
+            chain_id=self.evidence.domain.chain_id,
+            contract=self.evidence.domain.contract,
+        )
+
+
+@contextmanager
+def running_service(
+    settings: Settings, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Iterator[RunningService]:
+    """Start the service from settings; on exit, commit what is queued and stop the loops."""
+    url = settings.resolved_database_url
+    upgrade(url)
+    database = open_database(url)
+    # Documents are synced once per group commit, before the group's transaction.
+    store = _runtime.content_store(settings, deferred_sync=True)
+    issuer = _runtime.service_key(settings, ISSUER_KEY_NAME)
+    distid = settings.sm2_distid.encode("ascii")
+    try:
+        with _runtime.chain_client(settings) as client:
+            ledger = _runtime.evidence_ledger(settings, client)
+            domain = SigningDomain(chain_id=client.chain_id, contract=ledger.address)
+            anchoring = AnchoringLoop(
+                database=database,
+                batcher=Batcher(
+                    database=database,
+                    ledger=ledger,
+                    max_size=settings.batch_max_size,
+                    receipt_timeout_s=settings.receipt_timeout_s,
+                    now=now,
+                ),
+                max_size=settings.batch_max_size,
+                max_wait_s=settings.batch_max_wait_s,
+                now=now,
+            )
+            committer = GroupCommitter(
+                database=database,
+                max_items=settings.commit_max_items,
+                before_commit=store.sync,
+                on_commit=anchoring.notify,
+            )
+            evidence = EvidenceService(
+                database=database,
+                store=store,
+                domain=domain,
+                issuer_key=issuer,
+                distid=distid,
+                committer=committer,
+                now=now,
+            )
+            committer.start()
+            anchoring.start()
+            try:
+                yield RunningService(
+                    evidence=evidence,
+                    database=database,
+                    store=store,
+                    chain=client,
+                    ledger=ledger,
+                    issuer=issuer,
+                    anchoring=anchoring,
+                    now=now,
+                )
+            finally:
+                committer.stop()
+                anchoring.stop()
+    finally:
+        database.close()
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()

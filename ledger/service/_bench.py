@@ -1,0 +1,320 @@
+"""``ledger bench evidence``: the evidence service end to end on this machine, in one run.
+
+1. ``openssl speed sm2`` (the reference, measured first in the same run);
+2. a fresh service (its own data dir, dev chain, SQLite, embedded store, batches of up to
+   ``batch_max_size`` or ``batch_max_wait_s``) takes fully signed agreements from ``workers``
+   client threads for ``seconds``: each is verified (2 SM2 verifies), encrypted (SM4-GCM, key
+   wrapped for 2 readers with SM2), stored, and durably acknowledged (group commit). The parties'
+   signatures are made before the clock starts: signing is the clients' work, not the service's;
+3. time to acknowledgment (submit -> durable) and to on-chain inclusion (acknowledgment -> the
+   batch's block recorded), p50/p99;
+4. gas per agreement for batches of 1, 100, 1,000, 10,000 leaves (one ``anchorBatch`` each,
+   receipt ``gasUsed`` / size), and the proof file size for each (leaf 0; bare, and with the
+   document's CAR): it grows with log2 of the batch size.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger.agreement import Document, LeafEntry, SigningPayload, new_agreement_id
+from ledger.chain.devnode import DevNode
+from ledger.crypto._bench import openssl_sm2
+from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.db import VersionStatus
+from ledger.db.schema import batches, outbox
+from ledger.merkle import MerkleTree
+from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
+from ledger.service import RunningService, running_service
+from ledger.settings import Settings
+from ledger.signature import Signature, in_role_order, sign, signature_set_digest
+from ledger.store.car import car_bytes
+
+GAS_BATCH_SIZES = (1, 100, 1000, 10_000)
+DOCUMENT = ("Securities account agreement. " * 34).encode()[:1024]  # 1 KiB
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1]
+
+
+def _signed(
+    service: RunningService, keys: dict[str, SM2PrivateKey], count: int
+) -> list[tuple[str, Document, list[Signature]]]:
+    domain = service.evidence.domain
+    signed_at = datetime.now(UTC).replace(microsecond=0)
+
+    def one(_: int) -> tuple[str, Document, list[Signature]]:
+        agreement_id = new_agreement_id()
+        document = Document(DOCUMENT + agreement_id.encode())
+        signatures = [
+            sign(
+                key,
+                SigningPayload(
+                    agreement_id=agreement_id,
+                    agreement_version=1,
+                    document_sm3=document.sm3,
+                    role=role,
+                    signed_at=signed_at,
+                    domain=domain,
+                ),
+            )
+            for role, key in keys.items()
+        ]
+        return agreement_id, document, signatures
+
+    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def _acknowledge(
+    service: RunningService,
+    work: list[tuple[str, Document, list[Signature]]],
+    *,
+    seconds: float,
+    workers: int,
+) -> tuple[dict[str, tuple[float, datetime]], float]:
+    """Submit until ``seconds`` pass; agreement ID -> (ack latency s, ack wall time)."""
+    acked: dict[str, tuple[float, datetime]] = {}
+    lock = threading.Lock()
+    items = iter(work)
+    began = time.perf_counter()
+    deadline = began + seconds
+
+    def worker() -> None:
+        while time.perf_counter() < deadline:
+            with lock:
+                item = next(items, None)
+            if item is None:
+                return
+            agreement_id, document, signatures = item
+            start = time.perf_counter()
+            service.evidence.submit(document, signatures=signatures, agreement_id=agreement_id)
+            latency = time.perf_counter() - start
+            wall = datetime.now(UTC)
+            with lock:
+                acked[agreement_id] = (latency, wall)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return acked, time.perf_counter() - began
+
+
+def _inclusion_latencies(
+    service: RunningService, acked: dict[str, tuple[float, datetime]], timeout_s: float
+) -> list[float]:
+    deadline = time.monotonic() + timeout_s
+    while service.database.counts().accepted > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not all anchored within {timeout_s} s")
+        time.sleep(0.05)
+    query = sa.select(outbox.c.agreement_id, batches.c.anchored_at).join(
+        batches, outbox.c.batch_id == batches.c.batch_id
+    )
+    with service.database.engine.connect() as conn:
+        anchored = {row.agreement_id: row.anchored_at for row in conn.execute(query)}
+    return [
+        max(0.0, (anchored[a] - wall).total_seconds())
+        for a, (_, wall) in acked.items()
+        if a in anchored
+    ]
+
+
+def _gas_and_proof_sizes(
+    service: RunningService, work: tuple[str, Document, list[Signature]]
+) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
+    """One anchorBatch per size; leaf 0 is a real signed agreement, the rest random leaves."""
+    evidence = service.evidence
+    agreement_id, document, signatures = work
+    version = evidence.get_version(agreement_id, 1)
+    assert version.accepted_at is not None
+    ordered = in_role_order(signatures)
+    entry = LeafEntry(
+        agreement_id=agreement_id,
+        agreement_version=1,
+        kind="agreement",
+        document_sm3=document.sm3,
+        document_cid=version.document_cid,
+        media_type=document.media_type,
+        size=len(document.content),
+        required_roles=version.required_roles,
+        signature_set_digest=signature_set_digest(ordered),
+        accepted_at=version.accepted_at,
+        domain=evidence.domain,
+    )
+    car = car_bytes(service.store, version.document_cid)
+    ledger_contract = service.ledger
+    issuer = service.issuer
+    gas: dict[str, float] = {}
+    sizes: dict[str, dict[str, int]] = {}
+    for size in GAS_BATCH_SIZES:
+        tree = MerkleTree([entry.leaf_hash, *(os.urandom(32) for _ in range(size - 1))])
+        sent = ledger_contract.anchor_batch(root=tree.root, size=size)
+        gas[str(size)] = int(sent.receipt["gasUsed"]) / size
+        common: dict[str, Any] = {
+            "entry": entry,
+            "signatures": ordered,
+            "inclusion": BatchInclusion(
+                leaf_index=0, tree_size=size, path=tree.inclusion_proof(0), root=tree.root
+            ),
+            "anchor": BatchAnchor(
+                raw_transaction=sent.raw_transaction,
+                tx_hash=sent.tx_hash,
+                block_number=sent.block_number,
+                block_hash=sent.block_hash,
+            ),
+            "issuer_key": issuer,
+        }
+        sizes[str(size)] = {
+            "path_hashes": len(tree.inclusion_proof(0)),
+            "bare": len(build_batch_proof(**common)),
+            "with_car": len(build_batch_proof(**common, car=car)),
+        }
+    return gas, sizes
+
+
+def run(
+    *,
+    seconds: float = 5.0,
+    workers: int = 16,
+    batch_max_size: int = 1000,
+    batch_max_wait_s: float = 0.5,
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    progress("openssl speed sm2 (reference)")
+    reference = openssl_sm2(max(1, round(min(seconds, 3))))
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        data_dir = Path(tmp)
+        port = _free_port()
+        settings = Settings(
+            data_dir=data_dir,
+            dev_chain_port=port,
+            batch_max_size=batch_max_size,
+            batch_max_wait_s=batch_max_wait_s,
+        )
+        node = DevNode(directory=settings.chain_dir, port=port)
+        node.start()
+        try:
+            with running_service(settings) as service:
+                keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
+                # enough pre-signed work for 2,500 acknowledgments a second
+                count = max(200, int(seconds * 2500))
+                progress(f"signing {count:,} agreements as the parties (not timed)")
+                work = _signed(service, keys, count)
+                progress(f"acknowledging for {seconds:g} s with {workers} client threads")
+                acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers)
+                progress("waiting for every acknowledged agreement to be anchored")
+                inclusion = _inclusion_latencies(service, acked, timeout_s=120)
+                anchored = service.database.counts()
+                progress(
+                    "gas and proof sizes at batch sizes " + ", ".join(map(str, GAS_BATCH_SIZES))
+                )
+                first = next(w for w in work if w[0] in acked)
+                assert service.evidence.get_version(first[0], 1).status is VersionStatus.ANCHORED
+                gas, proof_sizes = _gas_and_proof_sizes(service, first)
+        finally:
+            node.stop()
+    ack_latencies = [latency for latency, _ in acked.values()]
+    return {
+        "seconds": round(elapsed, 3),
+        "workers": workers,
+        "cpus": os.cpu_count(),
+        "batch_max_size": batch_max_size,
+        "batch_max_wait_s": batch_max_wait_s,
+        "document_bytes": len(DOCUMENT) + 36,
+        "acknowledged": len(acked),
+        "anchored": anchored.anchored,
+        "acks_per_s": len(acked) / elapsed if elapsed else None,
+        "ack_p50_ms": _ms(_percentile(ack_latencies, 0.50)),
+        "ack_p99_ms": _ms(_percentile(ack_latencies, 0.99)),
+        "inclusion_p50_ms": _ms(_percentile(inclusion, 0.50)),
+        "inclusion_p99_ms": _ms(_percentile(inclusion, 0.99)),
+        "gas_per_agreement": gas,
+        "proof_bytes": {size: s["bare"] for size, s in proof_sizes.items()},
+        "proof_bytes_with_car": {size: s["with_car"] for size, s in proof_sizes.items()},
+        "proof_path_hashes": {size: s["path_hashes"] for size, s in proof_sizes.items()},
+        "openssl_sm2_sign_per_s": reference[0] if reference else None,
+        "openssl_sm2_verify_per_s": reference[1] if reference else None,
+    }
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 2)
+
+
+TARGETS = {
+    "acks_per_s": ">= 1,000",
+    "inclusion_p99_ms": "<= 2,000",
+    "gas_at_1000": "<= 250",
+}
+
+
+def format_table(r: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str]] = [
+        ("agreements acknowledged / s", f"{r['acks_per_s']:,.0f}", "target >= 1,000"),
+        ("ack latency p50 / p99 (ms)", f"{r['ack_p50_ms']:,.1f} / {r['ack_p99_ms']:,.1f}", ""),
+        (
+            "ack -> on-chain inclusion p50 / p99 (ms)",
+            f"{r['inclusion_p50_ms']:,.0f} / {r['inclusion_p99_ms']:,.0f}",
+            "target p99 <= 2,000",
+        ),
+    ]
+    for size, gas in r["gas_per_agreement"].items():
+        target = "target <= 250" if int(size) >= 1000 else ""
+        rows.append((f"gas per agreement, batch of {int(size):,}", f"{gas:,.1f}", target))
+    for size, nbytes in r["proof_bytes"].items():
+        rows.append(
+            (
+                f"proof bytes, batch of {int(size):,} (path {r['proof_path_hashes'][size]})",
+                f"{nbytes:,} ({r['proof_bytes_with_car'][size]:,} with CAR)",
+                "grows with log2(batch)",
+            )
+        )
+    sign = r["openssl_sm2_sign_per_s"]
+    verify = r["openssl_sm2_verify_per_s"]
+    rows.append(
+        (
+            "reference: openssl speed sm2 sign / verify per s (1 core)",
+            "n/a" if sign is None else f"{sign:,.0f} / {verify:,.0f}",
+            "",
+        )
+    )
+    header = ("metric", "measured", "target")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    lines = [
+        " | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)),
+        "-+-".join("-" * w for w in widths),
+        *(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows),
+        "",
+        f"{r['acknowledged']:,} agreements acknowledged in {r['seconds']:g} s by {r['workers']}"
+        f" client threads on {r['cpus']} CPUs ({r['document_bytes']} B documents, 2 signatures,"
+        f" 2 readers each); all {r['anchored']:,} anchored; batches of up to"
+        f" {r['batch_max_size']:,} or {r['batch_max_wait_s']:g} s.",
+    ]
+    return "\n".join(lines)

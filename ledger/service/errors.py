@@ -1,0 +1,29 @@
+"""What the evidence service refuses, each meaning one kind of answer at the HTTP edge."""
+
+from __future__ import annotations
+
+from ledger.errors import LedgerError
+
+
+class ServiceError(LedgerError):
+    """Root of the service's errors."""
+
+
+class AgreementNotFound(ServiceError):
+    """No such agreement or version."""
+
+
+class AgreementConflict(ServiceError):
+    """The request contradicts the agreement's state (wrong version, already signed, void...)."""
+
+
+class SignatureRejected(ServiceError):
+    """A signature does not verify over the payload it must cover; nothing was stored."""
+
+
+class NotAnchoredYet(ServiceError):
+    """The version is accepted but its batch is not anchored yet: no proof to hand out."""
+
+
+class ServiceUnavailable(ServiceError):
+    """The service is stopping or its database failed: nothing was acknowledged."""

@@ -1,0 +1,207 @@
+"""The agreements API over HTTP (FastAPI TestClient, the service running in the app's lifespan,
+real anvil, SQLite, embedded store)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.agreement import Document, SigningDomain, new_agreement_id
+from ledger.chain.devnode import DEV_PRIVATE_KEY
+from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.proof import verify_proof
+from ledger.settings import Settings
+from tests._fixtures.server import signature_json, submission
+from tests._fixtures.service import sign_version
+
+DOC = Document(b"Account agreement over HTTP.\n")
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def client(tmp_path: Path, anvil_url: str) -> Iterator[TestClient]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        chain_rpc_url=anvil_url,
+        chain_private_key=DEV_PRIVATE_KEY,
+        batch_max_wait_s=0.1,
+    )
+    with TestClient(create_app(run_service=True, settings=settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def keys() -> dict[str, SM2PrivateKey]:
+    return {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
+
+
+def _domain(client: TestClient) -> SigningDomain:
+    body = client.get("/v1/signing-domain").json()
+    return SigningDomain(chain_id=body["chain_id"], contract=body["contract"])
+
+
+def _problem(reply: Any, status: int, kind: str) -> dict[str, Any]:
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"] == PROBLEM
+    body = reply.json()
+    assert body["type"] == f"urn:ledger:problem:{kind}" and body["status"] == status
+    return body  # type: ignore[no-any-return]
+
+
+def _wait_anchored(client: TestClient, agreement_id: str, version: int = 1) -> None:
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/agreements/{agreement_id}/versions/{version}").json()["status"] != (
+        "anchored"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_draft_sign_accept_anchor_download_and_verify(
+    client: TestClient, keys: dict[str, SM2PrivateKey]
+) -> None:
+    domain = _domain(client)
+    readers = ["0x" + k.public_key().to_raw().hex() for k in keys.values()]
+    reply = client.post(
+        "/v1/agreements",
+        json={"document": {"content": base64.b64encode(DOC.content).decode()}, "readers": readers},
+    )
+    assert reply.status_code == 201, reply.text
+    draft = reply.json()
+    agreement_id = draft["agreement_id"]
+    assert (draft["status"], draft["missing_roles"]) == ("draft", ["broker", "customer"])
+    assert draft["signing"] == {
+        "type": "ledger/agreement-signature",
+        "version": 1,
+        "agreement_id": agreement_id,
+        "agreement_version": 1,
+        "document_digest": "sm3:" + DOC.sm3.hex(),
+        "chain_id": domain.chain_id,
+        "contract": domain.contract,
+    }
+    _problem(client.get(f"/v1/agreements/{agreement_id}/versions/1/proof"), 409, "not-anchored-yet")
+    for role in ("customer", "broker"):
+        signature = sign_version(
+            keys[role], domain=domain, agreement_id=agreement_id, version=1, document=DOC, role=role
+        )
+        reply = client.post(
+            f"/v1/agreements/{agreement_id}/versions/1/signatures", json=signature_json(signature)
+        )
+        assert reply.status_code == 201, reply.text
+    assert reply.json()["status"] == "accepted"
+    _wait_anchored(client, agreement_id)
+    agreement = client.get(f"/v1/agreements/{agreement_id}").json()
+    assert (agreement["state"], agreement["current_version"]) == ("in force", 1)
+
+    reply = client.get(f"/v1/agreements/{agreement_id}/versions/1/proof")
+    assert reply.status_code == 200
+    assert agreement_id in reply.headers["content-disposition"]
+    assert verify_proof(reply.content).agreement_id == agreement_id
+    verdict = client.post("/v1/proofs/verify", content=reply.content)
+    assert verdict.status_code == 200 and verdict.json()["valid"] is True
+
+    erased = client.delete(f"/v1/agreements/{agreement_id}/document-keys")
+    assert erased.json() == {"agreement_id": agreement_id, "keys_erased": 2}
+    version = client.get(f"/v1/agreements/{agreement_id}/versions/1").json()
+    assert version["keys_erased"] is True
+    verify_proof(client.get(f"/v1/agreements/{agreement_id}/versions/1/proof").content)
+
+
+def test_signed_submission_supersede_and_void(
+    client: TestClient, keys: dict[str, SM2PrivateKey]
+) -> None:
+    domain = _domain(client)
+    agreement_id = new_agreement_id()
+    reply = client.post("/v1/agreements", json=submission(keys, domain, agreement_id, DOC))
+    assert (reply.status_code, reply.json()["status"]) == (201, "accepted")
+    _problem(
+        client.post("/v1/agreements", json=submission(keys, domain, agreement_id, DOC)),
+        409,
+        "conflict",
+    )
+    # void: the draft carries the void notice; both parties sign its digest
+    readers = ["0x" + k.public_key().to_raw().hex() for k in keys.values()]
+    reply = client.post(
+        f"/v1/agreements/{agreement_id}/versions",
+        json={"version": 2, "kind": "void", "reason": "account closed", "readers": readers},
+    )
+    assert reply.status_code == 201, reply.text
+    void = reply.json()
+    assert (void["kind"], void["version"]) == ("void", 2)
+    notice_digest = bytes.fromhex(void["document_digest"].removeprefix("sm3:"))
+    for role in ("customer", "broker"):
+        signature = sign_version(
+            keys[role],
+            domain=domain,
+            agreement_id=agreement_id,
+            version=2,
+            document=_DigestOnly(notice_digest),  # type: ignore[arg-type]
+            role=role,
+        )
+        reply = client.post(
+            f"/v1/agreements/{agreement_id}/versions/2/signatures", json=signature_json(signature)
+        )
+        assert reply.status_code == 201, reply.text
+    agreement = client.get(f"/v1/agreements/{agreement_id}").json()
+    assert (agreement["state"], agreement["current_version"]) == ("void", None)
+    assert [v["version"] for v in agreement["versions"]] == [1, 2]
+    _problem(
+        client.post(
+            f"/v1/agreements/{agreement_id}/versions",
+            json={
+                "version": 3,
+                "document": {"content": base64.b64encode(b"x").decode()},
+                "readers": readers,
+            },
+        ),
+        409,
+        "conflict",
+    )
+
+
+class _DigestOnly:
+    def __init__(self, digest: bytes) -> None:
+        self.sm3 = digest
+
+
+def test_bad_input_is_4xx_problem_json_and_stores_nothing(
+    client: TestClient, keys: dict[str, SM2PrivateKey]
+) -> None:
+    domain = _domain(client)
+    agreement_id = new_agreement_id()
+    body = submission(keys, domain, agreement_id, DOC)
+    body["signatures"][0]["signature"] = base64.b64encode(
+        b"\x30\x06\x02\x01\x01\x02\x01\x01"
+    ).decode()
+    _problem(client.post("/v1/agreements", json=body), 422, "signature-rejected")
+    _problem(client.get(f"/v1/agreements/{agreement_id}"), 404, "not-found")
+
+    body = submission(keys, domain, agreement_id, DOC)
+    body["document"]["content"] = "not base64!"
+    _problem(client.post("/v1/agreements", json=body), 400, "bad-request")
+    body = submission(keys, domain, agreement_id, DOC)
+    body["signatures"][0]["public_key"] = "0x04" + "00" * 64  # not on the curve
+    _problem(client.post("/v1/agreements", json=body), 400, "bad-request")
+    body = submission(keys, domain, agreement_id, DOC)
+    body["surprise"] = 1
+    _problem(client.post("/v1/agreements", json=body), 422, "invalid-request")
+    body = submission(keys, domain, agreement_id, DOC)
+    body["signatures"][0]["signed_at"] = "yesterday"
+    _problem(client.post("/v1/agreements", json=body), 400, "bad-request")
+    _problem(client.get(f"/v1/agreements/{agreement_id}"), 404, "not-found")
+    _problem(client.get("/v1/agreements/agr_nope"), 400, "bad-request")
+    _problem(client.get(f"/v1/agreements/{agreement_id}/versions/1/proof"), 404, "not-found")
+
+
+def test_health_reports_the_service(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok"
+    assert (health["chain"], health["store"], health["database"]) == ("ok", "ok", "ok")
+    assert health["anchoring"]["running"] is True
