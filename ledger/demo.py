@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger import _runtime
-from ledger.agreement import Document, SigningPayload, new_agreement_id
+from ledger.agreement import Document, new_agreement_id
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import VersionStatus
 from ledger.errors import LedgerError
 from ledger.proof import confirm_on_chain, verify_proof
 from ledger.service import EvidenceService, running_service
 from ledger.settings import Settings
-from ledger.signature import sign
+from ledger.signature import sign_version
 
 SAMPLE_AGREEMENT = """\
 SECURITIES ACCOUNT AGREEMENT (sample)
@@ -66,22 +66,15 @@ def _submit_one(
             customer_fp=keys["customer"].public_key().fingerprint().hex(),
         ).encode("utf-8")
     )
-    signed_at = now().replace(microsecond=0)
-    signatures = [
-        sign(
-            key,
-            SigningPayload(
-                agreement_id=agreement_id,
-                agreement_version=1,
-                document_sm3=document.sm3,
-                role=role,
-                signed_at=signed_at,
-                domain=evidence.domain,
-            ),
-            distid=distid,
-        )
-        for role, key in keys.items()
-    ]
+    signatures = sign_version(
+        keys,
+        domain=evidence.domain,
+        agreement_id=agreement_id,
+        version=1,
+        document_sm3=document.sm3,
+        signed_at=now().replace(microsecond=0),
+        distid=distid,
+    )
     evidence.submit(document, signatures=signatures, agreement_id=agreement_id)
     return agreement_id
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ledger import _canonical
-from ledger.agreement import SigningPayload, SigningPayloadV0, check_role
+from ledger.agreement import SigningDomain, SigningPayload, SigningPayloadV0, check_role
 from ledger.crypto.errors import InvalidSignature
 from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey, SM2PublicKey
 from ledger.crypto.sm3 import sm3 as sm3_digest
@@ -73,3 +73,31 @@ def signature_set_digest(signatures: Sequence[Signature]) -> bytes:
 
 def in_role_order(signatures: Sequence[Signature]) -> list[Signature]:
     return sorted(signatures, key=lambda s: s.role)
+
+
+def sign_version(
+    keys: Mapping[str, SM2PrivateKey],
+    *,
+    domain: SigningDomain,
+    agreement_id: str,
+    version: int,
+    document_sm3: bytes,
+    signed_at: datetime,
+    distid: bytes = DEFAULT_DISTID,
+) -> list[Signature]:
+    """What the parties do: each (role -> key) signs the payload of one agreement version."""
+    return [
+        sign(
+            key,
+            SigningPayload(
+                agreement_id=agreement_id,
+                agreement_version=version,
+                document_sm3=document_sm3,
+                role=role,
+                signed_at=signed_at,
+                domain=domain,
+            ),
+            distid=distid,
+        )
+        for role, key in keys.items()
+    ]

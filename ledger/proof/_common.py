@@ -4,7 +4,7 @@ hold what differs between the formats."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -296,6 +296,36 @@ def check_transaction(
 
 
 # --- the issuer's seal over the canonical body
+
+
+def chain_evidence_json(
+    *, tx_hash: bytes, raw_transaction: bytes, block_number: int, block_hash: bytes
+) -> dict[str, Any]:
+    """The ``transaction`` and ``block`` parts of an ``anchor`` (both formats)."""
+    return {
+        "transaction": {
+            "hash": _canonical.label("keccak256", tx_hash),
+            "raw": _canonical.hex0x(raw_transaction),
+        },
+        "block": {"number": block_number, "hash": _canonical.label("keccak256", block_hash)},
+    }
+
+
+def seal_and_check(
+    body: dict[str, Any],
+    *,
+    domain: bytes,
+    issuer_key: SM2PrivateKey,
+    distid: bytes,
+    verify: Callable[..., VerifiedProof],
+) -> bytes:
+    """Seal ``body``, encode it, and verify the result: a proof that would not verify is an
+    error of the builder, not something to hand out."""
+    body["seal"] = seal(body, domain=domain, issuer_key=issuer_key, distid=distid)
+    data = _canonical.dumps(body)
+    with reasons():
+        verify(load(data), trusted_issuers=None)
+    return data
 
 
 def without_seal(body: dict[str, Any]) -> dict[str, Any]:

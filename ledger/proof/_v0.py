@@ -107,21 +107,17 @@ def build(
             "anchor_id": _canonical.label("keccak256", anchor.anchor_id),
             "signature_set_digest": _canonical.label("sm3", signature_set_digest(signatures)),
             "writer": anchor.writer,
-            "transaction": {
-                "hash": _canonical.label("keccak256", anchor.tx_hash),
-                "raw": _canonical.hex0x(anchor.raw_transaction),
-            },
-            "block": {
-                "number": anchor.block_number,
-                "hash": _canonical.label("keccak256", anchor.block_hash),
-            },
+            **c.chain_evidence_json(
+                tx_hash=anchor.tx_hash,
+                raw_transaction=anchor.raw_transaction,
+                block_number=anchor.block_number,
+                block_hash=anchor.block_hash,
+            ),
         },
     }
-    body["seal"] = c.seal(body, domain=SEAL_DOMAIN, issuer_key=issuer_key, distid=distid)
-    data = _canonical.dumps(body)
-    with c.reasons():
-        verify(c.load(data), trusted_issuers=None)
-    return data
+    return c.seal_and_check(
+        body, domain=SEAL_DOMAIN, issuer_key=issuer_key, distid=distid, verify=verify
+    )
 
 
 def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) -> c.VerifiedProof:

@@ -171,21 +171,17 @@ def build(
                 ),
             ),
             "writer": writer,
-            "transaction": {
-                "hash": _canonical.label("keccak256", anchor.tx_hash),
-                "raw": _canonical.hex0x(anchor.raw_transaction),
-            },
-            "block": {
-                "number": anchor.block_number,
-                "hash": _canonical.label("keccak256", anchor.block_hash),
-            },
+            **c.chain_evidence_json(
+                tx_hash=anchor.tx_hash,
+                raw_transaction=anchor.raw_transaction,
+                block_number=anchor.block_number,
+                block_hash=anchor.block_hash,
+            ),
         },
     }
-    body["seal"] = c.seal(body, domain=SEAL_DOMAIN, issuer_key=issuer_key, distid=distid)
-    data = _canonical.dumps(body)
-    with c.reasons():
-        verify(c.load(data), trusted_issuers=None)
-    return data
+    return c.seal_and_check(
+        body, domain=SEAL_DOMAIN, issuer_key=issuer_key, distid=distid, verify=verify
+    )
 
 
 def _stored_json(cid: str, car: bytes | None) -> dict[str, Any]:

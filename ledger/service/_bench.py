@@ -28,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.agreement import Document, LeafEntry, SigningPayload, new_agreement_id
+from ledger.agreement import Document, LeafEntry, new_agreement_id
 from ledger.chain.devnode import DevNode
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -38,7 +38,7 @@ from ledger.merkle import MerkleTree
 from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
 from ledger.service import RunningService, running_service
 from ledger.settings import Settings
-from ledger.signature import Signature, in_role_order, sign, signature_set_digest
+from ledger.signature import Signature, in_role_order, sign_version, signature_set_digest
 from ledger.store.car import car_bytes
 
 GAS_BATCH_SIZES = (1, 100, 1000, 10_000)
@@ -70,20 +70,14 @@ def _signed(
     def one(_: int) -> tuple[str, Document, list[Signature]]:
         agreement_id = new_agreement_id()
         document = Document(DOCUMENT + agreement_id.encode())
-        signatures = [
-            sign(
-                key,
-                SigningPayload(
-                    agreement_id=agreement_id,
-                    agreement_version=1,
-                    document_sm3=document.sm3,
-                    role=role,
-                    signed_at=signed_at,
-                    domain=domain,
-                ),
-            )
-            for role, key in keys.items()
-        ]
+        signatures = sign_version(
+            keys,
+            domain=domain,
+            agreement_id=agreement_id,
+            version=1,
+            document_sm3=document.sm3,
+            signed_at=signed_at,
+        )
         return agreement_id, document, signatures
 
     with ThreadPoolExecutor(os.cpu_count() or 2) as pool:

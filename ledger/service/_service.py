@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from ledger import _canonical
@@ -231,46 +232,33 @@ class EvidenceService:
         # 3. the leaf the batch will anchor, then one durable group-committed transaction
         accepted_at = _whole_seconds(self._now())
         ordered = in_role_order(signatures)
-        entry = LeafEntry(
+        version_row = NewVersion(
             agreement_id=agreement_id,
-            agreement_version=version,
-            kind=VersionKind(kind).value,
+            version=version,
+            kind=VersionKind(kind),
             document_sm3=document.sm3,
             document_cid=sealed.cid,
             media_type=document.media_type,
             size=len(document.content),
             required_roles=roles,
-            signature_set_digest=signature_set_digest(ordered),
+            chain_id=self.domain.chain_id,
+            contract=self.domain.contract,
             accepted_at=accepted_at,
-            domain=self.domain,
+            signatures=tuple(
+                NewSignature(
+                    role=s.role,
+                    signed_at=s.signed_at,
+                    public_key=s.public_key.to_raw(),
+                    distid=s.distid,
+                    signature=s.value,
+                )
+                for s in ordered
+            ),
+            wrapped_keys=sealed.wrapped_keys,
+            leaf=b"",  # set below, from the very fields that are stored
         )
-        result = self._committer.commit(
-            NewVersion(
-                agreement_id=agreement_id,
-                version=version,
-                kind=VersionKind(kind),
-                document_sm3=document.sm3,
-                document_cid=sealed.cid,
-                media_type=document.media_type,
-                size=len(document.content),
-                required_roles=roles,
-                chain_id=self.domain.chain_id,
-                contract=self.domain.contract,
-                accepted_at=accepted_at,
-                signatures=tuple(
-                    NewSignature(
-                        role=s.role,
-                        signed_at=s.signed_at,
-                        public_key=s.public_key.to_raw(),
-                        distid=s.distid,
-                        signature=s.value,
-                    )
-                    for s in ordered
-                ),
-                wrapped_keys=sealed.wrapped_keys,
-                leaf=entry.leaf_hash,
-            )
-        )
+        leaf = _entry_of(version_row, ordered, accepted_at).leaf_hash
+        result = self._committer.commit(replace(version_row, leaf=leaf))
         if isinstance(result, Conflict):
             raise AgreementConflict(str(result))
         return result
@@ -425,9 +413,10 @@ class EvidenceService:
 
 
 def _entry_of(
-    record: AgreementVersion, signatures: Sequence[Signature], accepted_at: datetime
+    record: AgreementVersion | NewVersion, signatures: Sequence[Signature], accepted_at: datetime
 ) -> LeafEntry:
-    """The leaf entry of a stored version (the same one :meth:`EvidenceService.submit` builds)."""
+    """The leaf entry of a version, stored or about to be: one mapping for accepting it and for
+    writing its proof, so the two cannot drift apart."""
     return LeafEntry(
         agreement_id=record.agreement_id,
         agreement_version=record.version,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger import signature
 from ledger.agreement import Document, SigningDomain, SigningPayload
 from ledger.batcher import Batcher
 from ledger.chain.evidence import EvidenceLedgerContract
@@ -65,17 +66,14 @@ def sign_all(
     version: int,
     document: Document,
 ) -> list[Signature]:
-    return [
-        sign_version(
-            key,
-            domain=domain,
-            agreement_id=agreement_id,
-            version=version,
-            document=document,
-            role=role,
-        )
-        for role, key in keys.items()
-    ]
+    return signature.sign_version(
+        keys,
+        domain=domain,
+        agreement_id=agreement_id,
+        version=version,
+        document_sm3=document.sm3,
+        signed_at=now_s(),
+    )
 
 
 @dataclass
