@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,9 @@ from ledger import _canonical, merkle
 from ledger._ids import AGREEMENT_ID, ROLE
 from ledger.crypto.sm3 import sm3 as sm3_digest
 from ledger.errors import LedgerError
+
+#: Checksum validation hashes with keccak in Python; a service sees the same few contracts.
+_is_checksum_address = functools.lru_cache(maxsize=256)(is_checksum_address)
 
 #: Roles every account agreement must be signed by.
 REQUIRED_ROLES = ("customer", "broker")
@@ -66,7 +70,7 @@ class SigningDomain:
     def __post_init__(self) -> None:
         if self.chain_id <= 0:
             raise AgreementError(f"chain ID must be positive, got {self.chain_id}")
-        if not is_checksum_address(self.contract):
+        if not _is_checksum_address(self.contract):
             raise AgreementError(f"contract must be a checksummed address, got {self.contract!r}")
 
 

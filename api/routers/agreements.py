@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger import _canonical
@@ -15,7 +15,7 @@ from ledger.agreement import REQUIRED_ROLES, AgreementError, Document, SigningPa
 from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PublicKey
 from ledger.db import AgreementVersion, VersionKind
-from ledger.service import RunningService, void_notice
+from ledger.service import MAX_DOCUMENT_BYTES, RunningService, void_notice
 from ledger.service.errors import AgreementConflict, ServiceUnavailable
 from ledger.signature import Signature
 
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 _PublicKeyHex = Annotated[str, Field(pattern=r"^0x04[0-9a-fA-F]{128}$")]
 _Role = Annotated[str, Field(pattern=ROLE_PATTERN)]
 _AgreementId = Annotated[str, Field(pattern=AGREEMENT_ID_PATTERN)]
+_VersionNumber = Annotated[int, Path(ge=1, lt=2**31, description="Agreement version, from 1")]
 
 
 # --- input models ------------------------------------------------------------------------
@@ -34,7 +35,13 @@ class _In(BaseModel):
 
 
 class DocumentIn(_In):
-    content: Annotated[str, Field(description="The document, base64")]
+    content: Annotated[
+        str,
+        Field(
+            max_length=4 * ((MAX_DOCUMENT_BYTES + 2) // 3),
+            description=f"The document, base64 (at most {MAX_DOCUMENT_BYTES} bytes decoded)",
+        ),
+    ]
     media_type: Annotated[str, Field(min_length=1, max_length=200)] = "text/plain; charset=utf-8"
 
 
@@ -43,7 +50,7 @@ class SignatureIn(_In):
     signed_at: Annotated[str, Field(description="RFC 3339 UTC, seconds: 2026-11-21T12:00:00Z")]
     public_key: _PublicKeyHex
     signature: Annotated[str, Field(description="DER SM2 signature, base64")]
-    distid: Annotated[str, Field(min_length=1, max_length=64)] = "1234567812345678"
+    distid: Annotated[str, Field(pattern=r"^[\x20-\x7e]{1,64}$")] = "1234567812345678"
 
 
 class NewAgreementIn(_In):
@@ -320,7 +327,7 @@ def create_version(agreement_id: str, body: NewVersionIn, service: Service) -> V
     responses=_ERRORS,
 )
 def add_signature(
-    agreement_id: str, version: int, body: SignatureIn, service: Service
+    agreement_id: str, version: _VersionNumber, body: SignatureIn, service: Service
 ) -> VersionOut:
     """Add one party's signature to a draft; the last required one accepts the version."""
     return _version_out(service.evidence.add_signature(agreement_id, version, _signature(body)))
@@ -333,7 +340,7 @@ def get_agreement(agreement_id: str, service: Service) -> AgreementOut:
 
 
 @router.get("/{agreement_id}/versions/{version}", responses=_ERRORS)
-def get_version(agreement_id: str, version: int, service: Service) -> VersionOut:
+def get_version(agreement_id: str, version: _VersionNumber, service: Service) -> VersionOut:
     """One version: status, signatures, missing roles, and the payload the parties sign."""
     return _version_out(service.evidence.get_version(agreement_id, version))
 
@@ -346,7 +353,9 @@ def get_version(agreement_id: str, version: int, service: Service) -> VersionOut
         **_ERRORS,
     },
 )
-def download_proof(agreement_id: str, version: int, service: Service, car: bool = True) -> Response:
+def download_proof(
+    agreement_id: str, version: _VersionNumber, service: Service, car: bool = True
+) -> Response:
     """The proof file of an anchored version (409 while its batch is not anchored yet)."""
     data = service.evidence.proof(agreement_id, version, include_car=car)
     return Response(

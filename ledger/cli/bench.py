@@ -45,14 +45,31 @@ def crypto_command(as_json: bool, seconds: float) -> None:
     show_default=True,
     help="How long clients submit agreements.",
 )
-@click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True)
-def evidence_command(as_json: bool, seconds: float, workers: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Client threads per service process.",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Service processes sharing one database, store and chain (as `ledger serve --workers`;"
+    " on SQLite they take turns on the write lock, so more than one does not pay here).",
+)
+def evidence_command(as_json: bool, seconds: float, workers: int, processes: int) -> None:
     """The evidence service end to end: acknowledgments/s, time to ack and to on-chain
     inclusion, gas per agreement and proof size by batch size; `openssl speed sm2` reference."""
     from ledger.service import _bench
 
     result = _bench.run(
-        seconds=seconds, workers=workers, progress=lambda m: click.echo(f"... {m}", err=True)
+        seconds=seconds,
+        workers=workers,
+        processes=processes,
+        progress=lambda m: click.echo(f"... {m}", err=True),
     )
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))

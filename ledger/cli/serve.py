@@ -10,15 +10,29 @@ from ledger.settings import Settings
 @click.command()
 @click.option("--host", default=None, help="Bind address (default LEDGER_API_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default LEDGER_API_PORT, 8000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Service processes. They share the database, store and chain; batches are claimed"
+    " through the database, so any of them may anchor. On SQLite they take turns on the write"
+    " lock (measured: no gain on 2 cores); meant for PostgreSQL.",
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API: drafts, signatures, acknowledgments, anchoring, proofs."""
     import uvicorn
 
     settings = Settings()
+    if workers > 1:
+        from ledger.service import prepare
+
+        prepare(settings)  # once, before the workers race to migrate, create keys, deploy
     uvicorn.run(
         "api.app:service_app",
         factory=True,
         host=host or settings.api_host,
         port=port if port is not None else settings.api_port,
+        workers=workers,
         log_level="info",
     )

@@ -29,16 +29,23 @@ from ledger.db import Database, open_database, upgrade
 from ledger.db.errors import DatabaseError
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter
-from ledger.service._service import VOID_MEDIA_TYPE, EvidenceService, void_notice
+from ledger.service._service import (
+    MAX_DOCUMENT_BYTES,
+    VOID_MEDIA_TYPE,
+    EvidenceService,
+    void_notice,
+)
 from ledger.settings import Settings
 from ledger.store import StoreBackend
 
 __all__ = [
+    "MAX_DOCUMENT_BYTES",
     "VOID_MEDIA_TYPE",
     "AnchoringState",
     "EvidenceService",
     "Health",
     "RunningService",
+    "prepare",
     "running_service",
     "void_notice",
 ]
@@ -108,6 +115,22 @@ class RunningService:
             chain_id=self.evidence.domain.chain_id,
             contract=self.evidence.domain.contract,
         )
+
+
+def prepare(settings: Settings) -> None:
+    """What must happen once before several service processes share one data dir and database:
+    migrate the database, create the issuer key, deploy (or find) the contract. Each
+    :func:`running_service` does the same, but concurrently they would race.
+
+    With the managed dev chain the node is started and left running, so worker processes find
+    it up (``ledger chain stop`` stops it).
+    """
+    upgrade(settings.resolved_database_url)
+    _runtime.service_key(settings, ISSUER_KEY_NAME)
+    if not settings.chain_rpc_url:
+        _runtime.dev_node(settings).start()
+    with _runtime.chain_client(settings) as client:
+        _runtime.evidence_ledger(settings, client)
 
 
 @contextmanager

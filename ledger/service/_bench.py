@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -29,14 +30,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.agreement import Document, LeafEntry, new_agreement_id
-from ledger.chain.devnode import DevNode
+from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.db import VersionStatus
 from ledger.db.schema import batches, outbox
 from ledger.merkle import MerkleTree
 from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
-from ledger.service import RunningService, running_service
+from ledger.service import RunningService, prepare, running_service
 from ledger.settings import Settings
 from ledger.signature import Signature, in_role_order, sign_version, signature_set_digest
 from ledger.store.car import car_bytes
@@ -121,13 +121,9 @@ def _acknowledge(
 
 
 def _inclusion_latencies(
-    service: RunningService, acked: dict[str, tuple[float, datetime]], timeout_s: float
+    service: RunningService, acked: dict[str, tuple[float, datetime]]
 ) -> list[float]:
-    deadline = time.monotonic() + timeout_s
-    while service.database.counts().accepted > 0:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not all anchored within {timeout_s} s")
-        time.sleep(0.05)
+    """Acknowledgment -> the batch's block recorded, per agreement (all are anchored)."""
     query = sa.select(outbox.c.agreement_id, batches.c.anchored_at).join(
         batches, outbox.c.batch_id == batches.c.batch_id
     )
@@ -141,12 +137,13 @@ def _inclusion_latencies(
 
 
 def _gas_and_proof_sizes(
-    service: RunningService, work: tuple[str, Document, list[Signature]]
+    service: RunningService,
 ) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
     """One anchorBatch per size; leaf 0 is a real signed agreement, the rest random leaves."""
     evidence = service.evidence
-    agreement_id, document, signatures = work
-    version = evidence.get_version(agreement_id, 1)
+    keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
+    ((agreement_id, document, signatures),) = _signed(service, keys, 1)
+    version = evidence.submit(document, signatures=signatures, agreement_id=agreement_id)
     assert version.accepted_at is not None
     ordered = in_role_order(signatures)
     entry = LeafEntry(
@@ -193,10 +190,68 @@ def _gas_and_proof_sizes(
     return gas, sizes
 
 
+def _child(
+    settings_kwargs: dict[str, Any],
+    count: int,
+    seconds: float,
+    workers: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """One service process of a multi-process run: sign its share, wait for the others,
+    acknowledge for ``seconds``, stay until every acknowledged agreement is anchored."""
+    with running_service(Settings(**settings_kwargs)) as service:
+        keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
+        work = _signed(service, keys, count)
+        barrier.wait()
+        acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers)
+        _wait_anchored(service, timeout_s=120)
+        results.put(
+            ({a: (latency, wall.isoformat()) for a, (latency, wall) in acked.items()}, elapsed)
+        )
+
+
+def _wait_anchored(service: RunningService, *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while service.database.counts().accepted > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not all anchored within {timeout_s} s")
+        time.sleep(0.05)
+
+
+def _acknowledge_in_processes(
+    settings_kwargs: dict[str, Any], *, processes: int, count: int, seconds: float, workers: int
+) -> tuple[dict[str, tuple[float, datetime]], float]:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    children = [
+        context.Process(
+            target=_child,
+            args=(settings_kwargs, count // processes, seconds, workers, barrier, results),
+        )
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    acked: dict[str, tuple[float, datetime]] = {}
+    elapsed = 0.0
+    for _ in children:
+        part, part_elapsed = results.get(timeout=600)
+        acked.update({a: (lat, datetime.fromisoformat(w)) for a, (lat, w) in part.items()})
+        elapsed = max(elapsed, part_elapsed)
+    for child in children:
+        child.join(60)
+        if child.exitcode != 0:
+            raise RuntimeError(f"a service process exited with {child.exitcode}")
+    return acked, elapsed
+
+
 def run(
     *,
     seconds: float = 5.0,
     workers: int = 16,
+    processes: int = 1,
     batch_max_size: int = 1000,
     batch_max_wait_s: float = 0.5,
     progress: Callable[[str], None] = lambda message: None,
@@ -204,40 +259,59 @@ def run(
     progress("openssl speed sm2 (reference)")
     reference = openssl_sm2(max(1, round(min(seconds, 3))))
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-        data_dir = Path(tmp)
         port = _free_port()
-        settings = Settings(
-            data_dir=data_dir,
-            dev_chain_port=port,
-            batch_max_size=batch_max_size,
-            batch_max_wait_s=batch_max_wait_s,
-        )
-        node = DevNode(directory=settings.chain_dir, port=port)
-        node.start()
+        node = DevNode(directory=Path(tmp) / "chain", port=port)
+        url = node.start()
+        settings_kwargs: dict[str, Any] = {
+            "data_dir": Path(tmp),
+            "chain_rpc_url": url,
+            "chain_private_key": DEV_PRIVATE_KEY,
+            "batch_max_size": batch_max_size,
+            "batch_max_wait_s": batch_max_wait_s,
+        }
+        settings = Settings(**settings_kwargs)
+        # enough pre-signed work for 2,500 acknowledgments a second
+        count = max(200, int(seconds * 2500))
         try:
+            prepare(settings)
+            if processes > 1:
+                progress(
+                    f"{processes} service processes: each signs {count // processes:,}"
+                    f" agreements as the parties (not timed), then acknowledges for {seconds:g} s"
+                    f" with {workers} client threads"
+                )
+                acked, elapsed = _acknowledge_in_processes(
+                    settings_kwargs,
+                    processes=processes,
+                    count=count,
+                    seconds=seconds,
+                    workers=workers,
+                )
             with running_service(settings) as service:
-                keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
-                # enough pre-signed work for 2,500 acknowledgments a second
-                count = max(200, int(seconds * 2500))
-                progress(f"signing {count:,} agreements as the parties (not timed)")
-                work = _signed(service, keys, count)
-                progress(f"acknowledging for {seconds:g} s with {workers} client threads")
-                acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers)
+                if processes == 1:
+                    keys = {
+                        "customer": SM2PrivateKey.generate(),
+                        "broker": SM2PrivateKey.generate(),
+                    }
+                    progress(f"signing {count:,} agreements as the parties (not timed)")
+                    work = _signed(service, keys, count)
+                    progress(f"acknowledging for {seconds:g} s with {workers} client threads")
+                    acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers)
                 progress("waiting for every acknowledged agreement to be anchored")
-                inclusion = _inclusion_latencies(service, acked, timeout_s=120)
+                _wait_anchored(service, timeout_s=120)
+                inclusion = _inclusion_latencies(service, acked)
                 anchored = service.database.counts()
                 progress(
                     "gas and proof sizes at batch sizes " + ", ".join(map(str, GAS_BATCH_SIZES))
                 )
-                first = next(w for w in work if w[0] in acked)
-                assert service.evidence.get_version(first[0], 1).status is VersionStatus.ANCHORED
-                gas, proof_sizes = _gas_and_proof_sizes(service, first)
+                gas, proof_sizes = _gas_and_proof_sizes(service)
         finally:
             node.stop()
     ack_latencies = [latency for latency, _ in acked.values()]
     return {
         "seconds": round(elapsed, 3),
         "workers": workers,
+        "processes": processes,
         "cpus": os.cpu_count(),
         "batch_max_size": batch_max_size,
         "batch_max_wait_s": batch_max_wait_s,
@@ -306,9 +380,10 @@ def format_table(r: dict[str, Any]) -> str:
         "-+-".join("-" * w for w in widths),
         *(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows),
         "",
-        f"{r['acknowledged']:,} agreements acknowledged in {r['seconds']:g} s by {r['workers']}"
-        f" client threads on {r['cpus']} CPUs ({r['document_bytes']} B documents, 2 signatures,"
-        f" 2 readers each); all {r['anchored']:,} anchored; batches of up to"
+        f"{r['acknowledged']:,} agreements acknowledged in {r['seconds']:g} s by"
+        f" {r['processes']} service process(es) x {r['workers']} client threads on"
+        f" {r['cpus']} CPUs ({r['document_bytes']} B documents, 2 signatures, 2 readers each);"
+        f" all {r['anchored']:,} anchored; batches of up to"
         f" {r['batch_max_size']:,} or {r['batch_max_wait_s']:g} s.",
     ]
     return "\n".join(lines)

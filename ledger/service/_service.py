@@ -16,6 +16,7 @@ from ledger.agreement import (
     SigningPayload,
     check_agreement_id,
     check_role,
+    check_version,
     new_agreement_id,
 )
 from ledger.crypto.errors import CryptoError
@@ -267,7 +268,7 @@ class EvidenceService:
 
     def get_version(self, agreement_id: str, version: int) -> AgreementVersion:
         try:
-            return self._db.get_version(check_agreement_id(agreement_id), version)
+            return self._db.get_version(check_agreement_id(agreement_id), check_version(version))
         except NotFound as exc:
             raise AgreementNotFound(str(exc)) from exc
 

@@ -1,0 +1,53 @@
+"""Wiring from settings: prepare once, then service processes on one data dir."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ledger.chain.devnode import DEV_PRIVATE_KEY
+from ledger.service import prepare, running_service
+from ledger.settings import Settings
+from tests._fixtures.paths import ROOT
+
+
+def test_prepare_is_idempotent_and_two_services_share_one_data_dir(
+    tmp_path: Path, anvil_url: str
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path, chain_rpc_url=anvil_url, chain_private_key=DEV_PRIVATE_KEY
+    )
+    prepare(settings)
+    prepare(settings)
+    with running_service(settings) as first, running_service(settings) as second:
+        assert first.evidence.domain == second.evidence.domain  # one deployment
+        assert first.evidence.issuer_fingerprint == second.evidence.issuer_fingerprint
+        assert first.health().status == "ok"
+
+
+def test_bench_evidence_runs_end_to_end_and_reports_every_key(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "bench", "evidence", "--json", "--seconds", "0.5"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    for key in (
+        "acks_per_s",
+        "ack_p99_ms",
+        "inclusion_p99_ms",
+        "gas_per_agreement",
+        "proof_bytes",
+        "openssl_sm2_sign_per_s",
+    ):
+        assert result[key] is not None, key
+    assert result["acknowledged"] == result["anchored"]  # every one anchored
+    assert set(result["gas_per_agreement"]) == {"1", "100", "1000", "10000"}
+    assert result["gas_per_agreement"]["1000"] <= 250
+    sizes = [result["proof_bytes"][k] for k in ("1", "100", "1000", "10000")]
+    assert sizes == sorted(sizes)
