@@ -34,6 +34,7 @@ from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db.schema import batches, outbox
+from ledger.document import seal_and_store
 from ledger.merkle import MerkleTree
 from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
 from ledger.service import RunningService, prepare, running_service
@@ -139,27 +140,32 @@ def _inclusion_latencies(
 def _gas_and_proof_sizes(
     service: RunningService,
 ) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
-    """One anchorBatch per size; leaf 0 is a real signed agreement, the rest random leaves."""
+    """One anchorBatch per size; leaf 0 is a real signed, encrypted and stored agreement (kept
+    out of the outbox, so the anchoring loop never anchors the same root), the rest random."""
     evidence = service.evidence
     keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
     ((agreement_id, document, signatures),) = _signed(service, keys, 1)
-    version = evidence.submit(document, signatures=signatures, agreement_id=agreement_id)
-    assert version.accepted_at is not None
+    sealed = seal_and_store(
+        document,
+        agreement_id=agreement_id,
+        readers=[k.public_key() for k in keys.values()],
+        store=service.store,
+    )
     ordered = in_role_order(signatures)
     entry = LeafEntry(
         agreement_id=agreement_id,
         agreement_version=1,
         kind="agreement",
         document_sm3=document.sm3,
-        document_cid=version.document_cid,
+        document_cid=sealed.cid,
         media_type=document.media_type,
         size=len(document.content),
-        required_roles=version.required_roles,
+        required_roles=tuple(sorted(keys)),
         signature_set_digest=signature_set_digest(ordered),
-        accepted_at=version.accepted_at,
+        accepted_at=datetime.now(UTC).replace(microsecond=0),
         domain=evidence.domain,
     )
-    car = car_bytes(service.store, version.document_cid)
+    car = car_bytes(service.store, sealed.cid)
     ledger_contract = service.ledger
     issuer = service.issuer
     gas: dict[str, float] = {}
