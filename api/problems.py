@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.chain.errors import NodeError
+from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.errors import LedgerError
 from ledger.proof import ProofInvalid
 from ledger.service.errors import (
@@ -62,6 +63,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
         return problem(503, "Service unavailable", str(exc), kind="service-unavailable")
+
+    @app.exception_handler(DatabaseError)
+    async def _database(_: Request, exc: DatabaseError) -> JSONResponse:
+        # the service translates these; should one escape, it is still not a 400 or a 500
+        if isinstance(exc, NotFound):
+            return problem(404, "Not found", str(exc), kind="not-found")
+        if isinstance(exc, Conflict):
+            return problem(409, "Conflict", str(exc), kind="conflict")
+        return problem(503, "Database unavailable", str(exc), kind="service-unavailable")
 
     @app.exception_handler(LedgerError)
     async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -172,7 +173,7 @@ class EvidenceService:
         self._verify(
             draft.agreement_id, draft.version, draft.document_sm3, draft.required_roles, [signature]
         )
-        try:
+        with _database_errors():
             self._db.add_signature(
                 agreement_id,
                 version,
@@ -190,12 +191,6 @@ class EvidenceService:
             signatures = [_signature_of(s) for s in signed.signatures]
             leaf = _entry_of(signed, signatures, accepted_at).leaf_hash
             return self._db.accept(agreement_id, version, leaf=leaf, accepted_at=accepted_at)
-        except Conflict as exc:
-            raise AgreementConflict(str(exc)) from exc
-        except NotFound as exc:
-            raise AgreementNotFound(str(exc)) from exc
-        except DatabaseError as exc:
-            raise ServiceUnavailable(f"database failed, nothing acknowledged: {exc}") from exc
 
     # -- at once ---------------------------------------------------------------------------
 
@@ -267,23 +262,20 @@ class EvidenceService:
     # -- reading ---------------------------------------------------------------------------
 
     def get_version(self, agreement_id: str, version: int) -> AgreementVersion:
-        try:
+        with _database_errors():
             return self._db.get_version(check_agreement_id(agreement_id), check_version(version))
-        except NotFound as exc:
-            raise AgreementNotFound(str(exc)) from exc
 
     def versions(self, agreement_id: str) -> list[AgreementVersion]:
-        try:
+        with _database_errors():
             return self._db.versions(check_agreement_id(agreement_id))
-        except NotFound as exc:
-            raise AgreementNotFound(str(exc)) from exc
 
     def proof(self, agreement_id: str, version: int, *, include_car: bool = True) -> bytes:
         """The ``ledger-proof/1`` file of an anchored version (sealed by this service)."""
         record = self.get_version(agreement_id, version)
         if record.status is not VersionStatus.ANCHORED:
             raise NotAnchoredYet(f"{agreement_id} v{version} is {record.status}, not anchored yet")
-        inclusion = self._db.inclusion(agreement_id, version)
+        with _database_errors():
+            inclusion = self._db.inclusion(agreement_id, version)
         signatures = [_signature_of(s) for s in record.signatures]
         assert record.accepted_at is not None
         entry = _entry_of(record, signatures, record.accepted_at)
@@ -310,20 +302,16 @@ class EvidenceService:
 
     def erase_document(self, agreement_id: str) -> int:
         """Crypto-shred every version's document: the wrapped keys go, proofs stay valid."""
-        try:
+        with _database_errors():
             return self._db.erase_document_keys(
                 check_agreement_id(agreement_id), erased_at=self._now()
             )
-        except NotFound as exc:
-            raise AgreementNotFound(str(exc)) from exc
 
     # -- plumbing --------------------------------------------------------------------------
 
     def _latest(self, agreement_id: str) -> AgreementVersion:
-        try:
+        with _database_errors():
             return self._db.latest_version(check_agreement_id(agreement_id))
-        except NotFound as exc:
-            raise AgreementNotFound(str(exc)) from exc
 
     @staticmethod
     def _roles(required_roles: Sequence[str]) -> tuple[str, ...]:
@@ -361,7 +349,7 @@ class EvidenceService:
             document, agreement_id=agreement_id, readers=readers, store=self._store
         )
         self._store.sync()  # the document is durable before the draft that refers to it
-        try:
+        with _database_errors():
             return self._db.create_draft(
                 agreement_id,
                 version,
@@ -376,10 +364,6 @@ class EvidenceService:
                 created_at=self._now(),
                 wrapped_keys=sealed.wrapped_keys,
             )
-        except Conflict as exc:
-            raise AgreementConflict(str(exc)) from exc
-        except DatabaseError as exc:
-            raise ServiceUnavailable(f"database failed, nothing stored: {exc}") from exc
 
     def _verify(
         self,
@@ -411,6 +395,19 @@ class EvidenceService:
                     f" {agreement_id} v{version} on chain {self.domain.chain_id}"
                     f" / {self.domain.contract}: {exc}"
                 ) from exc
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """The one place database errors become service errors."""
+    try:
+        yield
+    except Conflict as exc:
+        raise AgreementConflict(str(exc)) from exc
+    except NotFound as exc:
+        raise AgreementNotFound(str(exc)) from exc
+    except DatabaseError as exc:
+        raise ServiceUnavailable(f"the database failed, nothing was stored: {exc}") from exc
 
 
 def _entry_of(

@@ -10,13 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api import problems
 from api.app import create_app
 from ledger.agreement import Document, SigningDomain, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.db.errors import Conflict as DbConflict
+from ledger.db.errors import DatabaseError
+from ledger.db.errors import NotFound as DbNotFound
 from ledger.proof import verify_proof
+from ledger.service.errors import ServiceUnavailable
 from ledger.settings import Settings
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_version
@@ -211,3 +217,23 @@ def test_health_reports_the_service(client: TestClient) -> None:
     assert health["status"] == "ok"
     assert (health["chain"], health["store"], health["database"]) == ("ok", "ok", "ok")
     assert health["anchoring"]["running"] is True
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind"),
+    [
+        (DatabaseError("disk I/O error"), 503, "service-unavailable"),
+        (DbConflict("refused by the database"), 409, "conflict"),
+        (DbNotFound("no version 3"), 404, "not-found"),
+        (ServiceUnavailable("stopping"), 503, "service-unavailable"),
+    ],
+)
+def test_database_failures_are_problems_never_500(error: Exception, status: int, kind: str) -> None:
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/probe")
+    def probe() -> None:
+        raise error
+
+    _problem(TestClient(app).get("/probe"), status, kind)
