@@ -184,6 +184,13 @@ def _answers(url: str) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (for nodes started on a port of their own)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.agreement import Document, LeafEntry, new_agreement_id
-from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
+from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode, free_port
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db.schema import batches, outbox
@@ -44,14 +44,6 @@ from ledger.store.car import car_bytes
 
 GAS_BATCH_SIZES = (1, 100, 1000, 10_000)
 DOCUMENT = ("Securities account agreement. " * 34).encode()[:1024]  # 1 KiB
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -265,7 +257,7 @@ def run(
     progress("openssl speed sm2 (reference)")
     reference = openssl_sm2(max(1, round(min(seconds, 3))))
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-        port = _free_port()
+        port = free_port()
         node = DevNode(directory=Path(tmp) / "chain", port=port)
         url = node.start()
         settings_kwargs: dict[str, Any] = {

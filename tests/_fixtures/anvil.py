@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,17 +9,13 @@ import pytest
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployments import Deployments, deploy
-from ledger.chain.devnode import ANVIL, DEV_PRIVATE_KEY, DevNode
+from ledger.chain.devnode import ANVIL, DEV_PRIVATE_KEY, DevNode, free_port
 from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
+
+__all__ = ["OUTSIDER_PRIVATE_KEY", "free_port"]
 
 #: Second account of anvil's default test mnemonic: funded, but never a writer.
 OUTSIDER_PRIVATE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ledger.chain.devnode import free_port
 from ledger.db import Database, open_database, upgrade
 from tests._fixtures.paths import ROOT
 
@@ -54,12 +54,6 @@ class PostgresServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _script(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(POSTGRES_SH), *args], capture_output=True, text=True, timeout=timeout, check=False
@@ -78,7 +72,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     # Not under pytest's basetemp: that is private to the current user, and as root the
     # cluster runs as `postgres`, which must reach its directory.
     directory = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
-    port = _free_port()
+    port = free_port()
     started = _script("start", str(directory), str(port), timeout=120)
     if started.returncode != 0:
         _script("stop", str(directory), timeout=60)

@@ -4,7 +4,6 @@ lies or answers nonsense), the exact RPC requests, and the backend factory / set
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger.chain.devnode import free_port
 from ledger.errors import ConfigurationError
 from ledger.settings import Settings
 from ledger.store import (
@@ -31,12 +31,6 @@ from tests._fixtures.ipfs import IpfsNode, start_or_fail
 from tests.unit.store._data import CHUNK, HELLO_CIDV0, payload
 
 QUICK_S = 2.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _operations(store: KuboStore, cid: str) -> dict[str, Callable[[], object]]:
@@ -73,7 +67,7 @@ def _assert_unavailable_quickly(store: KuboStore, cid: str) -> None:
 
 
 def test_unreachable_node_is_store_unavailable_quickly() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"  # nobody listens there
+    url = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     with KuboStore(api_url=url) as store:  # default timeouts: refusal must not wait for them
         _assert_unavailable_quickly(store, cid_of(b"evidence"))
 
