@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ledger import signature
-from ledger.agreement import Document, SigningDomain, SigningPayload
+from ledger.agreement import Document, SigningDomain
 from ledger.batcher import Batcher
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -20,7 +20,7 @@ from ledger.db import AgreementVersion, Database, VersionStatus
 from ledger.service import EvidenceService
 from ledger.service._anchoring import AnchoringLoop
 from ledger.service._committer import GroupCommitter
-from ledger.signature import Signature, sign
+from ledger.signature import Signature
 from ledger.store.embedded import EmbeddedStore
 
 
@@ -37,25 +37,26 @@ def now_s() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def sign_version(
+def sign_role(
     key: SM2PrivateKey,
     *,
+    role: str,
     domain: SigningDomain,
     agreement_id: str,
     version: int,
-    document: Document,
-    role: str,
+    document_sm3: bytes,
     signed_at: datetime | None = None,
 ) -> Signature:
-    payload = SigningPayload(
-        agreement_id=agreement_id,
-        agreement_version=version,
-        document_sm3=document.sm3,
-        role=role,
-        signed_at=signed_at or now_s(),
+    """One party's signature of one version (step-by-step signing)."""
+    (one,) = signature.sign_version(
+        {role: key},
         domain=domain,
+        agreement_id=agreement_id,
+        version=version,
+        document_sm3=document_sm3,
+        signed_at=signed_at or now_s(),
     )
-    return sign(key, payload)
+    return one
 
 
 def sign_all(

@@ -25,7 +25,7 @@ from ledger.proof import verify_proof
 from ledger.service.errors import ServiceUnavailable
 from ledger.settings import Settings
 from tests._fixtures.server import signature_json, submission
-from tests._fixtures.service import sign_version
+from tests._fixtures.service import sign_role
 
 DOC = Document(b"Account agreement over HTTP.\n")
 PROBLEM = "application/problem+json"
@@ -94,8 +94,13 @@ def test_draft_sign_accept_anchor_download_and_verify(
     }
     _problem(client.get(f"/v1/agreements/{agreement_id}/versions/1/proof"), 409, "not-anchored-yet")
     for role in ("customer", "broker"):
-        signature = sign_version(
-            keys[role], domain=domain, agreement_id=agreement_id, version=1, document=DOC, role=role
+        signature = sign_role(
+            keys[role],
+            domain=domain,
+            agreement_id=agreement_id,
+            version=1,
+            document_sm3=DOC.sm3,
+            role=role,
         )
         reply = client.post(
             f"/v1/agreements/{agreement_id}/versions/1/signatures", json=signature_json(signature)
@@ -143,12 +148,12 @@ def test_signed_submission_supersede_and_void(
     assert (void["kind"], void["version"]) == ("void", 2)
     notice_digest = bytes.fromhex(void["document_digest"].removeprefix("sm3:"))
     for role in ("customer", "broker"):
-        signature = sign_version(
+        signature = sign_role(
             keys[role],
             domain=domain,
             agreement_id=agreement_id,
             version=2,
-            document=_DigestOnly(notice_digest),  # type: ignore[arg-type]
+            document_sm3=notice_digest,
             role=role,
         )
         reply = client.post(
@@ -170,11 +175,6 @@ def test_signed_submission_supersede_and_void(
         409,
         "conflict",
     )
-
-
-class _DigestOnly:
-    def __init__(self, digest: bytes) -> None:
-        self.sm3 = digest
 
 
 def test_bad_input_is_4xx_problem_json_and_stores_nothing(

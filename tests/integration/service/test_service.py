@@ -18,7 +18,7 @@ from ledger.service.errors import (
     NotAnchoredYet,
     SignatureRejected,
 )
-from tests._fixtures.service import Parties, ServiceHarness, sign_all, sign_version
+from tests._fixtures.service import Parties, ServiceHarness, sign_all, sign_role
 
 DOC = Document(b"Securities account agreement, version one.\n")
 
@@ -39,12 +39,12 @@ def test_step_by_step_draft_signatures_accept_anchor_proof(
         svc.proof(draft.agreement_id, 1)
 
     def signature(role: str) -> object:
-        return sign_version(
+        return sign_role(
             parties.keys()[role],
             domain=evidence_service.domain,
             agreement_id=draft.agreement_id,
             version=1,
-            document=DOC,
+            document_sm3=DOC.sm3,
             role=role,
         )
 
@@ -80,20 +80,20 @@ def test_a_signature_for_anything_else_is_refused_and_nothing_is_stored(
     svc = evidence_service.evidence
     draft = svc.create_draft(DOC, readers=[parties.customer.public_key()])
     domain = evidence_service.domain
-    kwargs = dict(domain=domain, agreement_id=draft.agreement_id, version=1, document=DOC)
+    kwargs = dict(domain=domain, agreement_id=draft.agreement_id, version=1, document_sm3=DOC.sm3)
     if tamper == "other version":
         kwargs["version"] = 2
     elif tamper == "other agreement":
         kwargs["agreement_id"] = new_agreement_id()
     elif tamper == "other document":
-        kwargs["document"] = Document(b"another text")
+        kwargs["document_sm3"] = Document(b"another text").sm3
     elif tamper == "other chain":
         kwargs["domain"] = SigningDomain(chain_id=domain.chain_id + 1, contract=domain.contract)
     elif tamper == "other contract":
         kwargs["domain"] = SigningDomain(
             chain_id=domain.chain_id, contract="0x000000000000000000000000000000000000dEaD"
         )
-    signature = sign_version(parties.customer, role="customer", **kwargs)  # type: ignore[arg-type]
+    signature = sign_role(parties.customer, role="customer", **kwargs)  # type: ignore[arg-type]
     if tamper == "bit flip":
         value = bytearray(signature.value)
         value[-1] ^= 1
