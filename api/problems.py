@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -31,51 +34,35 @@ def problem(status: int, title: str, detail: str, *, kind: str) -> JSONResponse:
     )
 
 
+#: Exception -> (status, title, problem kind). Starlette picks the handler of the most specific
+#: class in the exception's MRO, so a subclass listed here wins over its base.
+_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
+    ProofInvalid: (422, "Proof is invalid", "proof-invalid"),
+    NodeError: (503, "Chain node unavailable", "chain-unavailable"),
+    StoreUnavailable: (503, "Content store unavailable", "store-unavailable"),
+    AgreementNotFound: (404, "Agreement not found", "not-found"),
+    AgreementConflict: (409, "Conflicts with the agreement's state", "conflict"),
+    NotAnchoredYet: (409, "Not anchored yet", "not-anchored-yet"),
+    SignatureRejected: (422, "Signature rejected", "signature-rejected"),
+    ServiceUnavailable: (503, "Service unavailable", "service-unavailable"),
+    # the service translates database errors; should one escape, it is still not a 400 or 500
+    NotFound: (404, "Not found", "not-found"),
+    Conflict: (409, "Conflict", "conflict"),
+    DatabaseError: (503, "Database unavailable", "service-unavailable"),
+    LedgerError: (400, "Bad request", "bad-request"),
+}
+
+
+def _handler(status: int, title: str, kind: str) -> Callable[[Request, Exception], Any]:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        return problem(status, title, str(exc), kind=kind)
+
+    return handle
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ProofInvalid)
-    async def _proof_invalid(_: Request, exc: ProofInvalid) -> JSONResponse:
-        return problem(422, "Proof is invalid", str(exc), kind="proof-invalid")
-
-    @app.exception_handler(NodeError)
-    async def _node(_: Request, exc: NodeError) -> JSONResponse:
-        return problem(503, "Chain node unavailable", str(exc), kind="chain-unavailable")
-
-    @app.exception_handler(StoreUnavailable)
-    async def _store(_: Request, exc: StoreUnavailable) -> JSONResponse:
-        return problem(503, "Content store unavailable", str(exc), kind="store-unavailable")
-
-    @app.exception_handler(AgreementNotFound)
-    async def _not_found(_: Request, exc: AgreementNotFound) -> JSONResponse:
-        return problem(404, "Agreement not found", str(exc), kind="not-found")
-
-    @app.exception_handler(AgreementConflict)
-    async def _conflict(_: Request, exc: AgreementConflict) -> JSONResponse:
-        return problem(409, "Conflicts with the agreement's state", str(exc), kind="conflict")
-
-    @app.exception_handler(NotAnchoredYet)
-    async def _not_anchored(_: Request, exc: NotAnchoredYet) -> JSONResponse:
-        return problem(409, "Not anchored yet", str(exc), kind="not-anchored-yet")
-
-    @app.exception_handler(SignatureRejected)
-    async def _bad_signature(_: Request, exc: SignatureRejected) -> JSONResponse:
-        return problem(422, "Signature rejected", str(exc), kind="signature-rejected")
-
-    @app.exception_handler(ServiceUnavailable)
-    async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
-        return problem(503, "Service unavailable", str(exc), kind="service-unavailable")
-
-    @app.exception_handler(DatabaseError)
-    async def _database(_: Request, exc: DatabaseError) -> JSONResponse:
-        # the service translates these; should one escape, it is still not a 400 or a 500
-        if isinstance(exc, NotFound):
-            return problem(404, "Not found", str(exc), kind="not-found")
-        if isinstance(exc, Conflict):
-            return problem(409, "Conflict", str(exc), kind="conflict")
-        return problem(503, "Database unavailable", str(exc), kind="service-unavailable")
-
-    @app.exception_handler(LedgerError)
-    async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
-        return problem(400, "Bad request", str(exc), kind="bad-request")
+    for exception, (status, title, kind) in _PROBLEMS.items():
+        app.add_exception_handler(exception, _handler(status, title, kind))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
