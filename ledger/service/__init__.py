@@ -78,13 +78,14 @@ class RunningService:
     issuer: SM2PrivateKey
     anchoring: AnchoringLoop
     now: Callable[[], datetime]
+    #: a short-timeout reader of the same node, for liveness (the signing client waits longer)
+    probe: ChainClient
 
     def health(self) -> Health:
         """Degraded while the chain or the store is unreachable or anchoring keeps failing
         (acknowledgments go on while only the chain is down); down when the database fails."""
-        probe = ChainClient(rpc_url=self.chain.rpc_url, timeout_s=2.0)
         try:
-            probe.block_number()
+            self.probe.block_number()
             chain: Literal["ok", "unreachable"] = "ok"
         except NodeError:
             chain = "unreachable"
@@ -189,6 +190,7 @@ def running_service(
                     issuer=issuer,
                     anchoring=anchoring,
                     now=now,
+                    probe=ChainClient(rpc_url=client.rpc_url, timeout_s=2.0),
                 )
             finally:
                 committer.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,4 +121,3 @@ class AnchoringLoop:
                 continue
             self._wake.wait(self._poll_s)
             self._wake.clear()
-            time.sleep(0)  # let acknowledging threads run between polls
