@@ -25,13 +25,21 @@ member still gets its own parent (only a one-chunk *file* collapses to its leaf)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
 from ledger.store._dagpb import PBLink, decode_node, encode_node
-from ledger.store._multiformats import DAG_PB, RAW, Cid, decode_varint, encode_varint
+from ledger.store._multiformats import (
+    DAG_PB,
+    RAW,
+    Cid,
+    decode_varint,
+    encode_varint,
+    v1_text,
+)
 from ledger.store.errors import ContentCorrupt, InvalidCid, StoreError
 
 CHUNK_SIZE = 262144  # Kubo's default chunker: size-262144
@@ -242,8 +250,34 @@ class FileDagBuilder:
 Chunks = Iterable[bytes | bytearray | memoryview]
 
 
+def single_leaf(chunks: Chunks) -> bytes | None:
+    """The file's bytes if ``chunks`` is a tuple of exactly one ``bytes`` of at most one chunk,
+    else None. Such a file is one raw leaf (CID: raw codec + sha2-256 of the bytes, no wrapper
+    node), which :func:`build_file` and the embedded store then make without the builder (most
+    documents are small: the builder's per-file set-up would cost more than hashing them).
+
+    Only ``bytes`` qualifies: it cannot change under us, and the sink may keep it as the block.
+    """
+    if type(chunks) is tuple and len(chunks) == 1:
+        data = chunks[0]
+        if type(data) is bytes and len(data) <= CHUNK_SIZE:
+            return data
+    return None
+
+
+def single_leaf_text(data: bytes) -> str:
+    """The CID string (CIDv1 base32) of a file of at most one chunk: its raw leaf's CID."""
+    return v1_text(RAW, hashlib.sha256(data).digest())
+
+
 def build_file(chunks: Chunks, sink: BlockSink | None = None) -> Cid:
     """Build the DAG of the concatenation of ``chunks`` (any sizes); return the root CID."""
+    data = single_leaf(chunks)
+    if data is not None:  # fast path; the same leaf FileDagBuilder makes (tests compare them)
+        cid = Cid.for_block(RAW, data)
+        if sink is not None:
+            sink(cid, data)
+        return cid
     builder = FileDagBuilder(sink)
     for chunk in chunks:
         builder.write(chunk)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -32,10 +33,28 @@ from os import PathLike
 from pathlib import Path
 
 from ledger.store._multiformats import Cid, parse_cid
-from ledger.store._unixfs import Chunks, build_file, iter_blocks, iter_file, read_chunks
+from ledger.store._unixfs import (
+    Chunks,
+    build_file,
+    iter_blocks,
+    iter_file,
+    read_chunks,
+    single_leaf,
+    single_leaf_text,
+)
 from ledger.store.errors import ContentCorrupt, ContentNotFound, InvalidCid
 
 CidLike = str | Cid
+
+_TMP_COUNTER = itertools.count()
+_TMP_FLAGS = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_BINARY", 0)
+)  # what tempfile.mkstemp uses
 
 
 def _as_cid(cid: CidLike) -> Cid:
@@ -67,7 +86,8 @@ class EmbeddedStore:
         self._deferred = deferred_sync
         self._blocks_dir.mkdir(parents=True, exist_ok=True)
         self._pins_dir.mkdir(parents=True, exist_ok=True)
-        self._shards_made: set[str] = set()
+        self._blocks_str = os.fspath(self._blocks_dir)
+        self._shard_dirs: dict[str, str] = {}  # shard name -> its directory, known to exist
 
     def __repr__(self) -> str:
         return f"EmbeddedStore(root={str(self.root)!r})"
@@ -76,6 +96,11 @@ class EmbeddedStore:
 
     def put(self, data: bytes | bytearray | memoryview) -> str:
         """Store ``data`` as a UnixFS file; return its root CID (CIDv1 base32)."""
+        leaf = single_leaf((data,))
+        if leaf is not None:  # hot path: one raw leaf, its CID string made once, no Cid object
+            name = single_leaf_text(leaf)
+            self._store_block(name, leaf)
+            return name
         return self.put_stream((data,))
 
     def put_stream(self, chunks: Chunks) -> str:
@@ -86,28 +111,62 @@ class EmbeddedStore:
         """Store a file's contents, read one chunk at a time; return the root CID."""
         return str(build_file(read_chunks(path), self._write_block))
 
-    def _block_path(self, cid: Cid) -> Path:
+    def _block_path(self, cid: Cid) -> str:
         name = str(cid.to_v1())
-        return self._blocks_dir / name[-3:-1] / name
+        return os.path.join(self._blocks_str, name[-3:-1], name)
 
     def _write_block(self, cid: Cid, block: bytes | memoryview) -> None:
-        path = self._block_path(cid)
+        self._store_block(str(cid.to_v1()), block)
+
+    def _shard_dir(self, shard: str) -> str:
+        """The directory of shard ``shard``, created on first use by this store."""
+        directory = self._shard_dirs.get(shard)
+        if directory is None:
+            directory = os.path.join(self._blocks_str, shard)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory)
+            self._shard_dirs[shard] = directory
+        return directory
+
+    def _store_block(self, name: str, block: bytes | memoryview) -> None:
+        """Write ``block`` as ``blocks/<shard>/<name>`` (``name``: its CIDv1 string), atomically.
+
+        Plain ``os`` calls on ``str`` paths rather than ``pathlib``/``tempfile``: this runs for
+        every document, and for a small one their Python-level overhead cost several times the
+        system calls themselves.
+        """
+        shard = self._shard_dir(name[-3:-1])
+        path = f"{shard}/{name}"
+        # os.access answers "absent" without raising (the usual case, cheaper than catching
+        # stat's FileNotFoundError); a present block is kept if its size is right.
+        if os.access(path, os.F_OK):
+            try:
+                if os.stat(path).st_size == len(block):
+                    return  # already stored (content-addressed: same name, same bytes)
+            except FileNotFoundError:
+                pass
+        # The temp name only has to be unique among live writers: pid + a process-wide counter
+        # (next() on itertools.count is atomic), and O_EXCL turns any clash - say with a
+        # leftover of a crashed process that had the same pid - into a retry with a new name.
+        # Mode 0o600, as tempfile.mkstemp made them.
+        while True:
+            tmp = f"{shard}/.tmp-{os.getpid()}-{next(_TMP_COUNTER)}"
+            try:
+                fd = os.open(tmp, _TMP_FLAGS, 0o600)
+            except FileExistsError:
+                continue
+            break
         try:
-            if path.stat().st_size == len(block):
-                return  # already stored (content-addressed: same name, same bytes)
-        except FileNotFoundError:
-            pass
-        shard = path.parent
-        if shard.name not in self._shards_made:
-            shard.mkdir(exist_ok=True)
-            self._shards_made.add(shard.name)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=shard)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(block)
+            try:
+                written = os.write(fd, block)
+                if written < len(block):  # short writes are legal; finish the block
+                    view = memoryview(block)
+                    while written < len(view):
+                        written += os.write(fd, view[written:])
                 if self._fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -129,7 +188,8 @@ class EmbeddedStore:
 
     def _load(self, cid: Cid) -> bytes:
         try:
-            block = self._block_path(cid).read_bytes()
+            with open(self._block_path(cid), "rb") as handle:
+                block = handle.read()
         except FileNotFoundError:
             raise ContentNotFound(f"block {cid} not found", cid=str(cid)) from None
         if not cid.verify(block):
@@ -143,7 +203,7 @@ class EmbeddedStore:
     def get_stream(self, cid: CidLike) -> Iterator[bytes]:
         """The file bytes of ``cid`` block by block (lazy: errors surface while iterating)."""
         root = _as_cid(cid)
-        if not self._block_path(root).exists():
+        if not os.path.exists(self._block_path(root)):
             raise ContentNotFound(f"content {root} not found", cid=str(root))
         return self._iter_content(root)
 
@@ -160,7 +220,7 @@ class EmbeddedStore:
 
         Cheap: nothing is read or verified; ``get`` does that.
         """
-        return self._block_path(_as_cid(cid)).exists()
+        return os.path.exists(self._block_path(_as_cid(cid)))
 
     def blocks(self, cid: CidLike) -> Iterator[tuple[bytes, bytes]]:
         """``(binary CID, block bytes)`` of every block of the DAG, depth-first pre-order (root
