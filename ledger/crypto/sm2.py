@@ -66,12 +66,13 @@ def _pem(label: str, der: bytes) -> bytes:
 class SM2PublicKey:
     """An SM2 public key (a validated point on the SM2 curve)."""
 
-    __slots__ = ("_key", "_raw")
+    __slots__ = ("_fingerprint", "_key", "_raw")
 
     def __init__(self, _key: _libcrypto.PKey, _raw: bytes) -> None:
         # Private: use from_raw / from_der / from_pem or SM2PrivateKey.public_key().
         self._key = _key
         self._raw = _raw
+        self._fingerprint: bytes | None = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -117,7 +118,9 @@ class SM2PublicKey:
 
     def fingerprint(self) -> bytes:
         """SM3 of :meth:`to_raw`: 32 bytes identifying the key."""
-        return sm3(self._raw)
+        if self._fingerprint is None:
+            self._fingerprint = sm3(self._raw)  # immutable key: computed once
+        return self._fingerprint
 
     # -- operations --------------------------------------------------------------------------
     def verify(

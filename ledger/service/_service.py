@@ -25,7 +25,7 @@ from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from ledger.db import AgreementVersion, Conflict, Database, NotFound, VersionKind, VersionStatus
 from ledger.db.errors import DatabaseError
 from ledger.db.records import NewSignature, NewVersion, SignatureRecord
-from ledger.document import seal_and_store
+from ledger.document import KeyWrapper, seal_and_store
 from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
 from ledger.service._committer import GroupCommitter
 from ledger.service.errors import (
@@ -101,9 +101,13 @@ class EvidenceService:
         issuer_key: SM2PrivateKey,
         distid: bytes,
         committer: GroupCommitter,
+        key_wrapper: KeyWrapper | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``key_wrapper`` wraps document keys for readers (a fresh one if not given): it keeps
+        each reader's SM2-encrypted key-encryption key for an epoch, see :mod:`ledger._keywrap`."""
         self._db = database
+        self._keys = key_wrapper if key_wrapper is not None else KeyWrapper()
         self._store = store
         self.domain = domain
         self._issuer = issuer_key
@@ -223,7 +227,11 @@ class EvidenceService:
         # 2. the document, encrypted under a fresh key, is stored (503 if the store is down)
         readers = list(readers) if readers is not None else [s.public_key for s in signatures]
         sealed = seal_and_store(
-            document, agreement_id=agreement_id, readers=readers, store=self._store
+            document,
+            agreement_id=agreement_id,
+            readers=readers,
+            store=self._store,
+            key_wrapper=self._keys,
         )
         # 3. the leaf the batch will anchor, then one durable group-committed transaction
         accepted_at = _whole_seconds(self._now())
@@ -346,7 +354,11 @@ class EvidenceService:
         roles = self._roles(required_roles)
         self._check_document(document)
         sealed = seal_and_store(
-            document, agreement_id=agreement_id, readers=readers, store=self._store
+            document,
+            agreement_id=agreement_id,
+            readers=readers,
+            store=self._store,
+            key_wrapper=self._keys,
         )
         self._store.sync()  # the document is durable before the draft that refers to it
         with _database_errors():

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ledger._keywrap import MAGIC, KeyWrapper
 from ledger.cli import cli
 from ledger.crypto import (
     DEFAULT_DISTID,
@@ -33,6 +34,7 @@ from ledger.crypto import (
     KeyFormatError,
     SM2PrivateKey,
     SM2PublicKey,
+    sm4,
 )
 
 OPENSSL = shutil.which("openssl")
@@ -415,3 +417,21 @@ def test_cli_keystore_sign_and_verify(work: Path) -> None:
         env={"LEDGER_KEY_PASSWORD": "wrong"},
     )
     assert wrong.returncode == 2 and b"wrong password" in wrong.stderr
+
+
+# --- wrapped document keys (ledger-kw/1) -------------------------------------------------------
+def test_a_wrapped_document_key_opens_with_openssl_and_sm4_gcm(
+    openssl_key: tuple[Path, Path], work: Path
+) -> None:
+    key_path, pub_path = openssl_key
+    reader = SM2PublicKey.from_pem(pub_path.read_bytes())
+    document_key = sm4.generate_key()
+    binding = b"agr_x\x00bafk\x00" + reader.fingerprint()
+    wrapped = KeyWrapper().wrap(document_key, reader=reader, binding=binding)
+    # the layout, read by hand as a reader without this library would
+    assert wrapped[:4] == MAGIC
+    size = int.from_bytes(wrapped[4:6], "big")
+    (work / "kek.ct").write_bytes(wrapped[6 : 6 + size])
+    kek = openssl("pkeyutl", "-decrypt", "-inkey", key_path, "-in", work / "kek.ct").stdout
+    aad = b"ledger/document-key/1\x00" + binding
+    assert sm4.decrypt(kek, wrapped[6 + size :], aad=aad) == document_key
