@@ -12,8 +12,13 @@ PostgreSQL through psycopg 3 (``postgresql+psycopg://``), READ COMMITTED; writes
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +97,48 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+class WriteLock:
+    """Serializes SQLite write transactions across threads and processes, before ``BEGIN``.
+
+    SQLite lets one writer in at a time; the others wait in its busy handler, which sleeps in
+    growing steps (1, 2, 5, 10, ... ms) and so stalls a busy writer behind another for longer
+    than the other's whole commit. Several service processes on one database file (``ledger
+    serve --workers N``) write many times a second, so they queue here instead: a thread lock
+    within the process, then ``flock`` on ``<database>-writelock`` between processes, both of
+    which wake the next writer the moment the lock is free. Writers that do not take it (a
+    migration, another tool) are still kept out by SQLite's own lock and busy timeout.
+    PostgreSQL and in-memory SQLite need none of this (:meth:`held` is then a no-op).
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        database = engine.url.database or ""
+        on_file = database not in ("", ":memory:") and not database.startswith("file:")
+        sqlite_file = engine.dialect.name == "sqlite" and on_file
+        self._path = database + "-writelock" if sqlite_file else None
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if self._path is None:
+            yield
+            return
+        with self._thread_lock:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _enable_wal(cursor: Any) -> None:

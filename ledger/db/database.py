@@ -20,9 +20,10 @@ The anchoring life cycle, and why it is idempotent across crashes:
 3. :meth:`Database.set_batch_root` stores the Merkle root (the leaves are fixed, so a recomputed
    root must be equal; a different one is a :class:`Conflict`).
 4. :meth:`Database.record_submission` stores the *signed* transaction (raw bytes, hash, nonce)
-   **before** it is sent. After a crash or a lost receipt the batcher re-sends these same bytes
-   or looks up this same hash; it never signs a second transaction for the batch, since a
-   different ``raw_tx`` is refused. Re-recording the same bytes is a no-op.
+   **before** it is sent (and the root with it, if step 3 was left to it: one transaction
+   fewer). After a crash or a lost receipt the batcher re-sends these same bytes or looks up
+   this same hash; it never signs a second transaction for the batch, since a different
+   ``raw_tx`` is refused. Re-recording the same bytes is a no-op.
 5. :meth:`Database.record_anchored` stores the block, marks the batch and all its versions
    anchored and writes every inclusion proof, in one transaction. Repeating it with the same
    block and proofs is a no-op (the first ``anchored_at`` is kept); a different block or proof is
@@ -43,19 +44,23 @@ deleted bytes in the file; they leave the WAL file once it is checkpointed and t
 
 from __future__ import annotations
 
+import itertools
+import json
+import operator
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from ledger._ids import AGREEMENT_ID, ROLE
 from ledger.db import schema
-from ledger.db._engine import BEGIN_OPTION
+from ledger.db._engine import BEGIN_OPTION, WriteLock
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.db.records import (
     AgreementVersion,
@@ -81,6 +86,8 @@ _SUBMIT_ATTEMPTS = 4
 #: Agreement IDs per ``IN (...)`` list when submit_many reads the latest versions.
 _IN_CHUNK = 500
 _NO_KEYS: Mapping[bytes, bytes] = MappingProxyType({})
+_BYTES_TYPE = frozenset({bytes})
+_HASH_SIZE = frozenset({32})
 #: The shortest DER SM2 signature the schema accepts (a CHECK constraint of ``signatures``).
 _MIN_SIGNATURE_BYTES = 8
 
@@ -90,6 +97,117 @@ _ob = schema.outbox
 _b = schema.batches
 _ip = schema.inclusion_proofs
 _dk = schema.document_keys
+
+
+# Statements of the anchoring path, built once: they run for every batch, and building one (and
+# its cache key) costs SQLAlchemy more than executing it on a small table.
+_UNFINISHED_BATCH = (
+    sa.select(_b.c.batch_id)
+    .where(_b.c.status != BatchStatus.ANCHORED.value)
+    .order_by(_b.c.batch_id)
+    .limit(1)
+)
+_CLAIMABLE = (
+    sa.select(_ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf)
+    .where(_ob.c.batch_id.is_(None))
+    .order_by(_ob.c.seq)
+    .limit(sa.bindparam("max_size"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    sa.update(_ob)
+    .where(_ob.c.seq == sa.bindparam("claim_seq"), _ob.c.batch_id.is_(None))
+    .values(batch_id=sa.bindparam("claim_batch"), leaf_index=sa.bindparam("claim_index"))
+)
+# The same for rows with consecutive seqs (the usual case), in one statement. Only for rows the
+# transaction has read and locked: the seq range alone (a primary key range) selects them.
+_CLAIM_RANGE = (
+    sa.update(_ob)
+    .where(_ob.c.seq.between(sa.bindparam("first_seq"), sa.bindparam("last_seq")))
+    .values(batch_id=sa.bindparam("claim_batch"), leaf_index=_ob.c.seq - sa.bindparam("first_seq"))
+)
+_INSERT_BATCH = sa.insert(_b).returning(*_b.c)  # the columns: the parameters' keys
+_BATCH_ROW = sa.select(_b).where(_b.c.batch_id == sa.bindparam("batch_id"))
+# SET: the parameters' keys other than ``which_batch``; the row as stored comes back.
+_UPDATE_BATCH = sa.update(_b).where(_b.c.batch_id == sa.bindparam("which_batch")).returning(*_b.c)
+_LOCK_BATCH = _BATCH_ROW.with_for_update()
+_BATCH_LEAVES = (
+    sa.select(_ob.c.leaf_index, _ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf)
+    .where(_ob.c.batch_id == sa.bindparam("batch_id"))
+    .order_by(_ob.c.leaf_index)
+)
+_BATCH_PROOF_KEYS = sa.select(_ob.c.agreement_id, _ob.c.version, _ob.c.leaf_index).where(
+    _ob.c.batch_id == sa.bindparam("batch_id")
+)
+# UPDATE ... FROM: driven by the batch's outbox rows, each version found by its key (not by
+# scanning every accepted version, of which a long chain outage leaves many).
+_ANCHOR_VERSIONS = (
+    sa.update(_av)
+    .where(
+        _ob.c.batch_id == sa.bindparam("batch_id"),
+        _ob.c.agreement_id == _av.c.agreement_id,
+        _ob.c.version == _av.c.version,
+        _av.c.status == VersionStatus.ACCEPTED.value,
+    )
+    .values(status=VersionStatus.ANCHORED.value)
+)
+
+
+_INSERT_PROOF = sa.insert(_ip).values(
+    agreement_id=sa.bindparam("agreement_id"),
+    version=sa.bindparam("version"),
+    batch_id=sa.bindparam("batch_id"),
+    leaf_index=sa.bindparam("leaf_index"),
+    path=sa.bindparam("path"),
+    root=sa.bindparam("root"),
+)
+_INSERT_PROOF_SQL: dict[str, SQLCompiler] = {}  # per dialect
+
+
+def _insert_proofs(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert a batch's proof rows (str, int, bytes and the path as JSON text) straight through
+    the driver's executemany: SQLAlchemy's per-row parameter processing (and ``json.dumps``) is
+    most of the cost of writing a batch's proofs, and these values need none. The statement is
+    compiled by SQLAlchemy once per dialect (paramstyle, PostgreSQL's ``::JSON`` casts)."""
+    compiled = _INSERT_PROOF_SQL.get(conn.dialect.name)
+    if compiled is None:
+        compiled = _INSERT_PROOF.compile(dialect=conn.dialect)
+        assert isinstance(compiled, SQLCompiler)
+        _INSERT_PROOF_SQL[conn.dialect.name] = compiled
+    if compiled.positiontup is not None:  # SQLite: "?" placeholders
+        as_tuple = operator.itemgetter(*compiled.positiontup)
+        conn.exec_driver_sql(compiled.string, list(map(as_tuple, rows)))
+    else:  # psycopg: "%(name)s" placeholders
+        conn.exec_driver_sql(compiled.string, rows)
+
+
+def _json_hex_list(hexes: list[str]) -> str:
+    # exactly json.dumps(hexes): lowercase hex strings need no escaping
+    return '["' + '", "'.join(hexes) + '"]' if hexes else "[]"
+
+
+_ANCHORING_WINDOW = (
+    sa.select(
+        sa.select(sa.func.count())
+        .select_from(_b)
+        .where(_b.c.status != BatchStatus.ANCHORED.value)
+        .scalar_subquery(),
+        sa.func.count(),
+        sa.func.min(_ob.c.accepted_at),
+    )
+    .select_from(_ob)
+    .where(_ob.c.batch_id.is_(None))
+)
+
+
+# submit_many's read of the latest versions (the IN list expands per execution).
+_newer = _av.alias("newer")
+_LATEST_VERSIONS = sa.select(_av.c.agreement_id, _av.c.version, _av.c.kind, _av.c.status).where(
+    _av.c.agreement_id.in_(sa.bindparam("agreement_ids", expanding=True)),
+    ~sa.select(sa.literal(1))
+    .where(_newer.c.agreement_id == _av.c.agreement_id, _newer.c.version > _av.c.version)
+    .exists(),
+)
 
 
 class _Latest(NamedTuple):
@@ -108,6 +226,7 @@ class Database:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._write_lock = WriteLock(engine)
 
     @property
     def engine(self) -> sa.Engine:
@@ -120,6 +239,7 @@ class Database:
 
     def close(self) -> None:
         self._engine.dispose()
+        self._write_lock.close()
 
     def __enter__(self) -> Database:
         return self
@@ -397,7 +517,7 @@ class Database:
         The results are built from the items (not read back): status ``accepted``,
         ``created_at`` = ``accepted_at`` = every signature's ``recorded_at``.
         """
-        checked = [_checked_new_version(index, item) for index, item in enumerate(items)]
+        checked = list(map(_checked_new_version, itertools.count(), items))
         if not checked:
             return []
         for attempt in range(_SUBMIT_ATTEMPTS):
@@ -413,12 +533,13 @@ class Database:
                     ) from error
         raise AssertionError("unreachable")
 
-    def _submit_many(self, items: Sequence[NewVersion]) -> list[AgreementVersion | Conflict]:
+    def _submit_many(self, items: Sequence[_Checked]) -> list[AgreementVersion | Conflict]:
         with self._transaction(write=True) as conn:
-            latest = self._latest_versions(conn, {item.agreement_id for item in items})
+            latest = self._latest_versions(conn, {checked.item.agreement_id for checked in items})
             results: list[AgreementVersion | Conflict] = []
-            written: list[NewVersion] = []
-            for item in items:
+            written: list[_Checked] = []
+            for checked in items:
+                item = checked.item
                 refusal = _version_refusal(
                     item.agreement_id, item.version, item.kind, latest.get(item.agreement_id)
                 ) or _signature_refusal(item)
@@ -428,7 +549,7 @@ class Database:
                 latest[item.agreement_id] = _Latest(
                     item.version, item.kind.value, VersionStatus.ACCEPTED.value
                 )
-                written.append(item)
+                written.append(checked)
                 results.append(_accepted_record(item))
             if written:
                 _insert_accepted(conn, written)
@@ -437,22 +558,14 @@ class Database:
     @staticmethod
     def _latest_versions(conn: sa.Connection, agreement_ids: set[str]) -> dict[str, _Latest]:
         """The latest stored version of each agreement that has one."""
-        newer = _av.alias("newer")
-        is_latest = ~(
-            sa.select(sa.literal(1))
-            .where(newer.c.agreement_id == _av.c.agreement_id, newer.c.version > _av.c.version)
-            .exists()
-        )
         ordered = sorted(agreement_ids)
         latest: dict[str, _Latest] = {}
         for start in range(0, len(ordered), _IN_CHUNK):
             rows = conn.execute(
-                sa.select(_av.c.agreement_id, _av.c.version, _av.c.kind, _av.c.status).where(
-                    _av.c.agreement_id.in_(ordered[start : start + _IN_CHUNK]), is_latest
-                )
+                _LATEST_VERSIONS, {"agreement_ids": ordered[start : start + _IN_CHUNK]}
             )
-            for row in rows:
-                latest[row.agreement_id] = _Latest(int(row.version), row.kind, row.status)
+            for agreement_id, version, kind, status in rows:
+                latest[agreement_id] = _Latest(int(version), kind, status)
         return latest
 
     # -- the outbox and its batches ----------------------------------------------------------
@@ -486,42 +599,55 @@ class Database:
                 # always take the oldest rows. SKIP LOCKED below still keeps a claim from
                 # waiting on rows someone else has locked.
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
-            unfinished = conn.execute(
-                sa.select(_b.c.batch_id)
-                .where(_b.c.status != BatchStatus.ANCHORED.value)
-                .order_by(_b.c.batch_id)
-                .limit(1)
-            ).scalar()
+            unfinished = conn.execute(_UNFINISHED_BATCH).scalar()
             if unfinished is not None:
                 return self._load_batch(conn, int(unfinished))
-            rows = conn.execute(
-                sa.select(_ob.c.seq)
-                .where(_ob.c.batch_id.is_(None))
-                .order_by(_ob.c.seq)
-                .limit(max_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = conn.execute(_CLAIMABLE, {"max_size": max_size}).all()
             if not rows:
                 return None
-            seqs = [int(row.seq) for row in rows]
-            batch_id = conn.execute(
-                sa.insert(_b)
-                .values(
-                    status=BatchStatus.OPEN.value,
-                    size=len(seqs),
-                    first_seq=seqs[0],
-                    last_seq=seqs[-1],
-                    created_at=now,
+            seqs = [int(row[0]) for row in rows]
+            header = conn.execute(
+                _INSERT_BATCH,
+                {
+                    "status": BatchStatus.OPEN.value,
+                    "size": len(seqs),
+                    "first_seq": seqs[0],
+                    "last_seq": seqs[-1],
+                    "created_at": now,
+                },
+            ).one()
+            batch_id = int(header.batch_id)
+            if seqs[-1] - seqs[0] == len(seqs) - 1:
+                # Consecutive seqs: the range holds exactly the unclaimed rows read, which
+                # this transaction has locked (FOR UPDATE; on SQLite, the write lock).
+                claimed = conn.execute(
+                    _CLAIM_RANGE,
+                    {"first_seq": seqs[0], "last_seq": seqs[-1], "claim_batch": batch_id},
+                ).rowcount
+                if claimed != len(seqs):
+                    raise DatabaseError(f"claimed {claimed} outbox rows, not {len(seqs)}")
+            else:
+                conn.execute(
+                    _CLAIM,
+                    [
+                        {"claim_seq": seq, "claim_batch": batch_id, "claim_index": index}
+                        for index, seq in enumerate(seqs)
+                    ],
                 )
-                .returning(_b.c.batch_id)
-            ).scalar_one()
-            conn.execute(
-                sa.update(_ob)
-                .where(_ob.c.seq == sa.bindparam("claim_seq"), _ob.c.batch_id.is_(None))
-                .values(batch_id=batch_id, leaf_index=sa.bindparam("claim_index")),
-                [{"claim_seq": seq, "claim_index": index} for index, seq in enumerate(seqs)],
+            # the leaves are the rows just claimed: the batch is not read back
+            leaves = tuple(
+                BatchLeaf(
+                    leaf_index=index,
+                    seq=seq,
+                    agreement_id=agreement_id,
+                    version=int(version),
+                    leaf=bytes(leaf),
+                )
+                for index, (seq, (_, agreement_id, version, leaf)) in enumerate(
+                    zip(seqs, rows, strict=True)
+                )
             )
-            return self._load_batch(conn, int(batch_id))
+            return _batch_record(header, leaves)
 
     def get_batch(self, batch_id: int) -> Batch:
         with self._transaction() as conn:
@@ -537,32 +663,50 @@ class Database:
             ).scalars()
             return [self._load_batch(conn, int(batch_id)) for batch_id in list(ids)]
 
-    def set_batch_root(self, batch_id: int, root: bytes) -> Batch:
-        """Store an open batch's Merkle root; the same root again is a no-op."""
+    def set_batch_root(self, batch_id: int, root: bytes, *, with_leaves: bool = True) -> Batch:
+        """Store an open batch's Merkle root; the same root again is a no-op.
+
+        ``with_leaves=False`` returns the batch with empty ``leaves``, for a caller that holds
+        them already (from :meth:`open_batch`): reading them again costs per leaf. The same goes
+        for :meth:`record_submission` and :meth:`record_anchored`.
+        """
         _check_bytes("root", root, 32)
         with self._transaction(write=True) as conn:
             row = self._lock_batch(conn, batch_id)
+            leaves = None if with_leaves else ()
             if row.root is not None:
                 if bytes(row.root) != root:
                     raise Conflict(f"batch {batch_id} already has root {bytes(row.root).hex()}")
-                return self._load_batch(conn, batch_id)
-            conn.execute(sa.update(_b).where(_b.c.batch_id == batch_id).values(root=root))
-            return self._load_batch(conn, batch_id)
+                return self._load_batch(conn, batch_id, leaves=leaves)
+            return self._update_batch(conn, batch_id, leaves, root=root)
 
     def record_submission(
-        self, batch_id: int, *, raw_tx: bytes, tx_hash: bytes, nonce: int
+        self,
+        batch_id: int,
+        *,
+        raw_tx: bytes,
+        tx_hash: bytes,
+        nonce: int,
+        root: bytes | None = None,
+        with_leaves: bool = True,
     ) -> Batch:
         """Store the signed anchoring transaction BEFORE sending it (status ``submitted``).
 
         Idempotent for the same ``(raw_tx, tx_hash, nonce)``; any other transaction for a batch
         that has one is a :class:`Conflict` (re-send the stored bytes instead). The root must
-        have been set.
+        have been set, or be given as ``root``: then it is stored in the same transaction, as
+        :meth:`set_batch_root` would (a different stored root is a :class:`Conflict`).
         """
         _check_bytes("raw_tx", raw_tx)
         _check_bytes("tx_hash", tx_hash, 32)
         _check_int("nonce", nonce, minimum=0)
+        if root is not None:
+            _check_bytes("root", root, 32)
         with self._transaction(write=True) as conn:
             row = self._lock_batch(conn, batch_id)
+            leaves = None if with_leaves else ()
+            if root is not None and row.root is not None and bytes(row.root) != root:
+                raise Conflict(f"batch {batch_id} already has root {bytes(row.root).hex()}")
             if row.raw_tx is not None:
                 stored = (bytes(row.raw_tx), bytes(row.tx_hash), int(row.nonce))
                 if stored != (raw_tx, tx_hash, nonce):
@@ -570,17 +714,18 @@ class Database:
                         f"batch {batch_id} already has transaction 0x{stored[1].hex()}"
                         f" (nonce {stored[2]}): re-send it, do not sign another"
                     )
-                return self._load_batch(conn, batch_id)
+                return self._load_batch(conn, batch_id, leaves=leaves)
+            values: dict[str, Any] = {
+                "status": BatchStatus.SUBMITTED.value,
+                "raw_tx": raw_tx,
+                "tx_hash": tx_hash,
+                "nonce": nonce,
+            }
             if row.root is None:
-                raise Conflict(f"batch {batch_id} has no root yet")
-            conn.execute(
-                sa.update(_b)
-                .where(_b.c.batch_id == batch_id)
-                .values(
-                    status=BatchStatus.SUBMITTED.value, raw_tx=raw_tx, tx_hash=tx_hash, nonce=nonce
-                )
-            )
-            return self._load_batch(conn, batch_id)
+                if root is None:
+                    raise Conflict(f"batch {batch_id} has no root yet")
+                values["root"] = root
+            return self._update_batch(conn, batch_id, leaves, **values)
 
     def record_anchored(
         self,
@@ -590,6 +735,7 @@ class Database:
         block_hash: bytes,
         anchored_at: datetime,
         proofs: Mapping[int, Sequence[bytes]],
+        with_leaves: bool = True,
     ) -> Batch:
         """The batch's transaction is in ``block_number``: mark the batch and every version in it
         anchored and store each leaf's Merkle path (``proofs[leaf_index]``, sibling hashes from
@@ -604,12 +750,21 @@ class Database:
         _check_aware("anchored_at", anchored_at)
         paths: dict[int, list[str]] = {}
         for leaf_index, path in proofs.items():
-            _check_int("leaf_index", leaf_index, minimum=0)
-            if isinstance(path, bytes | str):
-                raise ValueError("a Merkle path is a sequence of 32-byte hashes")
-            for node in path:
-                _check_bytes("Merkle path node", node, 32)
-            paths[leaf_index] = [node.hex() for node in path]
+            # the common case checked at C speed; anything else gets the detailed checks
+            if not (
+                type(leaf_index) is int
+                and leaf_index >= 0
+                and isinstance(path, list | tuple)
+                and set(map(type, path)) <= _BYTES_TYPE
+                and set(map(len, path)) <= _HASH_SIZE
+            ):
+                _check_int("leaf_index", leaf_index, minimum=0)
+                if isinstance(path, bytes | str):
+                    raise ValueError("a Merkle path is a sequence of 32-byte hashes")
+                for node in path:
+                    _check_bytes("Merkle path node", node, 32)
+            paths[leaf_index] = list(map(bytes.hex, path))
+        leaves = None if with_leaves else ()
         with self._transaction(write=True) as conn:
             row = self._lock_batch(conn, batch_id)
             if set(paths) != set(range(row.size)):
@@ -632,58 +787,40 @@ class Database:
                         f"batch {batch_id} is already anchored in block {row.block_number}"
                         f" (0x{bytes(row.block_hash).hex()}) with other data"
                     )
-                return self._load_batch(conn, batch_id)
+                return self._load_batch(conn, batch_id, leaves=leaves)
             if row.status != BatchStatus.SUBMITTED:
                 raise Conflict(f"batch {batch_id} is {row.status}: record its submission first")
             root = bytes(row.root)
-            conn.execute(
-                sa.update(_b)
-                .where(_b.c.batch_id == batch_id)
-                .values(
-                    status=BatchStatus.ANCHORED.value,
-                    block_number=block_number,
-                    block_hash=block_hash,
-                    anchored_at=anchored_at,
-                )
-            )
-            in_batch = (
-                sa.select(sa.literal(1))
-                .where(
-                    _ob.c.batch_id == batch_id,
-                    _ob.c.agreement_id == _av.c.agreement_id,
-                    _ob.c.version == _av.c.version,
-                )
-                .exists()
-            )
-            updated = conn.execute(
-                sa.update(_av)
-                .where(in_batch, _av.c.status == VersionStatus.ACCEPTED.value)
-                .values(status=VersionStatus.ANCHORED.value)
-            ).rowcount
+            updated = conn.execute(_ANCHOR_VERSIONS, {"batch_id": batch_id}).rowcount
             if updated != row.size:
                 raise DatabaseError(
                     f"batch {batch_id} has {row.size} leaves but {updated} accepted versions"
                 )
-            leaves = conn.execute(
-                sa.select(_ob.c.agreement_id, _ob.c.version, _ob.c.leaf_index).where(
-                    _ob.c.batch_id == batch_id
-                )
-            ).all()
-            conn.execute(
-                sa.insert(_ip),
+            _insert_proofs(
+                conn,
                 [
                     {
-                        "agreement_id": leaf.agreement_id,
-                        "version": leaf.version,
+                        "agreement_id": agreement_id,
+                        "version": int(version),
                         "batch_id": batch_id,
-                        "leaf_index": leaf.leaf_index,
-                        "path": paths[int(leaf.leaf_index)],
+                        "leaf_index": int(leaf_index),
+                        "path": _json_hex_list(paths[int(leaf_index)]),
                         "root": root,
                     }
-                    for leaf in leaves
+                    for agreement_id, version, leaf_index in conn.execute(
+                        _BATCH_PROOF_KEYS, {"batch_id": batch_id}
+                    ).all()
                 ],
             )
-            return self._load_batch(conn, batch_id)
+            return self._update_batch(
+                conn,
+                batch_id,
+                leaves,
+                status=BatchStatus.ANCHORED.value,
+                block_number=block_number,
+                block_hash=block_hash,
+                anchored_at=anchored_at,
+            )
 
     def inclusion(self, agreement_id: str, version: int) -> Inclusion:
         """An anchored version's inclusion proof; :class:`NotFound` until it is anchored."""
@@ -765,20 +902,11 @@ class Database:
     def anchoring_window(self) -> AnchoringWindow:
         """What the anchoring loop decides on (cheaper than :meth:`counts`, read every poll)."""
         with self._transaction() as conn:
-            unfinished = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(_b)
-                .where(_b.c.status != BatchStatus.ANCHORED.value)
-            ).scalar_one()
-            waiting = conn.execute(
-                sa.select(sa.func.count(), sa.func.min(_ob.c.accepted_at)).where(
-                    _ob.c.batch_id.is_(None)
-                )
-            ).one()
+            row = conn.execute(_ANCHORING_WINDOW).one()
         return AnchoringWindow(
-            unfinished_batches=int(unfinished),
-            unbatched=int(waiting[0]),
-            oldest_unbatched_at=waiting[1],
+            unfinished_batches=int(row[0]),
+            unbatched=int(row[1]),
+            oldest_unbatched_at=row[2],
         )
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -787,7 +915,10 @@ class Database:
     def _transaction(self, *, write: bool = False) -> Iterator[sa.Connection]:
         """One transaction; committed when the block ends, rolled back if it raises."""
         try:
-            with self._engine.connect() as conn:
+            with (
+                self._write_lock.held() if write else nullcontext(),
+                self._engine.connect() as conn,
+            ):
                 if write:
                     conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
                 with conn.begin():
@@ -816,47 +947,63 @@ class Database:
         return _version_record(row, signatures)
 
     def _lock_batch(self, conn: sa.Connection, batch_id: int) -> sa.Row[Any]:
-        row = conn.execute(sa.select(_b).where(_b.c.batch_id == batch_id).with_for_update()).first()
+        row = conn.execute(_LOCK_BATCH, {"batch_id": batch_id}).first()
         if row is None:
             raise NotFound(f"no batch {batch_id}")
         return row
 
-    def _load_batch(self, conn: sa.Connection, batch_id: int) -> Batch:
-        row = conn.execute(sa.select(_b).where(_b.c.batch_id == batch_id)).first()
+    def _load_batch(
+        self, conn: sa.Connection, batch_id: int, *, leaves: tuple[BatchLeaf, ...] | None = None
+    ) -> Batch:
+        """The batch row, with ``leaves`` if given (else read, in leaf-index order)."""
+        row = conn.execute(_BATCH_ROW, {"batch_id": batch_id}).first()
         if row is None:
             raise NotFound(f"no batch {batch_id}")
-        leaves = tuple(
+        return _batch_record(row, self._read_leaves(conn, batch_id) if leaves is None else leaves)
+
+    def _read_leaves(self, conn: sa.Connection, batch_id: int) -> tuple[BatchLeaf, ...]:
+        return tuple(
             BatchLeaf(
-                leaf_index=int(leaf.leaf_index),
-                seq=int(leaf.seq),
-                agreement_id=leaf.agreement_id,
-                version=int(leaf.version),
-                leaf=bytes(leaf.leaf),
+                leaf_index=int(leaf_index),
+                seq=int(seq),
+                agreement_id=agreement_id,
+                version=int(version),
+                leaf=bytes(leaf),
             )
-            for leaf in conn.execute(
-                sa.select(
-                    _ob.c.leaf_index, _ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf
-                )
-                .where(_ob.c.batch_id == batch_id)
-                .order_by(_ob.c.leaf_index)
-            )
+            for leaf_index, seq, agreement_id, version, leaf in conn.execute(
+                _BATCH_LEAVES, {"batch_id": batch_id}
+            ).all()
         )
-        return Batch(
-            batch_id=int(row.batch_id),
-            status=BatchStatus(row.status),
-            size=int(row.size),
-            first_seq=int(row.first_seq),
-            last_seq=int(row.last_seq),
-            root=_opt_bytes(row.root),
-            created_at=row.created_at,
-            tx_hash=_opt_bytes(row.tx_hash),
-            raw_tx=_opt_bytes(row.raw_tx),
-            nonce=None if row.nonce is None else int(row.nonce),
-            block_number=None if row.block_number is None else int(row.block_number),
-            block_hash=_opt_bytes(row.block_hash),
-            anchored_at=row.anchored_at,
-            leaves=leaves,
-        )
+
+    def _update_batch(
+        self,
+        conn: sa.Connection,
+        batch_id: int,
+        leaves: tuple[BatchLeaf, ...] | None,
+        **values: Any,
+    ) -> Batch:
+        """Update the (locked) batch row and return it as stored (RETURNING: not read again)."""
+        row = conn.execute(_UPDATE_BATCH, {"which_batch": batch_id, **values}).one()
+        return _batch_record(row, self._read_leaves(conn, batch_id) if leaves is None else leaves)
+
+
+def _batch_record(row: Any, leaves: tuple[BatchLeaf, ...]) -> Batch:
+    return Batch(
+        batch_id=int(row.batch_id),
+        status=BatchStatus(row.status),
+        size=int(row.size),
+        first_seq=int(row.first_seq),
+        last_seq=int(row.last_seq),
+        root=_opt_bytes(row.root),
+        created_at=row.created_at,
+        tx_hash=_opt_bytes(row.tx_hash),
+        raw_tx=_opt_bytes(row.raw_tx),
+        nonce=None if row.nonce is None else int(row.nonce),
+        block_number=None if row.block_number is None else int(row.block_number),
+        block_hash=_opt_bytes(row.block_hash),
+        anchored_at=row.anchored_at,
+        leaves=leaves,
+    )
 
 
 def _signature_record(row: Any) -> SignatureRecord:
@@ -923,101 +1070,210 @@ def _signature_refusal(item: NewVersion) -> str | None:
     return None
 
 
+_R = TypeVar("_R")
+_BY_ROLE = operator.attrgetter("role")
+
+
 def _accepted_record(item: NewVersion) -> AgreementVersion:
     """What submit_many stored for ``item``, as get_version would read it back."""
     accepted_at = item.accepted_at.astimezone(UTC)
-    return AgreementVersion(
-        agreement_id=item.agreement_id,
-        version=item.version,
-        kind=item.kind,
-        status=VersionStatus.ACCEPTED,
-        document_sm3=item.document_sm3,
-        document_cid=item.document_cid,
-        media_type=item.media_type,
-        size=item.size,
-        required_roles=item.required_roles,
-        chain_id=item.chain_id,
-        contract=item.contract,
-        created_at=accepted_at,
-        accepted_at=accepted_at,
-        keys_erased_at=None,
-        signatures=tuple(
-            SignatureRecord(
-                agreement_id=item.agreement_id,
-                version=item.version,
-                role=sig.role,
-                signed_at=sig.signed_at.astimezone(UTC),
-                public_key=sig.public_key,
-                distid=sig.distid,
-                signature=sig.signature,
-                recorded_at=accepted_at,
-            )
-            for sig in sorted(item.signatures, key=lambda sig: sig.role)
-        ),
+    agreement_id = item.agreement_id
+    version = item.version
+    return _record(
+        AgreementVersion,
+        {
+            "agreement_id": agreement_id,
+            "version": version,
+            "kind": item.kind,
+            "status": VersionStatus.ACCEPTED,
+            "document_sm3": item.document_sm3,
+            "document_cid": item.document_cid,
+            "media_type": item.media_type,
+            "size": item.size,
+            "required_roles": item.required_roles,
+            "chain_id": item.chain_id,
+            "contract": item.contract,
+            "created_at": accepted_at,
+            "accepted_at": accepted_at,
+            "keys_erased_at": None,
+            "signatures": tuple(
+                _record(
+                    SignatureRecord,
+                    {
+                        "agreement_id": agreement_id,
+                        "version": version,
+                        "role": sig.role,
+                        "signed_at": sig.signed_at.astimezone(UTC),
+                        "public_key": sig.public_key,
+                        "distid": sig.distid,
+                        "signature": sig.signature,
+                        "recorded_at": accepted_at,
+                    },
+                )
+                for sig in sorted(item.signatures, key=_BY_ROLE)
+            ),
+        },
     )
 
 
-def _insert_accepted(conn: sa.Connection, items: Sequence[NewVersion]) -> None:
-    """One multi-row INSERT per table for the accepted items (outbox rows in their order)."""
+def _record(cls: type[_R], fields: dict[str, Any]) -> _R:
+    """``cls(**fields)`` for a frozen dataclass of :mod:`ledger.db.records` (no ``__post_init__``,
+    no slots), given every field, without its ``__init__``: that sets each field through
+    ``object.__setattr__``, which costs submit_many several microseconds per item. A test checks
+    that the records equal the ones ``__init__`` builds."""
+    record = object.__new__(cls)
+    record.__dict__.update(fields)
+    return record
+
+
+class _DriverInsert:
+    """An INSERT of fixed columns run straight through the driver's executemany, as
+    :func:`_insert_proofs` does: SQLAlchemy's per-row parameter processing is most of the cost
+    of submit_many. The statement is compiled by SQLAlchemy once per dialect (paramstyle,
+    PostgreSQL's casts); the caller passes rows (tuples, in ``columns`` order) of values already
+    converted exactly as the columns' types would convert them (see :func:`_insert_accepted`).
+    ``exec_driver_sql`` keeps SQLAlchemy's error translation and cursor events."""
+
+    def __init__(self, table: sa.Table, *columns: str) -> None:
+        self._statement = sa.insert(table).values({name: sa.bindparam(name) for name in columns})
+        self._columns = columns
+        self._sql: dict[str, tuple[str, bool]] = {}  # per dialect: SQL, positional?
+
+    def executemany(self, conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+        sql = self._sql.get(conn.dialect.name)
+        if sql is None:
+            # for_executemany: as SQLAlchemy compiles it for many rows (no RETURNING)
+            compiled = self._statement.compile(dialect=conn.dialect, for_executemany=True)
+            assert isinstance(compiled, SQLCompiler)
+            positional = compiled.positiontup is not None
+            if positional:  # SQLite: "?" placeholders, in the order of the columns
+                assert tuple(compiled.positiontup or ()) == self._columns, compiled.string
+            else:  # psycopg: "%(name)s" placeholders
+                assert set(compiled.binds) == set(self._columns), compiled.string
+            sql = self._sql[conn.dialect.name] = (compiled.string, positional)
+        statement, positional = sql
+        if positional:
+            conn.exec_driver_sql(statement, rows)
+        else:
+            columns = self._columns
+            conn.exec_driver_sql(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+_INSERT_VERSION = _DriverInsert(
+    _av,
+    "agreement_id",
+    "version",
+    "kind",
+    "status",
+    "document_sm3",
+    "document_cid",
+    "media_type",
+    "size",
+    "required_roles",
+    "chain_id",
+    "contract",
+    "created_at",
+    "accepted_at",
+)
+_INSERT_SIGNATURE = _DriverInsert(
+    _sig,
+    "agreement_id",
+    "version",
+    "role",
+    "signed_at",
+    "public_key",
+    "distid",
+    "signature",
+    "recorded_at",
+)
+_INSERT_KEY = _DriverInsert(_dk, "agreement_id", "version", "reader_fingerprint", "wrapped_key")
+_INSERT_OUTBOX = _DriverInsert(_ob, "agreement_id", "version", "leaf", "accepted_at")
+
+
+def _sqlite_time(value: datetime) -> str:
+    """What :class:`schema.UTCDateTime` and SQLite's DATETIME make of an aware datetime: the UTC
+    wall time as ``YYYY-MM-DD HH:MM:SS.ffffff`` (the year always has 4 digits)."""
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def _postgresql_time(value: datetime) -> datetime:
+    """What :class:`schema.UTCDateTime` hands psycopg: the same instant, in UTC."""
+    return value.astimezone(UTC)
+
+
+def _insert_accepted(conn: sa.Connection, items: Sequence[_Checked]) -> None:
+    """One executemany per table for the accepted items (outbox rows in their order).
+
+    The values are converted here as the columns' types would: bytes, ints and strings as they
+    are (SQLAlchemy wraps bytes in the driver's ``Binary``, which stores the same BLOB/BYTEA),
+    JSON as ``json.dumps`` text (PostgreSQL's ``::JSON`` cast keeps the text as it is), aware
+    times as :class:`schema.UTCDateTime` and the dialect's DATETIME would. A test compares the
+    stored rows with SQLAlchemy's, on both backends."""
+    stored_time = _sqlite_time if conn.dialect.name == "sqlite" else _postgresql_time
+    times: dict[datetime, Any] = {}  # each instant converted once (items share accepted_at)
+    accepted = VersionStatus.ACCEPTED.value
+    roles_json: dict[tuple[str, ...], str] = {}  # usually one set of roles for all
+    versions: list[tuple[Any, ...]] = []
+    signatures: list[tuple[Any, ...]] = []
+    keys: list[tuple[Any, ...]] = []
+    outbox: list[tuple[Any, ...]] = []
+    for item, wrapped_keys in items:
+        agreement_id = item.agreement_id
+        version = item.version
+        at = times.get(item.accepted_at)
+        if at is None:
+            at = times[item.accepted_at] = stored_time(item.accepted_at)
+        roles = item.required_roles
+        required_roles = roles_json.get(roles)
+        if required_roles is None:
+            required_roles = roles_json[roles] = json.dumps(list(roles))
+        versions.append(
+            (
+                agreement_id,
+                version,
+                item.kind.value,
+                accepted,
+                item.document_sm3,
+                item.document_cid,
+                item.media_type,
+                item.size,
+                required_roles,
+                item.chain_id,
+                item.contract,
+                at,
+                at,
+            )
+        )
+        for sig in item.signatures:
+            signed_at = times.get(sig.signed_at)
+            if signed_at is None:
+                signed_at = times[sig.signed_at] = stored_time(sig.signed_at)
+            signatures.append(
+                (
+                    agreement_id,
+                    version,
+                    sig.role,
+                    signed_at,
+                    sig.public_key,
+                    sig.distid,
+                    sig.signature,
+                    at,
+                )
+            )
+        for fingerprint, wrapped in wrapped_keys:
+            keys.append((agreement_id, version, fingerprint, wrapped))
+        outbox.append((agreement_id, version, item.leaf, at))
     # Versions in key order: concurrent calls on PostgreSQL then wait for each other's
     # uncommitted keys in one global order, so they cannot deadlock.
-    conn.execute(
-        sa.insert(_av),
-        [
-            {
-                "agreement_id": item.agreement_id,
-                "version": item.version,
-                "kind": item.kind.value,
-                "status": VersionStatus.ACCEPTED.value,
-                "document_sm3": item.document_sm3,
-                "document_cid": item.document_cid,
-                "media_type": item.media_type,
-                "size": item.size,
-                "required_roles": list(item.required_roles),
-                "chain_id": item.chain_id,
-                "contract": item.contract,
-                "created_at": item.accepted_at,
-                "accepted_at": item.accepted_at,
-            }
-            for item in sorted(items, key=lambda item: (item.agreement_id, item.version))
-        ],
-    )
-    conn.execute(
-        sa.insert(_sig),
-        [
-            {
-                "agreement_id": item.agreement_id,
-                "version": item.version,
-                "role": sig.role,
-                "signed_at": sig.signed_at,
-                "public_key": sig.public_key,
-                "distid": sig.distid,
-                "signature": sig.signature,
-                "recorded_at": item.accepted_at,
-            }
-            for item in items
-            for sig in item.signatures
-        ],
-    )
-    keys = [
-        row
-        for item in items
-        for row in _key_rows(item.agreement_id, item.version, item.wrapped_keys)
-    ]
+    versions.sort(key=_VERSION_KEY)
+    _INSERT_VERSION.executemany(conn, versions)
+    _INSERT_SIGNATURE.executemany(conn, signatures)
     if keys:
-        conn.execute(sa.insert(_dk), keys)
-    conn.execute(
-        sa.insert(_ob),
-        [
-            {
-                "agreement_id": item.agreement_id,
-                "version": item.version,
-                "leaf": item.leaf,
-                "accepted_at": item.accepted_at,
-            }
-            for item in items
-        ],
-    )
+        _INSERT_KEY.executemany(conn, keys)
+    _INSERT_OUTBOX.executemany(conn, outbox)
+
+
+_VERSION_KEY = operator.itemgetter(0, 1)
 
 
 def _key_rows(
@@ -1034,9 +1290,97 @@ def _key_rows(
     ]
 
 
-def _checked_new_version(index: int, item: NewVersion) -> NewVersion:
+class _Checked(NamedTuple):
+    """A submit_many item checked for form: the item (its kind a :class:`VersionKind`, its roles
+    and signatures tuples) and its wrapped keys as they were checked (fingerprint, key)."""
+
+    item: NewVersion
+    wrapped_keys: tuple[tuple[bytes, bytes], ...]
+
+
+def _checked_new_version(index: int, item: NewVersion) -> _Checked:
     """``item`` checked for form (not against the stored state), normalized; ValueError naming
     the item's index if it is malformed."""
+    # The common case (exact types, as the service builds items) is checked by _well_formed;
+    # anything else, valid or not, gets the detailed checks (and their error messages).
+    if type(item) is NewVersion and _well_formed(item):
+        keys = tuple(item.wrapped_keys.items())  # what is checked is what is written
+        for fingerprint, wrapped in keys:
+            if not (
+                type(fingerprint) is bytes
+                and len(fingerprint) == _HASH_BYTES
+                and type(wrapped) is bytes
+                and wrapped
+            ):
+                break
+        else:
+            return _Checked(item, keys)
+    return _checked_in_detail(index, item)
+
+
+_HASH_BYTES = 32
+_PUBLIC_KEY_BYTES = 65
+
+
+def _well_formed(item: NewVersion) -> bool:
+    """Whether ``item`` passes every check of :func:`_checked_in_detail` (but its wrapped keys')
+    and needs no normalizing; False may also mean: check it in detail."""
+    agreement_id = item.agreement_id
+    roles = item.required_roles
+    accepted_at = item.accepted_at
+    signatures = item.signatures
+    if not (
+        type(agreement_id) is str
+        and AGREEMENT_ID.match(agreement_id)
+        and type(item.version) is int
+        and item.version >= 1
+        and type(item.kind) is VersionKind
+        and type(item.document_sm3) is bytes
+        and len(item.document_sm3) == _HASH_BYTES
+        and type(item.document_cid) is str
+        and item.document_cid
+        and type(item.media_type) is str
+        and item.media_type
+        and type(item.size) is int
+        and item.size >= 0
+        and type(roles) is tuple
+        and roles
+        and len(set(roles)) == len(roles)
+        and type(item.chain_id) is int
+        and item.chain_id >= 1
+        and type(item.contract) is str
+        and item.contract
+        and type(accepted_at) is datetime
+        and accepted_at.utcoffset() is not None
+        and type(signatures) is tuple
+        and (type(item.wrapped_keys) is dict or isinstance(item.wrapped_keys, Mapping))
+        and type(item.leaf) is bytes
+        and len(item.leaf) == _HASH_BYTES
+    ):
+        return False
+    for role in roles:
+        if type(role) is not str or not ROLE.match(role):
+            return False
+    for sig in signatures:
+        if not (
+            type(sig) is NewSignature
+            and type(sig.role) is str
+            and ROLE.match(sig.role)
+            and type(sig.signed_at) is datetime
+            and sig.signed_at.utcoffset() is not None
+            and type(sig.public_key) is bytes
+            and len(sig.public_key) == _PUBLIC_KEY_BYTES
+            and type(sig.distid) is bytes
+            and sig.distid
+            and type(sig.signature) is bytes
+            and len(sig.signature) >= _MIN_SIGNATURE_BYTES
+        ):
+            return False
+    return True
+
+
+def _checked_in_detail(index: int, item: NewVersion) -> _Checked:
+    """:func:`_checked_new_version`, one check at a time: the precise ValueError."""
     try:
         if not isinstance(item, NewVersion):
             raise ValueError(f"expected a NewVersion, got {type(item).__name__}")
@@ -1059,13 +1403,14 @@ def _checked_new_version(index: int, item: NewVersion) -> NewVersion:
         _check_bytes("leaf", item.leaf, 32)
     except ValueError as error:
         raise ValueError(f"items[{index}]: {error}") from error
-    return replace(
+    normalized = replace(
         item,
         kind=kind,
         required_roles=roles,
         signatures=tuple(item.signatures),
         wrapped_keys=MappingProxyType(keys),
     )
+    return _Checked(normalized, tuple(keys.items()))
 
 
 def _check_new_signature(sig: NewSignature) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -112,6 +113,86 @@ def test_open_batch_claims_in_seq_order_up_to_max_size(database: Database) -> No
     anchor(database, rest)
     assert database.open_batch(max_size=3, now=at(14)) is None
     assert database.unfinished_batches() == []
+
+
+def test_open_batch_claims_rows_with_gaps_between_their_seqs(database: Database) -> None:
+    # Sequences leave gaps (a rolled back insert on PostgreSQL): the claim is then row by row.
+    keys = accepted(database, 4)
+    with database.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE outbox SET seq = seq + 1000 WHERE seq = (SELECT max(seq) FROM outbox)")
+        )
+    batch = database.open_batch(max_size=10, now=at(10))
+    assert batch is not None and batch.size == 4
+    assert [(leaf.agreement_id, leaf.version) for leaf in batch.leaves] == keys
+    assert [leaf.leaf_index for leaf in batch.leaves] == [0, 1, 2, 3]
+    assert batch.last_seq - batch.first_seq > 1000
+    assert database.get_batch(batch.batch_id) == batch  # what was claimed is what is stored
+    anchor(database, batch)
+    assert database.counts().anchored == 4
+
+
+def test_open_batch_claims_a_run_of_seqs_with_their_leaf_indexes(database: Database) -> None:
+    keys = accepted(database, 6)
+    first = database.open_batch(max_size=2, now=at(10))
+    assert first is not None
+    anchor(database, first)
+    batch = database.open_batch(max_size=3, now=at(11))  # seqs 3..5 of 1..6: a consecutive run
+    assert batch is not None
+    assert [(leaf.agreement_id, leaf.version) for leaf in batch.leaves] == keys[2:5]
+    assert database.get_batch(batch.batch_id) == batch
+    with database.engine.connect() as conn:
+        claimed = conn.execute(
+            sa.text("SELECT seq, leaf_index FROM outbox WHERE batch_id = :b ORDER BY seq"),
+            {"b": batch.batch_id},
+        ).all()
+    assert [(int(seq), int(index)) for seq, index in claimed] == [
+        (leaf.seq, leaf.leaf_index) for leaf in batch.leaves
+    ]
+    assert database.counts().unbatched == 1
+
+
+def test_submission_may_carry_the_root_and_leaves_may_be_left_out(database: Database) -> None:
+    accepted(database, 3)
+    batch = database.open_batch(max_size=10, now=at(10))
+    assert batch is not None
+    root = root_of(batch)
+    with pytest.raises(ValueError):
+        database.record_submission(
+            batch.batch_id, raw_tx=b"raw", tx_hash=b"\x05" * 32, nonce=0, root=b"short"
+        )
+    # root and signed transaction in one step, the batch row alone coming back
+    submitted = database.record_submission(
+        batch.batch_id, raw_tx=b"raw", tx_hash=b"\x05" * 32, nonce=0, root=root, with_leaves=False
+    )
+    assert submitted.status is BatchStatus.SUBMITTED and submitted.root == root
+    assert submitted.leaves == ()
+    stored = database.get_batch(batch.batch_id)
+    assert stored.leaves == batch.leaves
+    assert replace(stored, leaves=()) == submitted
+    # repeats: the same root and bytes are a no-op, another root is a conflict
+    assert (
+        database.record_submission(
+            batch.batch_id, raw_tx=b"raw", tx_hash=b"\x05" * 32, nonce=0, root=root
+        )
+        == stored
+    )
+    with pytest.raises(Conflict, match="already has root"):
+        database.record_submission(
+            batch.batch_id, raw_tx=b"raw", tx_hash=b"\x05" * 32, nonce=0, root=b"\x09" * 32
+        )
+    assert database.set_batch_root(batch.batch_id, root, with_leaves=False).leaves == ()
+    done = database.record_anchored(
+        batch.batch_id,
+        block_number=9,
+        block_hash=b"\x06" * 32,
+        anchored_at=at(20),
+        proofs=proofs_of(batch),
+        with_leaves=False,
+    )
+    assert done.leaves == () and done.status is BatchStatus.ANCHORED
+    assert replace(database.get_batch(batch.batch_id), leaves=()) == done
+    assert done.anchored_at == at(20)
 
 
 def test_a_submitted_batch_survives_a_crash_with_its_signed_transaction(database_url: str) -> None:
