@@ -148,12 +148,19 @@ class EvidenceLedgerContract:
     def sign_anchor_batch(self, *, root: bytes, size: int, nonce: int | None = None) -> SignedCall:
         """The signed ``anchorBatch`` transaction, not yet sent: persist it, then send it.
 
-        Simulated first, so a batch that is already anchored raises
-        ``TransactionFailed(error="EvidenceLedger__BatchAlreadyAnchored")`` here.
+        Simulated first (the gas estimate), so a batch that is already anchored raises
+        ``TransactionFailed(error="EvidenceLedger__BatchAlreadyAnchored")`` here. The call data
+        is encoded here and the transaction prepared over plain JSON-RPC in one round trip
+        (:meth:`ChainClient.sign_data`): this runs once per batch in the anchoring loop.
         """
-        call = self._contract.functions.anchorBatch(root, size)
-        self.client.call(call, self.artifact, sender=self.client.address)
-        return self.client.sign(call, self.artifact, nonce=nonce)
+        if len(root) != 32:
+            raise ValueError("a batch root is 32 bytes")
+        return self.client.sign_data(
+            to=self.address,
+            data=batch_calldata(root=root, size=size),
+            artifact=self.artifact,
+            nonce=nonce,
+        )
 
     def anchor_batch(self, *, root: bytes, size: int) -> SentTransaction:
         return self.client.submit(self.sign_anchor_batch(root=root, size=size))
