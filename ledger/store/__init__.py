@@ -53,7 +53,7 @@ def open_store(
     :class:`EmbeddedStore` (the caller syncs before it acknowledges).
     """
     if backend == "embedded":
-        return EmbeddedStore(root=Path(root), deferred_sync=deferred_sync)
+        return EmbeddedStore(root=Path(root), deferred_sync=deferred_sync, prepare_shards=True)
     if backend == "kubo":
         return KuboStore(api_url=api_url, timeout_s=timeout_s)
     raise ConfigurationError(f"unknown store backend {backend!r} (expected 'embedded' or 'kubo')")

@@ -5,6 +5,8 @@ Layout under ``root``::
     blocks/<xy>/<cid>    one file per block, named by its CIDv1 base32 string; <xy> is the
                          next-to-last two characters of that name (as Kubo's flatfs
                          ``next-to-last/2``: the first characters, 'bafk'/'bafy', never vary)
+    blocks/.shards       marker: all 1,024 shard directories exist (created when the service's
+                         store is first opened, so that writing a block never has to mkdir)
     pins/<cid>           one empty file per pinned root
 
 Files are stored exactly as ``ipfs add --cid-version=1`` would (raw leaves, 262144-byte chunks,
@@ -57,6 +59,14 @@ _TMP_FLAGS = (
 )  # what tempfile.mkstemp uses
 
 
+#: The shard of a block is two characters of its CIDv1 base32 name (RFC 4648, lower case).
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+_SHARDS = tuple(first + second for first in _BASE32 for second in _BASE32)
+#: Written in ``blocks/`` once every shard directory exists (after they are made durable).
+_SHARDS_MARKER = ".shards"
+_MARKER_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
 def _as_cid(cid: CidLike) -> Cid:
     if isinstance(cid, Cid):
         return cid
@@ -69,7 +79,12 @@ class EmbeddedStore:
     """Content-addressed block store in a directory; implements ``ContentStore``."""
 
     def __init__(
-        self, *, root: Path | str, fsync: bool = True, deferred_sync: bool = False
+        self,
+        *,
+        root: Path | str,
+        fsync: bool = True,
+        deferred_sync: bool = False,
+        prepare_shards: bool = False,
     ) -> None:
         """Durability: by default each block is fsync'd before ``put`` returns.
 
@@ -78,6 +93,11 @@ class EmbeddedStore:
         commit for many documents). The caller must call :meth:`sync` before it acknowledges
         anything that refers to those blocks (the service's group commit does). ``fsync=False``
         never syncs (caches and tests only).
+
+        ``prepare_shards=True`` (the service's store): all 1,024 shard directories are made
+        when the store is first opened, so writing a block never has to ``mkdir``; otherwise
+        each is made on its first block (cheaper for a short-lived store, such as one a proof
+        or a test builds a CAR in).
         """
         self.root = Path(root)
         self._blocks_dir = self.root / "blocks"
@@ -87,7 +107,8 @@ class EmbeddedStore:
         self._blocks_dir.mkdir(parents=True, exist_ok=True)
         self._pins_dir.mkdir(parents=True, exist_ok=True)
         self._blocks_str = os.fspath(self._blocks_dir)
-        self._shard_dirs: dict[str, str] = {}  # shard name -> its directory, known to exist
+        # shard name -> its directory, known to exist
+        self._shard_dirs: dict[str, str] = self._prepare_shards() if prepare_shards else {}
 
     def __repr__(self) -> str:
         return f"EmbeddedStore(root={str(self.root)!r})"
@@ -118,14 +139,55 @@ class EmbeddedStore:
     def _write_block(self, cid: Cid, block: bytes | memoryview) -> None:
         self._store_block(str(cid.to_v1()), block)
 
+    def _prepare_shards(self) -> dict[str, str]:
+        """Every shard directory, created now if the marker does not say they all exist: a
+        ``mkdir`` while documents are being written costs far more (it waits on the file
+        system's journal behind their fsyncs) than 1,024 of them at once, here.
+
+        Best effort: if a directory cannot be made (say, a read-only store), none is assumed to
+        exist and each is made on first use, as :meth:`_shard_dir` does for a shard that
+        vanished.
+        """
+        blocks = self._blocks_str
+        directories = {shard: f"{blocks}/{shard}" for shard in _SHARDS}
+        marker = os.path.join(self._blocks_str, _SHARDS_MARKER)
+        if os.path.exists(marker):
+            return directories
+        try:
+            for directory in directories.values():
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(directory)
+            if self._fsync:
+                _fsync_directory(self._blocks_str)  # their entries, before the marker
+            fd = os.open(marker, _MARKER_FLAGS, 0o644)
+            try:
+                os.write(fd, b"%d shard directories, next-to-last/2\n" % len(_SHARDS))
+            finally:
+                os.close(fd)
+        except OSError:
+            return {}
+        return directories
+
     def _shard_dir(self, shard: str) -> str:
-        """The directory of shard ``shard``, created on first use by this store."""
+        """The directory of shard ``shard`` (made already, when the store was opened)."""
         directory = self._shard_dirs.get(shard)
         if directory is None:
-            directory = os.path.join(self._blocks_str, shard)
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(directory)
-            self._shard_dirs[shard] = directory
+            directory = self._make_shard_dir(shard)
+        return directory
+
+    def _make_shard_dir(self, shard: str) -> str:
+        """Create shard ``shard``'s directory (if it is missing) and remember it."""
+        directory = os.path.join(self._blocks_str, shard)
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # blocks/ itself is gone
+            os.makedirs(directory, exist_ok=True)
+        else:
+            if self._fsync:
+                _fsync_directory(self._blocks_str)
+        self._shard_dirs[shard] = directory
         return directory
 
     def _store_block(self, name: str, block: bytes | memoryview) -> None:
@@ -135,7 +197,8 @@ class EmbeddedStore:
         every document, and for a small one their Python-level overhead cost several times the
         system calls themselves.
         """
-        shard = self._shard_dir(name[-3:-1])
+        shard_name = name[-3:-1]
+        shard = self._shard_dir(shard_name)
         path = f"{shard}/{name}"
         # os.access answers "absent" without raising (the usual case, cheaper than catching
         # stat's FileNotFoundError); a present block is kept if its size is right.
@@ -149,11 +212,19 @@ class EmbeddedStore:
         # (next() on itertools.count is atomic), and O_EXCL turns any clash - say with a
         # leftover of a crashed process that had the same pid - into a retry with a new name.
         # Mode 0o600, as tempfile.mkstemp made them.
+        remade = False
         while True:
             tmp = f"{shard}/.tmp-{os.getpid()}-{next(_TMP_COUNTER)}"
             try:
                 fd = os.open(tmp, _TMP_FLAGS, 0o600)
             except FileExistsError:
+                continue
+            except FileNotFoundError:
+                if remade:
+                    raise
+                # the shard directory vanished (removed by hand?): make it again, once
+                self._make_shard_dir(shard_name)
+                remade = True
                 continue
             break
         try:
@@ -173,11 +244,7 @@ class EmbeddedStore:
                 os.unlink(tmp)
             raise
         if self._fsync:
-            dir_fd = os.open(shard, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            _fsync_directory(shard)
 
     def sync(self) -> None:
         """Make every block written so far durable (a no-op unless ``deferred_sync``)."""
@@ -258,6 +325,15 @@ class EmbeddedStore:
     def pins(self) -> list[str]:
         """Pinned root CIDs (CIDv1 base32), sorted."""
         return sorted(p.name for p in self._pins_dir.iterdir() if not p.name.startswith("."))
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the entries of ``directory`` (new names, renames) durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _syncfs(directory: Path) -> None:

@@ -32,7 +32,8 @@ def store(tmp_path: Path) -> EmbeddedStore:
 
 
 def _block_files(store: EmbeddedStore) -> list[Path]:
-    return sorted(p for p in (store.root / "blocks").rglob("*") if p.is_file())
+    """The files in the shard directories (not ``blocks/.shards``)."""
+    return sorted(p for p in (store.root / "blocks").glob("*/*") if p.is_file())
 
 
 def _block_path(store: EmbeddedStore, cid: str) -> Path:

@@ -95,10 +95,9 @@ def test_v1_text_is_str_of_the_cid() -> None:
 
 
 def test_a_leftover_temp_name_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = EmbeddedStore(root=tmp_path / "s")
+    store = EmbeddedStore(root=tmp_path / "s", prepare_shards=True)
     cid = cid_of(b"hello")
-    shard = tmp_path / "s" / "blocks" / cid[-3:-1]
-    shard.mkdir()
+    shard = tmp_path / "s" / "blocks" / cid[-3:-1]  # made when the store was opened
     stale = shard / f".tmp-{os.getpid()}-0"
     stale.write_bytes(b"left by a crashed writer")
     monkeypatch.setattr(embedded_module, "_TMP_COUNTER", itertools.count())
@@ -158,7 +157,7 @@ def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_durability_modes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, bool], fsyncs: int
 ) -> None:
-    store = EmbeddedStore(root=tmp_path / "s", **options)
+    store = EmbeddedStore(root=tmp_path / "s", prepare_shards=True, **options)
     calls = _count_fsyncs(monkeypatch)
     store.put(b"a small document")  # file + its shard directory when fsync'ing
     assert len(calls) == fsyncs
