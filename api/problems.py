@@ -26,11 +26,18 @@ from ledger.store.errors import StoreUnavailable
 PROBLEM_JSON = "application/problem+json"
 
 
+def _body(status: int, title: str, detail: str, *, kind: str) -> dict[str, Any]:
+    return {
+        "type": f"urn:ledger:problem:{kind}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+
+
 def problem(status: int, title: str, detail: str, *, kind: str) -> JSONResponse:
     return JSONResponse(
-        {"type": f"urn:ledger:problem:{kind}", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type=PROBLEM_JSON,
+        _body(status, title, detail, kind=kind), status_code=status, media_type=PROBLEM_JSON
     )
 
 
@@ -51,6 +58,16 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     DatabaseError: (503, "Database unavailable", "service-unavailable"),
     LedgerError: (400, "Bad request", "bad-request"),
 }
+
+
+def problem_of(error: LedgerError) -> dict[str, Any]:
+    """The problem details of ``error`` as the handlers would write them (for results that
+    carry one problem per item, such as a bulk submission's)."""
+    for cls in type(error).__mro__:
+        if cls in _PROBLEMS:
+            status, title, kind = _PROBLEMS[cls]
+            return _body(status, title, str(error), kind=kind)
+    raise AssertionError(f"{type(error).__name__} is a LedgerError: it has a problem")
 
 
 def _handler(status: int, title: str, kind: str) -> Callable[[Request, Exception], Any]:

@@ -54,8 +54,9 @@ class Document:
     content: bytes
     media_type: str = "text/plain; charset=utf-8"
 
-    @property
+    @functools.cached_property
     def sm3(self) -> bytes:
+        """SM3 of the content (computed once: a document may be megabytes)."""
         return sm3_digest(self.content)
 
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.problems import problem_of
 from ledger import _canonical
 from ledger._ids import AGREEMENT_ID_PATTERN, ROLE_PATTERN
 from ledger.agreement import REQUIRED_ROLES, AgreementError, Document, SigningPayload
 from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PublicKey
 from ledger.db import AgreementVersion, VersionKind
-from ledger.service import MAX_DOCUMENT_BYTES, RunningService, void_notice
+from ledger.errors import LedgerError
+from ledger.service import MAX_DOCUMENT_BYTES, RunningService, Submission, void_notice
 from ledger.service.errors import AgreementConflict, ServiceUnavailable
 from ledger.signature import Signature
 
@@ -24,6 +26,8 @@ router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 _PublicKeyHex = Annotated[str, Field(pattern=r"^0x04[0-9a-fA-F]{128}$")]
 _Role = Annotated[str, Field(pattern=ROLE_PATTERN)]
 _AgreementId = Annotated[str, Field(pattern=AGREEMENT_ID_PATTERN)]
+#: Agreements per bulk submission (a request of at most ~16 MiB with 10 KiB documents).
+MAX_BULK = 1000
 _VersionNumber = Annotated[int, Path(ge=1, lt=2**31, description="Agreement version, from 1")]
 
 
@@ -63,6 +67,20 @@ class NewAgreementIn(_In):
         default=None, description="SM2 keys the document key is wrapped for (default: signers)"
     )
     signatures: list[SignatureIn] | None = None
+
+
+class SignedAgreementIn(_In):
+    """Version 1 of a new agreement with every signature (one item of a bulk submission)."""
+
+    agreement_id: _AgreementId
+    document: DocumentIn
+    required_roles: list[_Role] = Field(default_factory=lambda: list(REQUIRED_ROLES))
+    readers: list[_PublicKeyHex] | None = None
+    signatures: list[SignatureIn]
+
+
+class BulkIn(_In):
+    agreements: Annotated[list[SignedAgreementIn], Field(min_length=1, max_length=MAX_BULK)]
 
 
 class NewVersionIn(_In):
@@ -122,6 +140,20 @@ class AgreementOut(BaseModel):
     state: Literal["draft", "in force", "void"]
     current_version: int | None  # the latest accepted agreement version
     versions: list[VersionOut]
+
+
+class BulkItemOut(BaseModel):
+    """One submission's outcome: 201 with the accepted version, or a 4xx problem."""
+
+    status: int
+    version: VersionOut | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BulkOut(BaseModel):
+    accepted: int
+    refused: int
+    results: list[BulkItemOut]
 
 
 class ErasureOut(BaseModel):
@@ -271,6 +303,42 @@ def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut:
             required_roles=body.required_roles,
         )
     )
+
+
+@router.post("/bulk", responses={503: _ERRORS[503]})
+def submit_bulk(body: BulkIn, service: Service) -> BulkOut:
+    """Many fully signed agreements (version 1) at once: each is judged on its own and gets
+    ``201`` with its accepted version, or its problem (400, 409, 422) having stored nothing.
+
+    The response comes once every accepted one is durably stored and queued for anchoring, as
+    for a single ``POST /v1/agreements``. ``503`` if the store or the database fails: then none
+    of them is acknowledged, and a retry reports those stored after all as ``409``."""
+    parsed: list[Submission | LedgerError] = []
+    for item in body.agreements:
+        try:
+            readers = _readers(item.readers)
+            parsed.append(
+                Submission(
+                    document=_document(item.document),
+                    signatures=tuple(_signature(s) for s in item.signatures),
+                    agreement_id=item.agreement_id,
+                    readers=None if readers is None else tuple(readers),
+                    required_roles=tuple(item.required_roles),
+                )
+            )
+        except LedgerError as error:
+            parsed.append(error)
+    submitted = iter(service.evidence.submit_many([p for p in parsed if isinstance(p, Submission)]))
+    results: list[BulkItemOut] = []
+    for entry in parsed:
+        outcome = next(submitted) if isinstance(entry, Submission) else entry
+        if isinstance(outcome, AgreementVersion):
+            results.append(BulkItemOut(status=201, version=_version_out(outcome)))
+        else:
+            body_ = problem_of(outcome)
+            results.append(BulkItemOut(status=body_["status"], problem=body_))
+    accepted = sum(1 for r in results if r.status == 201)
+    return BulkOut(accepted=accepted, refused=len(results) - accepted, results=results)
 
 
 @router.post("/{agreement_id}/versions", status_code=status.HTTP_201_CREATED, responses=_ERRORS)

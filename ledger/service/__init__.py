@@ -1,8 +1,8 @@
 """The evidence service: agreements signed by every party, acknowledged durably, anchored in
 Merkle batches, each with a proof file.
 
-* :class:`EvidenceService` — the workflow (draft, signatures, submit, supersede, void, proof,
-  erasure);
+* :class:`EvidenceService` — the workflow (draft, signatures, submit, bulk submit of
+  :class:`Submission` s, supersede, void, proof, erasure);
 * :func:`running_service` — everything wired from :class:`~ledger.settings.Settings` (database
   migrated to head, content store, chain and deployment, issuer key, group committer, anchoring
   loop), stopped cleanly on exit;
@@ -33,6 +33,7 @@ from ledger.service._service import (
     MAX_DOCUMENT_BYTES,
     VOID_MEDIA_TYPE,
     EvidenceService,
+    Submission,
     void_notice,
 )
 from ledger.settings import Settings
@@ -45,6 +46,7 @@ __all__ = [
     "EvidenceService",
     "Health",
     "RunningService",
+    "Submission",
     "prepare",
     "running_service",
     "void_notice",
@@ -176,6 +178,7 @@ def running_service(
                 issuer_key=issuer,
                 distid=distid,
                 committer=committer,
+                on_accepted=anchoring.notify,
                 now=now,
             )
             committer.start()

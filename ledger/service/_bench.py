@@ -4,7 +4,9 @@
 2. a fresh service (its own data dir, dev chain, SQLite, embedded store, batches of up to
    ``batch_max_size`` or ``batch_max_wait_s``) takes fully signed agreements from ``workers``
    client threads for ``seconds``: each is verified (2 SM2 verifies), encrypted (SM4-GCM, key
-   wrapped for 2 readers with SM2), stored, and durably acknowledged (group commit). The parties'
+   wrapped for its 2 readers, ``ledger-kw/1``), stored, and durably acknowledged (group commit).
+   One broker signs every agreement, with a new customer every ``per_customer`` agreements: a
+   reader the service has not wrapped for in this epoch costs one SM2 encryption. The parties'
    signatures are made before the clock starts: signing is the clients' work, not the service's;
 3. time to acknowledgment (submit -> durable) and to on-chain inclusion (acknowledgment -> the
    batch's block recorded), p50/p99;
@@ -15,6 +17,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import statistics
@@ -37,7 +40,7 @@ from ledger.db.schema import batches, outbox
 from ledger.document import seal_and_store
 from ledger.merkle import MerkleTree
 from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
-from ledger.service import RunningService, prepare, running_service
+from ledger.service import RunningService, Submission, prepare, running_service
 from ledger.settings import Settings
 from ledger.signature import Signature, in_role_order, sign_version, signature_set_digest
 from ledger.store.car import car_bytes
@@ -55,16 +58,20 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _signed(
-    service: RunningService, keys: dict[str, SM2PrivateKey], count: int
+    service: RunningService, count: int, *, per_customer: int
 ) -> list[tuple[str, Document, list[Signature]]]:
+    """``count`` agreements signed by one broker and a new customer every ``per_customer``
+    agreements (each customer is a reader too: a new one costs the service an SM2 encryption)."""
     domain = service.evidence.domain
     signed_at = datetime.now(UTC).replace(microsecond=0)
+    broker = SM2PrivateKey.generate()
+    customers = [SM2PrivateKey.generate() for _ in range(-(-count // per_customer))]
 
-    def one(_: int) -> tuple[str, Document, list[Signature]]:
+    def one(n: int) -> tuple[str, Document, list[Signature]]:
         agreement_id = new_agreement_id()
         document = Document(DOCUMENT + agreement_id.encode())
         signatures = sign_version(
-            keys,
+            {"customer": customers[n // per_customer], "broker": broker},
             domain=domain,
             agreement_id=agreement_id,
             version=1,
@@ -83,27 +90,42 @@ def _acknowledge(
     *,
     seconds: float,
     workers: int,
+    bulk: int,
 ) -> tuple[dict[str, tuple[float, datetime]], float]:
-    """Submit until ``seconds`` pass; agreement ID -> (ack latency s, ack wall time)."""
+    """Submit until ``seconds`` pass, one agreement per call (``bulk`` 1, :meth:`submit`) or
+    ``bulk`` per call (:meth:`submit_many`); agreement ID -> (ack latency s, ack wall time)."""
     acked: dict[str, tuple[float, datetime]] = {}
     lock = threading.Lock()
     items = iter(work)
     began = time.perf_counter()
     deadline = began + seconds
+    evidence = service.evidence
 
     def worker() -> None:
         while time.perf_counter() < deadline:
             with lock:
-                item = next(items, None)
-            if item is None:
+                chunk = list(itertools.islice(items, bulk))
+            if not chunk:
                 return
-            agreement_id, document, signatures = item
             start = time.perf_counter()
-            service.evidence.submit(document, signatures=signatures, agreement_id=agreement_id)
+            if bulk == 1:
+                ((agreement_id, document, signatures),) = chunk
+                evidence.submit(document, signatures=signatures, agreement_id=agreement_id)
+            else:
+                results = evidence.submit_many(
+                    [
+                        Submission(document=d, signatures=tuple(s), agreement_id=a)
+                        for a, d, s in chunk
+                    ]
+                )
+                refused = [r for r in results if isinstance(r, Exception)]
+                if refused:
+                    raise RuntimeError(f"the service refused a signed agreement: {refused[0]}")
             latency = time.perf_counter() - start
             wall = datetime.now(UTC)
             with lock:
-                acked[agreement_id] = (latency, wall)
+                for agreement_id, _, _ in chunk:
+                    acked[agreement_id] = (latency, wall)
 
     threads = [threading.Thread(target=worker) for _ in range(workers)]
     for t in threads:
@@ -135,12 +157,11 @@ def _gas_and_proof_sizes(
     """One anchorBatch per size; leaf 0 is a real signed, encrypted and stored agreement (kept
     out of the outbox, so the anchoring loop never anchors the same root), the rest random."""
     evidence = service.evidence
-    keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
-    ((agreement_id, document, signatures),) = _signed(service, keys, 1)
+    ((agreement_id, document, signatures),) = _signed(service, 1, per_customer=1)
     sealed = seal_and_store(
         document,
         agreement_id=agreement_id,
-        readers=[k.public_key() for k in keys.values()],
+        readers=[s.public_key for s in signatures],
         store=service.store,
     )
     ordered = in_role_order(signatures)
@@ -152,7 +173,7 @@ def _gas_and_proof_sizes(
         document_cid=sealed.cid,
         media_type=document.media_type,
         size=len(document.content),
-        required_roles=tuple(sorted(keys)),
+        required_roles=tuple(sorted(s.role for s in signatures)),
         signature_set_digest=signature_set_digest(ordered),
         accepted_at=datetime.now(UTC).replace(microsecond=0),
         domain=evidence.domain,
@@ -193,16 +214,17 @@ def _child(
     count: int,
     seconds: float,
     workers: int,
+    per_customer: int,
+    bulk: int,
     barrier: Any,
     results: Any,
 ) -> None:
     """One service process of a multi-process run: sign its share, wait for the others,
     acknowledge for ``seconds``, stay until every acknowledged agreement is anchored."""
     with running_service(Settings(**settings_kwargs)) as service:
-        keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
-        work = _signed(service, keys, count)
+        work = _signed(service, count, per_customer=per_customer)
         barrier.wait()
-        acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers)
+        acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers, bulk=bulk)
         _wait_anchored(service, timeout_s=120)
         results.put(
             ({a: (latency, wall.isoformat()) for a, (latency, wall) in acked.items()}, elapsed)
@@ -218,7 +240,14 @@ def _wait_anchored(service: RunningService, *, timeout_s: float) -> None:
 
 
 def _acknowledge_in_processes(
-    settings_kwargs: dict[str, Any], *, processes: int, count: int, seconds: float, workers: int
+    settings_kwargs: dict[str, Any],
+    *,
+    processes: int,
+    count: int,
+    seconds: float,
+    workers: int,
+    per_customer: int,
+    bulk: int,
 ) -> tuple[dict[str, tuple[float, datetime]], float]:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
@@ -226,7 +255,16 @@ def _acknowledge_in_processes(
     children = [
         context.Process(
             target=_child,
-            args=(settings_kwargs, count // processes, seconds, workers, barrier, results),
+            args=(
+                settings_kwargs,
+                count // processes,
+                seconds,
+                workers,
+                per_customer,
+                bulk,
+                barrier,
+                results,
+            ),
         )
         for _ in range(processes)
     ]
@@ -250,6 +288,8 @@ def run(
     seconds: float = 5.0,
     workers: int = 16,
     processes: int = 1,
+    per_customer: int = 4,
+    bulk: int = 1,
     batch_max_size: int = 1000,
     batch_max_wait_s: float = 0.5,
     progress: Callable[[str], None] = lambda message: None,
@@ -284,17 +324,17 @@ def run(
                     count=count,
                     seconds=seconds,
                     workers=workers,
+                    per_customer=per_customer,
+                    bulk=bulk,
                 )
             with running_service(settings) as service:
                 if processes == 1:
-                    keys = {
-                        "customer": SM2PrivateKey.generate(),
-                        "broker": SM2PrivateKey.generate(),
-                    }
                     progress(f"signing {count:,} agreements as the parties (not timed)")
-                    work = _signed(service, keys, count)
+                    work = _signed(service, count, per_customer=per_customer)
                     progress(f"acknowledging for {seconds:g} s with {workers} client threads")
-                    acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers)
+                    acked, elapsed = _acknowledge(
+                        service, work, seconds=seconds, workers=workers, bulk=bulk
+                    )
                 progress("waiting for every acknowledged agreement to be anchored")
                 _wait_anchored(service, timeout_s=120)
                 inclusion = _inclusion_latencies(service, acked)
@@ -310,6 +350,8 @@ def run(
         "seconds": round(elapsed, 3),
         "workers": workers,
         "processes": processes,
+        "agreements_per_customer": per_customer,
+        "bulk": bulk,
         "cpus": os.cpu_count(),
         "batch_max_size": batch_max_size,
         "batch_max_wait_s": batch_max_wait_s,
@@ -379,8 +421,11 @@ def format_table(r: dict[str, Any]) -> str:
         *(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows),
         "",
         f"{r['acknowledged']:,} agreements acknowledged in {r['seconds']:g} s by"
-        f" {r['processes']} service process(es) x {r['workers']} client threads on"
-        f" {r['cpus']} CPUs ({r['document_bytes']} B documents, 2 signatures, 2 readers each);"
+        f" {r['processes']} service process(es) x {r['workers']} client threads"
+        + (f" submitting {r['bulk']} at a time" if r["bulk"] > 1 else "")
+        + f" on"
+        f" {r['cpus']} CPUs ({r['document_bytes']} B documents, 2 signatures, 2 readers each;"
+        f" one broker, a new customer every {r['agreements_per_customer']} agreements);"
         f" all {r['anchored']:,} anchored; batches of up to"
         f" {r['batch_max_size']:,} or {r['batch_max_wait_s']:g} s.",
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 from ledger.db import AgreementVersion, Conflict, Database
@@ -57,6 +57,17 @@ class GroupCommitter:
                 raise ServiceUnavailable("the service is stopping: nothing was stored")
             self._queue.put((item, future))
         return future.result()
+
+    def commit_many(self, items: Sequence[NewVersion]) -> list[AgreementVersion | Conflict]:
+        """Block until every one of ``items`` is durably stored (or refused); their results in
+        order. They are queued at once, so they share transactions (up to ``max_items`` each)."""
+        futures: list[Future[AgreementVersion | Conflict]] = [Future() for _ in items]
+        with self._lock:
+            if self._closed:
+                raise ServiceUnavailable("the service is stopping: nothing was stored")
+            for item, future in zip(items, futures, strict=True):
+                self._queue.put((item, future))
+        return [future.result() for future in futures]
 
     def stop(self) -> None:
         """Commit what is queued, then stop the writer thread."""

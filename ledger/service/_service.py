@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from ledger import _canonical
@@ -25,7 +25,8 @@ from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from ledger.db import AgreementVersion, Conflict, Database, NotFound, VersionKind, VersionStatus
 from ledger.db.errors import DatabaseError
 from ledger.db.records import NewSignature, NewVersion, SignatureRecord
-from ledger.document import KeyWrapper, seal_and_store
+from ledger.document import DocumentError, KeyWrapper, seal_and_store
+from ledger.errors import LedgerError
 from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
 from ledger.service._committer import GroupCommitter
 from ledger.service.errors import (
@@ -57,6 +58,20 @@ def void_notice(agreement_id: str, *, voids_version: int, reason: str) -> Docume
         }
     )
     return Document(content, media_type=VOID_MEDIA_TYPE)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One fully signed version for :meth:`EvidenceService.submit_many` (same fields as
+    :meth:`EvidenceService.submit` takes)."""
+
+    document: Document
+    signatures: tuple[Signature, ...]
+    agreement_id: str
+    version: int = 1
+    kind: VersionKind = VersionKind.AGREEMENT
+    readers: tuple[SM2PublicKey, ...] | None = None
+    required_roles: tuple[str, ...] = REQUIRED_ROLES
 
 
 def _whole_seconds(moment: datetime) -> datetime:
@@ -102,12 +117,16 @@ class EvidenceService:
         distid: bytes,
         committer: GroupCommitter,
         key_wrapper: KeyWrapper | None = None,
+        on_accepted: Callable[[int], None] = lambda n: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``key_wrapper`` wraps document keys for readers (a fresh one if not given): it keeps
-        each reader's SM2-encrypted key-encryption key for an epoch, see :mod:`ledger._keywrap`."""
+        each reader's SM2-encrypted key-encryption key for an epoch, see :mod:`ledger._keywrap`.
+        ``on_accepted(n)`` is told when the last signature accepts a version step by step (the
+        committer tells the anchoring loop of submitted ones)."""
         self._db = database
         self._keys = key_wrapper if key_wrapper is not None else KeyWrapper()
+        self._on_accepted = on_accepted
         self._store = store
         self.domain = domain
         self._issuer = issuer_key
@@ -194,7 +213,9 @@ class EvidenceService:
             accepted_at = _whole_seconds(self._now())
             signatures = [_signature_of(s) for s in signed.signatures]
             leaf = _entry_of(signed, signatures, accepted_at).leaf_hash
-            return self._db.accept(agreement_id, version, leaf=leaf, accepted_at=accepted_at)
+            accepted = self._db.accept(agreement_id, version, leaf=leaf, accepted_at=accepted_at)
+        self._on_accepted(1)  # its batch window starts now, not at the loop's next poll
+        return accepted
 
     # -- at once ---------------------------------------------------------------------------
 
@@ -214,8 +235,62 @@ class EvidenceService:
         ``readers`` default to the signers' keys. Version 1 starts an agreement; a higher
         version supersedes (or, with ``kind=void``, voids) the latest accepted one.
         """
-        check_agreement_id(agreement_id)
-        roles = self._roles(required_roles)
+        row = self._prepare(
+            Submission(
+                document=document,
+                signatures=tuple(signatures),
+                agreement_id=agreement_id,
+                version=version,
+                kind=kind,
+                readers=None if readers is None else tuple(readers),
+                required_roles=tuple(required_roles),
+            )
+        )
+        result = self._committer.commit(row)
+        if isinstance(result, Conflict):
+            raise AgreementConflict(str(result))
+        return result
+
+    def submit_many(
+        self, submissions: Sequence[Submission]
+    ) -> list[AgreementVersion | LedgerError]:
+        """Accept many fully signed versions; one result per submission, in order.
+
+        Each submission is checked, verified, encrypted and stored as :meth:`submit` does it; one
+        that fails gets its error (:class:`SignatureRejected`, :class:`AgreementConflict`,
+        :class:`AgreementError` for bad input) in its slot and stores nothing; the others go on.
+        The accepted ones go to the group committer at once, and this returns when every one of
+        them is durable: a version in the result is acknowledged exactly as if :meth:`submit`
+        had returned it. If the store or the database fails, the call raises as :meth:`submit`
+        does and acknowledges nothing (a retry gets a conflict for any version that was stored
+        after all). This is the bulk path (a broker's back office handing over its account
+        openings) and the cheapest per agreement: one thread does the work, with no thread and
+        no wake-up per agreement.
+        """
+        results: list[AgreementVersion | LedgerError | None] = []
+        rows: list[NewVersion] = []
+        for submission in submissions:
+            try:
+                rows.append(self._prepare(submission))
+                results.append(None)
+            except (AgreementError, DocumentError, SignatureRejected, AgreementConflict) as error:
+                results.append(error)
+        committed = iter(self._committer.commit_many(rows))
+        for index, slot in enumerate(results):
+            if slot is None:
+                stored = next(committed)
+                results[index] = (
+                    AgreementConflict(str(stored)) if isinstance(stored, Conflict) else stored
+                )
+        return [r for r in results if r is not None]
+
+    def _prepare(self, submission: Submission) -> NewVersion:
+        """Check, verify, encrypt and store one submission; the row the committer writes."""
+        agreement_id = check_agreement_id(submission.agreement_id)
+        version = check_version(submission.version)
+        document = submission.document
+        signatures = submission.signatures
+        roles = self._roles(submission.required_roles)
         self._check_document(document)
         # 1. every signature verifies over this version's payload, each required role once
         self._verify(agreement_id, version, document.sm3, roles, signatures)
@@ -225,7 +300,11 @@ class EvidenceService:
                 f"{agreement_id} v{version} needs exactly one signature of each of {list(roles)}"
             )
         # 2. the document, encrypted under a fresh key, is stored (503 if the store is down)
-        readers = list(readers) if readers is not None else [s.public_key for s in signatures]
+        readers = (
+            list(submission.readers)
+            if submission.readers is not None
+            else [s.public_key for s in signatures]
+        )
         sealed = seal_and_store(
             document,
             agreement_id=agreement_id,
@@ -233,13 +312,13 @@ class EvidenceService:
             store=self._store,
             key_wrapper=self._keys,
         )
-        # 3. the leaf the batch will anchor, then one durable group-committed transaction
+        # 3. the leaf the batch will anchor, from the very fields that are stored
         accepted_at = _whole_seconds(self._now())
         ordered = in_role_order(signatures)
-        version_row = NewVersion(
+        row = NewVersion(
             agreement_id=agreement_id,
             version=version,
-            kind=VersionKind(kind),
+            kind=VersionKind(submission.kind),
             document_sm3=document.sm3,
             document_cid=sealed.cid,
             media_type=document.media_type,
@@ -259,13 +338,9 @@ class EvidenceService:
                 for s in ordered
             ),
             wrapped_keys=sealed.wrapped_keys,
-            leaf=b"",  # set below, from the very fields that are stored
+            leaf=b"",  # set below
         )
-        leaf = _entry_of(version_row, ordered, accepted_at).leaf_hash
-        result = self._committer.commit(replace(version_row, leaf=leaf))
-        if isinstance(result, Conflict):
-            raise AgreementConflict(str(result))
-        return result
+        return replace(row, leaf=_entry_of(row, ordered, accepted_at).leaf_hash)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -134,6 +134,7 @@ def evidence_service(
         issuer_key=issuer,
         distid=b"1234567812345678",
         committer=committer,
+        on_accepted=anchoring.notify,
     )
     committer.start()
     anchoring.start()

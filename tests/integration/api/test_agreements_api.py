@@ -237,3 +237,41 @@ def test_database_failures_are_problems_never_500(error: Exception, status: int,
         raise error
 
     _problem(TestClient(app).get("/probe"), status, kind)
+
+
+def test_bulk_submission_judges_each_agreement_and_acknowledges_the_good_ones(
+    client: TestClient, keys: dict[str, SM2PrivateKey]
+) -> None:
+    domain = _domain(client)
+    ids = [new_agreement_id() for _ in range(4)]
+    good = [submission(keys, domain, i, Document(f"agreement {i}".encode())) for i in ids[:3]]
+    forged = {**submission(keys, domain, ids[3], DOC), "signatures": good[0]["signatures"]}
+    not_base64 = {**good[1], "agreement_id": new_agreement_id()}
+    not_base64["document"] = {"content": "***", "media_type": "text/plain"}
+    body = {"agreements": [good[0], forged, good[1], not_base64, good[0], good[2]]}
+
+    reply = client.post("/v1/agreements/bulk", json=body)
+
+    assert reply.status_code == 200, reply.text
+    out = reply.json()
+    assert (out["accepted"], out["refused"]) == (3, 3)
+    statuses = [r["status"] for r in out["results"]]
+    assert statuses == [201, 422, 201, 400, 409, 201]
+    assert [r["version"]["agreement_id"] for r in out["results"] if r["status"] == 201] == ids[:3]
+    assert out["results"][1]["problem"]["type"] == "urn:ledger:problem:signature-rejected"
+    assert out["results"][3]["problem"]["type"] == "urn:ledger:problem:bad-request"
+    assert out["results"][4]["problem"]["type"] == "urn:ledger:problem:conflict"
+    _problem(client.get(f"/v1/agreements/{ids[3]}"), 404, "not-found")  # nothing stored
+    _wait_anchored(client, ids[2])
+    verify_proof(client.get(f"/v1/agreements/{ids[2]}/versions/1/proof").content)
+
+
+@pytest.mark.parametrize("agreements", [[], [{"agreement_id": "x"}]])
+def test_a_malformed_bulk_request_is_refused_whole(
+    client: TestClient, agreements: list[dict[str, str]]
+) -> None:
+    _problem(
+        client.post("/v1/agreements/bulk", json={"agreements": agreements}),
+        422,
+        "invalid-request",
+    )

@@ -427,3 +427,12 @@ def test_no_memory_leak_across_many_operations(key: SM2PrivateKey) -> None:
     grown = _rss_kib() - before
     # Leaking one EVP_MD_CTX (with its PKEY_CTX) per call would be > 600 * 500 bytes.
     assert grown < 200, f"RSS grew by {grown} KiB"
+
+
+def test_from_raw_shares_one_parsed_key_and_never_caches_a_refusal(key: SM2PrivateKey) -> None:
+    raw = key.public_key().to_raw()
+    assert SM2PublicKey.from_raw(raw) is SM2PublicKey.from_raw(bytearray(raw))
+    off_curve = raw[:-1] + bytes([raw[-1] ^ 1])
+    for _ in range(2):
+        with pytest.raises(KeyFormatError):
+            SM2PublicKey.from_raw(off_curve)
