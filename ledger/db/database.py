@@ -40,27 +40,63 @@ Crypto-shredding: each version's document key, wrapped to each reader, is stored
 ``document_keys``; :meth:`Database.erase_document_keys` deletes them for every version of an
 agreement (the versions, signatures and proofs stay). On SQLite ``secure_delete`` zeroes the
 deleted bytes in the file; they leave the WAL file once it is checkpointed and truncated.
+
+This module holds :class:`Database`; its helpers live in private modules: the argument
+validators in :mod:`ledger.db._checks`, the anchoring path's statements in
+:mod:`ledger.db._outbox`, and submit_many's checks and bulk inserts in :mod:`ledger.db._submit`.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import operator
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.sql.compiler import SQLCompiler
 
-from ledger._ids import AGREEMENT_ID, ROLE
 from ledger.db import schema
+from ledger.db._checks import (
+    _check_agreement_id,
+    _check_aware,
+    _check_bytes,
+    _check_int,
+    _check_role,
+    _check_roles,
+    _check_signature_bytes,
+    _check_text,
+    _check_version,
+    _check_wrapped_keys,
+)
 from ledger.db._engine import BEGIN_OPTION, WriteLock
+from ledger.db._outbox import (
+    _ANCHOR_VERSIONS,
+    _ANCHORING_WINDOW,
+    _BATCH_LEAVES,
+    _BATCH_PROOF_KEYS,
+    _BATCH_ROW,
+    _CLAIM,
+    _CLAIM_RANGE,
+    _CLAIMABLE,
+    _INSERT_BATCH,
+    _LOCK_BATCH,
+    _UNFINISHED_BATCH,
+    _UPDATE_BATCH,
+    _batch_record,
+    _insert_proofs,
+    _json_hex_list,
+)
+from ledger.db._submit import (
+    _accepted_record,
+    _Checked,
+    _checked_new_version,
+    _insert_accepted,
+    _key_rows,
+)
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.db.records import (
     AgreementVersion,
@@ -70,7 +106,6 @@ from ledger.db.records import (
     BatchStatus,
     Counts,
     Inclusion,
-    NewSignature,
     NewVersion,
     SignatureRecord,
     VersionKind,
@@ -88,8 +123,6 @@ _IN_CHUNK = 500
 _NO_KEYS: Mapping[bytes, bytes] = MappingProxyType({})
 _BYTES_TYPE = frozenset({bytes})
 _HASH_SIZE = frozenset({32})
-#: The shortest DER SM2 signature the schema accepts (a CHECK constraint of ``signatures``).
-_MIN_SIGNATURE_BYTES = 8
 
 _av = schema.agreement_versions
 _sig = schema.signatures
@@ -97,107 +130,6 @@ _ob = schema.outbox
 _b = schema.batches
 _ip = schema.inclusion_proofs
 _dk = schema.document_keys
-
-
-# Statements of the anchoring path, built once: they run for every batch, and building one (and
-# its cache key) costs SQLAlchemy more than executing it on a small table.
-_UNFINISHED_BATCH = (
-    sa.select(_b.c.batch_id)
-    .where(_b.c.status != BatchStatus.ANCHORED.value)
-    .order_by(_b.c.batch_id)
-    .limit(1)
-)
-_CLAIMABLE = (
-    sa.select(_ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf)
-    .where(_ob.c.batch_id.is_(None))
-    .order_by(_ob.c.seq)
-    .limit(sa.bindparam("max_size"))
-    .with_for_update(skip_locked=True)
-)
-_CLAIM = (
-    sa.update(_ob)
-    .where(_ob.c.seq == sa.bindparam("claim_seq"), _ob.c.batch_id.is_(None))
-    .values(batch_id=sa.bindparam("claim_batch"), leaf_index=sa.bindparam("claim_index"))
-)
-# The same for rows with consecutive seqs (the usual case), in one statement. Only for rows the
-# transaction has read and locked: the seq range alone (a primary key range) selects them.
-_CLAIM_RANGE = (
-    sa.update(_ob)
-    .where(_ob.c.seq.between(sa.bindparam("first_seq"), sa.bindparam("last_seq")))
-    .values(batch_id=sa.bindparam("claim_batch"), leaf_index=_ob.c.seq - sa.bindparam("first_seq"))
-)
-_INSERT_BATCH = sa.insert(_b).returning(*_b.c)  # the columns: the parameters' keys
-_BATCH_ROW = sa.select(_b).where(_b.c.batch_id == sa.bindparam("batch_id"))
-# SET: the parameters' keys other than ``which_batch``; the row as stored comes back.
-_UPDATE_BATCH = sa.update(_b).where(_b.c.batch_id == sa.bindparam("which_batch")).returning(*_b.c)
-_LOCK_BATCH = _BATCH_ROW.with_for_update()
-_BATCH_LEAVES = (
-    sa.select(_ob.c.leaf_index, _ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf)
-    .where(_ob.c.batch_id == sa.bindparam("batch_id"))
-    .order_by(_ob.c.leaf_index)
-)
-_BATCH_PROOF_KEYS = sa.select(_ob.c.agreement_id, _ob.c.version, _ob.c.leaf_index).where(
-    _ob.c.batch_id == sa.bindparam("batch_id")
-)
-# UPDATE ... FROM: driven by the batch's outbox rows, each version found by its key (not by
-# scanning every accepted version, of which a long chain outage leaves many).
-_ANCHOR_VERSIONS = (
-    sa.update(_av)
-    .where(
-        _ob.c.batch_id == sa.bindparam("batch_id"),
-        _ob.c.agreement_id == _av.c.agreement_id,
-        _ob.c.version == _av.c.version,
-        _av.c.status == VersionStatus.ACCEPTED.value,
-    )
-    .values(status=VersionStatus.ANCHORED.value)
-)
-
-
-_INSERT_PROOF = sa.insert(_ip).values(
-    agreement_id=sa.bindparam("agreement_id"),
-    version=sa.bindparam("version"),
-    batch_id=sa.bindparam("batch_id"),
-    leaf_index=sa.bindparam("leaf_index"),
-    path=sa.bindparam("path"),
-    root=sa.bindparam("root"),
-)
-_INSERT_PROOF_SQL: dict[str, SQLCompiler] = {}  # per dialect
-
-
-def _insert_proofs(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert a batch's proof rows (str, int, bytes and the path as JSON text) straight through
-    the driver's executemany: SQLAlchemy's per-row parameter processing (and ``json.dumps``) is
-    most of the cost of writing a batch's proofs, and these values need none. The statement is
-    compiled by SQLAlchemy once per dialect (paramstyle, PostgreSQL's ``::JSON`` casts)."""
-    compiled = _INSERT_PROOF_SQL.get(conn.dialect.name)
-    if compiled is None:
-        compiled = _INSERT_PROOF.compile(dialect=conn.dialect)
-        assert isinstance(compiled, SQLCompiler)
-        _INSERT_PROOF_SQL[conn.dialect.name] = compiled
-    if compiled.positiontup is not None:  # SQLite: "?" placeholders
-        as_tuple = operator.itemgetter(*compiled.positiontup)
-        conn.exec_driver_sql(compiled.string, list(map(as_tuple, rows)))
-    else:  # psycopg: "%(name)s" placeholders
-        conn.exec_driver_sql(compiled.string, rows)
-
-
-def _json_hex_list(hexes: list[str]) -> str:
-    # exactly json.dumps(hexes): lowercase hex strings need no escaping
-    return '["' + '", "'.join(hexes) + '"]' if hexes else "[]"
-
-
-_ANCHORING_WINDOW = (
-    sa.select(
-        sa.select(sa.func.count())
-        .select_from(_b)
-        .where(_b.c.status != BatchStatus.ANCHORED.value)
-        .scalar_subquery(),
-        sa.func.count(),
-        sa.func.min(_ob.c.accepted_at),
-    )
-    .select_from(_ob)
-    .where(_ob.c.batch_id.is_(None))
-)
 
 
 # submit_many's read of the latest versions (the IN list expands per execution).
@@ -987,25 +919,6 @@ class Database:
         return _batch_record(row, self._read_leaves(conn, batch_id) if leaves is None else leaves)
 
 
-def _batch_record(row: Any, leaves: tuple[BatchLeaf, ...]) -> Batch:
-    return Batch(
-        batch_id=int(row.batch_id),
-        status=BatchStatus(row.status),
-        size=int(row.size),
-        first_seq=int(row.first_seq),
-        last_seq=int(row.last_seq),
-        root=_opt_bytes(row.root),
-        created_at=row.created_at,
-        tx_hash=_opt_bytes(row.tx_hash),
-        raw_tx=_opt_bytes(row.raw_tx),
-        nonce=None if row.nonce is None else int(row.nonce),
-        block_number=None if row.block_number is None else int(row.block_number),
-        block_hash=_opt_bytes(row.block_hash),
-        anchored_at=row.anchored_at,
-        leaves=leaves,
-    )
-
-
 def _signature_record(row: Any) -> SignatureRecord:
     return SignatureRecord(
         agreement_id=row.agreement_id,
@@ -1068,424 +981,3 @@ def _signature_refusal(item: NewVersion) -> str | None:
             f" {sorted(item.required_roles)}, has {signed}"
         )
     return None
-
-
-_R = TypeVar("_R")
-_BY_ROLE = operator.attrgetter("role")
-
-
-def _accepted_record(item: NewVersion) -> AgreementVersion:
-    """What submit_many stored for ``item``, as get_version would read it back."""
-    accepted_at = item.accepted_at.astimezone(UTC)
-    agreement_id = item.agreement_id
-    version = item.version
-    return _record(
-        AgreementVersion,
-        {
-            "agreement_id": agreement_id,
-            "version": version,
-            "kind": item.kind,
-            "status": VersionStatus.ACCEPTED,
-            "document_sm3": item.document_sm3,
-            "document_cid": item.document_cid,
-            "media_type": item.media_type,
-            "size": item.size,
-            "required_roles": item.required_roles,
-            "chain_id": item.chain_id,
-            "contract": item.contract,
-            "created_at": accepted_at,
-            "accepted_at": accepted_at,
-            "keys_erased_at": None,
-            "signatures": tuple(
-                _record(
-                    SignatureRecord,
-                    {
-                        "agreement_id": agreement_id,
-                        "version": version,
-                        "role": sig.role,
-                        "signed_at": sig.signed_at.astimezone(UTC),
-                        "public_key": sig.public_key,
-                        "distid": sig.distid,
-                        "signature": sig.signature,
-                        "recorded_at": accepted_at,
-                    },
-                )
-                for sig in sorted(item.signatures, key=_BY_ROLE)
-            ),
-        },
-    )
-
-
-def _record(cls: type[_R], fields: dict[str, Any]) -> _R:
-    """``cls(**fields)`` for a frozen dataclass of :mod:`ledger.db.records` (no ``__post_init__``,
-    no slots), given every field, without its ``__init__``: that sets each field through
-    ``object.__setattr__``, which costs submit_many several microseconds per item. A test checks
-    that the records equal the ones ``__init__`` builds."""
-    record = object.__new__(cls)
-    record.__dict__.update(fields)
-    return record
-
-
-class _DriverInsert:
-    """An INSERT of fixed columns run straight through the driver's executemany, as
-    :func:`_insert_proofs` does: SQLAlchemy's per-row parameter processing is most of the cost
-    of submit_many. The statement is compiled by SQLAlchemy once per dialect (paramstyle,
-    PostgreSQL's casts); the caller passes rows (tuples, in ``columns`` order) of values already
-    converted exactly as the columns' types would convert them (see :func:`_insert_accepted`).
-    ``exec_driver_sql`` keeps SQLAlchemy's error translation and cursor events."""
-
-    def __init__(self, table: sa.Table, *columns: str) -> None:
-        self._statement = sa.insert(table).values({name: sa.bindparam(name) for name in columns})
-        self._columns = columns
-        self._sql: dict[str, tuple[str, bool]] = {}  # per dialect: SQL, positional?
-
-    def executemany(self, conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
-        sql = self._sql.get(conn.dialect.name)
-        if sql is None:
-            # for_executemany: as SQLAlchemy compiles it for many rows (no RETURNING)
-            compiled = self._statement.compile(dialect=conn.dialect, for_executemany=True)
-            assert isinstance(compiled, SQLCompiler)
-            positional = compiled.positiontup is not None
-            if positional:  # SQLite: "?" placeholders, in the order of the columns
-                assert tuple(compiled.positiontup or ()) == self._columns, compiled.string
-            else:  # psycopg: "%(name)s" placeholders
-                assert set(compiled.binds) == set(self._columns), compiled.string
-            sql = self._sql[conn.dialect.name] = (compiled.string, positional)
-        statement, positional = sql
-        if positional:
-            conn.exec_driver_sql(statement, rows)
-        else:
-            columns = self._columns
-            conn.exec_driver_sql(statement, [dict(zip(columns, row, strict=True)) for row in rows])
-
-
-_INSERT_VERSION = _DriverInsert(
-    _av,
-    "agreement_id",
-    "version",
-    "kind",
-    "status",
-    "document_sm3",
-    "document_cid",
-    "media_type",
-    "size",
-    "required_roles",
-    "chain_id",
-    "contract",
-    "created_at",
-    "accepted_at",
-)
-_INSERT_SIGNATURE = _DriverInsert(
-    _sig,
-    "agreement_id",
-    "version",
-    "role",
-    "signed_at",
-    "public_key",
-    "distid",
-    "signature",
-    "recorded_at",
-)
-_INSERT_KEY = _DriverInsert(_dk, "agreement_id", "version", "reader_fingerprint", "wrapped_key")
-_INSERT_OUTBOX = _DriverInsert(_ob, "agreement_id", "version", "leaf", "accepted_at")
-
-
-def _sqlite_time(value: datetime) -> str:
-    """What :class:`schema.UTCDateTime` and SQLite's DATETIME make of an aware datetime: the UTC
-    wall time as ``YYYY-MM-DD HH:MM:SS.ffffff`` (the year always has 4 digits)."""
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
-
-
-def _postgresql_time(value: datetime) -> datetime:
-    """What :class:`schema.UTCDateTime` hands psycopg: the same instant, in UTC."""
-    return value.astimezone(UTC)
-
-
-def _insert_accepted(conn: sa.Connection, items: Sequence[_Checked]) -> None:
-    """One executemany per table for the accepted items (outbox rows in their order).
-
-    The values are converted here as the columns' types would: bytes, ints and strings as they
-    are (SQLAlchemy wraps bytes in the driver's ``Binary``, which stores the same BLOB/BYTEA),
-    JSON as ``json.dumps`` text (PostgreSQL's ``::JSON`` cast keeps the text as it is), aware
-    times as :class:`schema.UTCDateTime` and the dialect's DATETIME would. A test compares the
-    stored rows with SQLAlchemy's, on both backends."""
-    stored_time = _sqlite_time if conn.dialect.name == "sqlite" else _postgresql_time
-    times: dict[datetime, Any] = {}  # each instant converted once (items share accepted_at)
-    accepted = VersionStatus.ACCEPTED.value
-    roles_json: dict[tuple[str, ...], str] = {}  # usually one set of roles for all
-    versions: list[tuple[Any, ...]] = []
-    signatures: list[tuple[Any, ...]] = []
-    keys: list[tuple[Any, ...]] = []
-    outbox: list[tuple[Any, ...]] = []
-    for item, wrapped_keys in items:
-        agreement_id = item.agreement_id
-        version = item.version
-        at = times.get(item.accepted_at)
-        if at is None:
-            at = times[item.accepted_at] = stored_time(item.accepted_at)
-        roles = item.required_roles
-        required_roles = roles_json.get(roles)
-        if required_roles is None:
-            required_roles = roles_json[roles] = json.dumps(list(roles))
-        versions.append(
-            (
-                agreement_id,
-                version,
-                item.kind.value,
-                accepted,
-                item.document_sm3,
-                item.document_cid,
-                item.media_type,
-                item.size,
-                required_roles,
-                item.chain_id,
-                item.contract,
-                at,
-                at,
-            )
-        )
-        for sig in item.signatures:
-            signed_at = times.get(sig.signed_at)
-            if signed_at is None:
-                signed_at = times[sig.signed_at] = stored_time(sig.signed_at)
-            signatures.append(
-                (
-                    agreement_id,
-                    version,
-                    sig.role,
-                    signed_at,
-                    sig.public_key,
-                    sig.distid,
-                    sig.signature,
-                    at,
-                )
-            )
-        for fingerprint, wrapped in wrapped_keys:
-            keys.append((agreement_id, version, fingerprint, wrapped))
-        outbox.append((agreement_id, version, item.leaf, at))
-    # Versions in key order: concurrent calls on PostgreSQL then wait for each other's
-    # uncommitted keys in one global order, so they cannot deadlock.
-    versions.sort(key=_VERSION_KEY)
-    _INSERT_VERSION.executemany(conn, versions)
-    _INSERT_SIGNATURE.executemany(conn, signatures)
-    if keys:
-        _INSERT_KEY.executemany(conn, keys)
-    _INSERT_OUTBOX.executemany(conn, outbox)
-
-
-_VERSION_KEY = operator.itemgetter(0, 1)
-
-
-def _key_rows(
-    agreement_id: str, version: int, wrapped_keys: Mapping[bytes, bytes]
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "agreement_id": agreement_id,
-            "version": version,
-            "reader_fingerprint": fingerprint,
-            "wrapped_key": wrapped,
-        }
-        for fingerprint, wrapped in wrapped_keys.items()
-    ]
-
-
-class _Checked(NamedTuple):
-    """A submit_many item checked for form: the item (its kind a :class:`VersionKind`, its roles
-    and signatures tuples) and its wrapped keys as they were checked (fingerprint, key)."""
-
-    item: NewVersion
-    wrapped_keys: tuple[tuple[bytes, bytes], ...]
-
-
-def _checked_new_version(index: int, item: NewVersion) -> _Checked:
-    """``item`` checked for form (not against the stored state), normalized; ValueError naming
-    the item's index if it is malformed."""
-    # The common case (exact types, as the service builds items) is checked by _well_formed;
-    # anything else, valid or not, gets the detailed checks (and their error messages).
-    if type(item) is NewVersion and _well_formed(item):
-        keys = tuple(item.wrapped_keys.items())  # what is checked is what is written
-        for fingerprint, wrapped in keys:
-            if not (
-                type(fingerprint) is bytes
-                and len(fingerprint) == _HASH_BYTES
-                and type(wrapped) is bytes
-                and wrapped
-            ):
-                break
-        else:
-            return _Checked(item, keys)
-    return _checked_in_detail(index, item)
-
-
-_HASH_BYTES = 32
-_PUBLIC_KEY_BYTES = 65
-
-
-def _well_formed(item: NewVersion) -> bool:
-    """Whether ``item`` passes every check of :func:`_checked_in_detail` (but its wrapped keys')
-    and needs no normalizing; False may also mean: check it in detail."""
-    agreement_id = item.agreement_id
-    roles = item.required_roles
-    accepted_at = item.accepted_at
-    signatures = item.signatures
-    if not (
-        type(agreement_id) is str
-        and AGREEMENT_ID.match(agreement_id)
-        and type(item.version) is int
-        and item.version >= 1
-        and type(item.kind) is VersionKind
-        and type(item.document_sm3) is bytes
-        and len(item.document_sm3) == _HASH_BYTES
-        and type(item.document_cid) is str
-        and item.document_cid
-        and type(item.media_type) is str
-        and item.media_type
-        and type(item.size) is int
-        and item.size >= 0
-        and type(roles) is tuple
-        and roles
-        and len(set(roles)) == len(roles)
-        and type(item.chain_id) is int
-        and item.chain_id >= 1
-        and type(item.contract) is str
-        and item.contract
-        and type(accepted_at) is datetime
-        and accepted_at.utcoffset() is not None
-        and type(signatures) is tuple
-        and (type(item.wrapped_keys) is dict or isinstance(item.wrapped_keys, Mapping))
-        and type(item.leaf) is bytes
-        and len(item.leaf) == _HASH_BYTES
-    ):
-        return False
-    for role in roles:
-        if type(role) is not str or not ROLE.match(role):
-            return False
-    for sig in signatures:
-        if not (
-            type(sig) is NewSignature
-            and type(sig.role) is str
-            and ROLE.match(sig.role)
-            and type(sig.signed_at) is datetime
-            and sig.signed_at.utcoffset() is not None
-            and type(sig.public_key) is bytes
-            and len(sig.public_key) == _PUBLIC_KEY_BYTES
-            and type(sig.distid) is bytes
-            and sig.distid
-            and type(sig.signature) is bytes
-            and len(sig.signature) >= _MIN_SIGNATURE_BYTES
-        ):
-            return False
-    return True
-
-
-def _checked_in_detail(index: int, item: NewVersion) -> _Checked:
-    """:func:`_checked_new_version`, one check at a time: the precise ValueError."""
-    try:
-        if not isinstance(item, NewVersion):
-            raise ValueError(f"expected a NewVersion, got {type(item).__name__}")
-        _check_agreement_id(item.agreement_id)
-        _check_version(item.version)
-        kind = VersionKind(item.kind)
-        _check_bytes("document_sm3", item.document_sm3, 32)
-        _check_text("document_cid", item.document_cid)
-        _check_text("media_type", item.media_type)
-        _check_int("size", item.size, minimum=0)
-        roles = _check_roles(item.required_roles)
-        _check_int("chain_id", item.chain_id, minimum=1)
-        _check_text("contract", item.contract)
-        _check_aware("accepted_at", item.accepted_at)
-        if isinstance(item.signatures, NewSignature) or not isinstance(item.signatures, Sequence):
-            raise ValueError("signatures is a sequence of NewSignature")
-        for sig in item.signatures:
-            _check_new_signature(sig)
-        keys = _check_wrapped_keys(item.wrapped_keys)
-        _check_bytes("leaf", item.leaf, 32)
-    except ValueError as error:
-        raise ValueError(f"items[{index}]: {error}") from error
-    normalized = replace(
-        item,
-        kind=kind,
-        required_roles=roles,
-        signatures=tuple(item.signatures),
-        wrapped_keys=MappingProxyType(keys),
-    )
-    return _Checked(normalized, tuple(keys.items()))
-
-
-def _check_new_signature(sig: NewSignature) -> None:
-    if not isinstance(sig, NewSignature):
-        raise ValueError(f"expected a NewSignature, got {type(sig).__name__}")
-    _check_role(sig.role)
-    _check_aware("signed_at", sig.signed_at)
-    _check_bytes("public_key", sig.public_key, 65)
-    _check_bytes("distid", sig.distid)
-    _check_signature_bytes(sig.signature)
-
-
-def _check_wrapped_keys(wrapped_keys: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
-    if not isinstance(wrapped_keys, Mapping):
-        raise ValueError("wrapped_keys maps reader key fingerprints to wrapped keys")
-    for fingerprint, wrapped in wrapped_keys.items():
-        _check_bytes("reader key fingerprint", fingerprint, 32)
-        _check_bytes("wrapped key", wrapped)
-    return dict(wrapped_keys)
-
-
-def _check_role(role: str) -> None:
-    if not isinstance(role, str) or not ROLE.match(role):
-        raise ValueError(f"a role is 1-32 of [a-z0-9_-], starting with a letter: {role!r}")
-
-
-def _check_signature_bytes(signature: bytes) -> None:
-    _check_bytes("signature", signature)
-    if len(signature) < _MIN_SIGNATURE_BYTES:
-        raise ValueError(f"a DER signature is at least {_MIN_SIGNATURE_BYTES} bytes")
-
-
-def _opt_bytes(value: Any) -> bytes | None:
-    return None if value is None else bytes(value)
-
-
-def _check_agreement_id(agreement_id: str) -> None:
-    if not isinstance(agreement_id, str) or not AGREEMENT_ID.match(agreement_id):
-        raise ValueError(f"agreement IDs look like agr_<32 hex>, got {agreement_id!r}")
-
-
-def _check_version(version: int) -> None:
-    _check_int("version", version, minimum=1)
-
-
-def _check_int(name: str, value: int, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
-def _check_bytes(name: str, value: bytes, size: int | None = None) -> None:
-    if not isinstance(value, bytes):
-        raise ValueError(f"{name} must be bytes, got {type(value).__name__}")
-    if size is None and not value:
-        raise ValueError(f"{name} must not be empty")
-    if size is not None and len(value) != size:
-        raise ValueError(f"{name} must be {size} bytes, got {len(value)}")
-
-
-def _check_text(name: str, value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-
-
-def _check_aware(name: str, value: datetime) -> None:
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime, got {value!r}")
-
-
-def _check_roles(roles: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(roles, str):
-        raise ValueError("required_roles is a sequence of roles, not one string")
-    checked = tuple(roles)
-    if not checked or len(set(checked)) != len(checked):
-        raise ValueError(f"required_roles must be distinct and not empty, got {checked!r}")
-    for role in checked:
-        _check_role(role)
-    return checked

@@ -94,7 +94,13 @@ def test_a_directory_of_valid_proofs(proof_tree: Path) -> None:
 def test_one_invalid_file_among_200(proof_tree: Path, tmp_path: Path, parties: Parties) -> None:
     copy = tmp_path / "proofs"
     shutil.copytree(proof_tree, copy)
-    victim = sorted((copy / "2026" / "12").iterdir())[17]
+    # leaf 0 of a batch of 2 or more: as leaf 1 (its sibling, same depth) its path is wrong
+    victim = next(
+        path
+        for path in sorted((copy / "2026" / "12").iterdir())
+        if (inclusion := json.loads(path.read_bytes())["inclusion"])["leaf_index"] == 0
+        and inclusion["tree_size"] >= 2
+    )
     victim.write_bytes(
         reseal(
             victim.read_bytes(),
