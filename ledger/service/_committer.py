@@ -51,12 +51,8 @@ class GroupCommitter:
 
     def commit(self, item: NewVersion) -> AgreementVersion | Conflict:
         """Block until ``item`` is durably stored (or refused); return its result."""
-        future: Future[AgreementVersion | Conflict] = Future()
-        with self._lock:
-            if self._closed:
-                raise ServiceUnavailable("the service is stopping: nothing was stored")
-            self._queue.put((item, future))
-        return future.result()
+        (result,) = self.commit_many((item,))
+        return result
 
     def commit_many(self, items: Sequence[NewVersion]) -> list[AgreementVersion | Conflict]:
         """Block until every one of ``items`` is durably stored (or refused); their results in

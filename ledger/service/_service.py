@@ -235,20 +235,21 @@ class EvidenceService:
         ``readers`` default to the signers' keys. Version 1 starts an agreement; a higher
         version supersedes (or, with ``kind=void``, voids) the latest accepted one.
         """
-        row = self._prepare(
-            Submission(
-                document=document,
-                signatures=tuple(signatures),
-                agreement_id=agreement_id,
-                version=version,
-                kind=kind,
-                readers=None if readers is None else tuple(readers),
-                required_roles=tuple(required_roles),
-            )
+        (result,) = self.submit_many(
+            [
+                Submission(
+                    document=document,
+                    signatures=tuple(signatures),
+                    agreement_id=agreement_id,
+                    version=version,
+                    kind=kind,
+                    readers=None if readers is None else tuple(readers),
+                    required_roles=tuple(required_roles),
+                )
+            ]
         )
-        result = self._committer.commit(row)
-        if isinstance(result, Conflict):
-            raise AgreementConflict(str(result))
+        if isinstance(result, LedgerError):
+            raise result
         return result
 
     def submit_many(
