@@ -9,7 +9,7 @@ from datetime import datetime
 
 from eth_utils import is_checksum_address
 
-from ledger import _canonical, merkle
+from ledger import canonical, merkle
 from ledger._ids import AGREEMENT_ID, ROLE
 from ledger.crypto.sm3 import sm3 as sm3_digest
 from ledger.errors import LedgerError
@@ -97,15 +97,15 @@ class SigningPayload:
     VERSION = 1
 
     def to_bytes(self) -> bytes:
-        return _canonical.dumps(
+        return canonical.dumps(
             {
                 "type": self.TYPE,
                 "version": self.VERSION,
                 "agreement_id": check_agreement_id(self.agreement_id),
                 "agreement_version": check_version(self.agreement_version),
-                "document_digest": _canonical.label("sm3", self.document_sm3),
+                "document_digest": canonical.label("sm3", self.document_sm3),
                 "role": check_role(self.role),
-                "signed_at": _canonical.timestamp(self.signed_at),
+                "signed_at": canonical.timestamp(self.signed_at),
                 "chain_id": self.domain.chain_id,
                 "contract": self.domain.contract,
             }
@@ -128,15 +128,15 @@ class SigningPayloadV0:
     VERSION = 0
 
     def to_bytes(self) -> bytes:
-        return _canonical.dumps(
+        return canonical.dumps(
             {
                 "type": self.TYPE,
                 "version": self.VERSION,
                 "agreement_id": check_agreement_id(self.agreement_id),
-                "document_digest": _canonical.label("sm3", self.document_sm3),
+                "document_digest": canonical.label("sm3", self.document_sm3),
                 "document_cid": self.document_cid,
                 "role": check_role(self.role),
-                "signed_at": _canonical.timestamp(self.signed_at),
+                "signed_at": canonical.timestamp(self.signed_at),
                 "chain_id": self.domain.chain_id,
                 "contract": self.domain.contract,
             }
@@ -176,7 +176,7 @@ class LeafEntry:
     def to_bytes(self) -> bytes:
         if self.kind not in VERSION_KINDS:
             raise AgreementError(f"version kind is one of {VERSION_KINDS}, got {self.kind!r}")
-        return _canonical.dumps(
+        return canonical.dumps(
             {
                 "type": self.TYPE,
                 "version": self.VERSION,
@@ -184,14 +184,14 @@ class LeafEntry:
                 "agreement_version": check_version(self.agreement_version),
                 "kind": self.kind,
                 "document": {
-                    "digest": _canonical.label("sm3", self.document_sm3),
+                    "digest": canonical.label("sm3", self.document_sm3),
                     "cid": self.document_cid,
                     "media_type": self.media_type,
                     "size": self.size,
                 },
                 "required_roles": [check_role(r) for r in self.required_roles],
-                "signature_set_digest": _canonical.label("sm3", self.signature_set_digest),
-                "accepted_at": _canonical.timestamp(self.accepted_at),
+                "signature_set_digest": canonical.label("sm3", self.signature_set_digest),
+                "accepted_at": canonical.timestamp(self.accepted_at),
                 "chain_id": self.domain.chain_id,
                 "contract": self.domain.contract,
             }

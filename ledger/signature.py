@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ledger import _canonical
+from ledger import canonical
 from ledger.agreement import SigningDomain, SigningPayload, SigningPayloadV0, check_role
 from ledger.crypto.errors import InvalidSignature
 from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey, SM2PublicKey
@@ -34,11 +34,11 @@ class Signature:
         return {
             "algorithm": ALGORITHM,
             "role": self.role,
-            "signed_at": _canonical.timestamp(self.signed_at),
-            "public_key": _canonical.hex0x(self.public_key.to_raw()),
-            "key_fingerprint": _canonical.label("sm3", self.key_fingerprint),
+            "signed_at": canonical.timestamp(self.signed_at),
+            "public_key": canonical.hex0x(self.public_key.to_raw()),
+            "key_fingerprint": canonical.label("sm3", self.key_fingerprint),
             "distid": self.distid.decode("ascii"),
-            "signature": _canonical.b64(self.value),
+            "signature": canonical.b64(self.value),
         }
 
     def verify(self, payload: Payload) -> None:
@@ -68,7 +68,7 @@ def signature_set_digest(signatures: Sequence[Signature]) -> bytes:
 
     ``ledger-proof/0`` lists them in signing order; agreement versions (leaf entries,
     ``ledger-proof/1``) list them in role order (:func:`in_role_order`)."""
-    return sm3_digest(_canonical.dumps([s.to_json() for s in signatures]))
+    return sm3_digest(canonical.dumps([s.to_json() for s in signatures]))
 
 
 def in_role_order(signatures: Sequence[Signature]) -> list[Signature]:

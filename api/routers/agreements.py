@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.problems import problem_of
-from ledger import _canonical
+from ledger import canonical
 from ledger._ids import AGREEMENT_ID_PATTERN, ROLE_PATTERN
 from ledger.agreement import REQUIRED_ROLES, AgreementError, Document, SigningPayload
 from ledger.crypto.errors import CryptoError
@@ -171,7 +171,7 @@ def _version_out(v: AgreementVersion) -> VersionOut:
         version=v.version,
         kind=v.kind.value,
         status=v.status.value,
-        document_digest=_canonical.label("sm3", v.document_sm3),
+        document_digest=canonical.label("sm3", v.document_sm3),
         document_cid=v.document_cid,
         media_type=v.media_type,
         size=v.size,
@@ -180,23 +180,23 @@ def _version_out(v: AgreementVersion) -> VersionOut:
         signatures=[
             SignatureOut(
                 role=s.role,
-                signed_at=_canonical.timestamp(s.signed_at),
-                public_key=_canonical.hex0x(s.public_key),
-                key_fingerprint=_canonical.label(
+                signed_at=canonical.timestamp(s.signed_at),
+                public_key=canonical.hex0x(s.public_key),
+                key_fingerprint=canonical.label(
                     "sm3", SM2PublicKey.from_raw(s.public_key).fingerprint()
                 ),
             )
             for s in v.signatures
         ],
-        created_at=_canonical.timestamp(v.created_at),
-        accepted_at=_canonical.timestamp(v.accepted_at) if v.accepted_at else None,
+        created_at=canonical.timestamp(v.created_at),
+        accepted_at=canonical.timestamp(v.accepted_at) if v.accepted_at else None,
         keys_erased=v.keys_erased_at is not None,
         signing=SigningPayloadOut(
             type=SigningPayload.TYPE,
             version=SigningPayload.VERSION,
             agreement_id=v.agreement_id,
             agreement_version=v.version,
-            document_digest=_canonical.label("sm3", v.document_sm3),
+            document_digest=canonical.label("sm3", v.document_sm3),
             chain_id=v.chain_id,
             contract=v.contract,
         ),
@@ -242,7 +242,7 @@ def _signature(part: SignatureIn) -> Signature:
         raise AgreementError(f"signature of {part.role!r} is not base64: {exc}") from exc
     return Signature(
         role=part.role,
-        signed_at=_canonical.parse_timestamp(part.signed_at),
+        signed_at=canonical.parse_timestamp(part.signed_at),
         public_key=_key(part.public_key),
         value=value,
         distid=part.distid.encode("ascii", errors="strict"),

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.routers.agreements import Service
-from ledger import _canonical
+from ledger import canonical
 from ledger.agreement import REQUIRED_ROLES, SigningPayload
 from ledger.crypto.sm2 import DEFAULT_DISTID
 
@@ -34,5 +34,5 @@ def signing_domain(service: Service) -> SigningDomainOut:
         payload_version=SigningPayload.VERSION,
         default_distid=DEFAULT_DISTID.decode("ascii"),
         required_roles=list(REQUIRED_ROLES),
-        issuer_key_fingerprint=_canonical.label("sm3", evidence.issuer_fingerprint),
+        issuer_key_fingerprint=canonical.label("sm3", evidence.issuer_fingerprint),
     )

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from eth_utils import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from ledger import _canonical
+from ledger import canonical
 from ledger.agreement import REQUIRED_ROLES
 from ledger.chain.client import ChainClient
 from ledger.chain.transaction import (
@@ -170,8 +170,8 @@ M = TypeVar("M", bound=Model)
 def load(data: bytes) -> Any:
     """The file's JSON value; only its one canonical (RFC 8785) spelling is accepted."""
     try:
-        return _canonical.loads_canonical(data)
-    except _canonical.EncodingError as exc:
+        return canonical.loads_canonical(data)
+    except canonical.EncodingError as exc:
         raise ProofInvalid(f"not a proof file: {exc}") from exc
 
 
@@ -189,20 +189,20 @@ def parse(model: type[M], raw: Any) -> M:
 
 def document_json(*, sm3_digest: bytes, media_type: str, size: int, content: bytes | None) -> dict:
     part: dict[str, Any] = {
-        "digest": _canonical.label("sm3", sm3_digest),
+        "digest": canonical.label("sm3", sm3_digest),
         "media_type": media_type,
         "size": size,
     }
     if content is not None:
-        part["content"] = _canonical.b64(content)
+        part["content"] = canonical.b64(content)
     return part
 
 
 def check_document(part: DocumentPart) -> bytes:
     """The document's SM3; when the content is included, it must be the one with that digest."""
-    digest = _canonical.unlabel("sm3", part.digest)
+    digest = canonical.unlabel("sm3", part.digest)
     if part.content is not None:
-        content = _canonical.unb64(part.content)
+        content = canonical.unb64(part.content)
         if len(content) != part.size:
             raise ProofInvalid("document size does not match its content")
         if sm3(content) != digest:
@@ -213,9 +213,9 @@ def check_document(part: DocumentPart) -> bytes:
 def signature_from(part: SignaturePart) -> Signature:
     return Signature(
         role=part.role,
-        signed_at=_canonical.parse_timestamp(part.signed_at),
+        signed_at=canonical.parse_timestamp(part.signed_at),
         public_key=public_key(part.public_key, part.key_fingerprint, part.role),
-        value=_canonical.unb64(part.signature),
+        value=canonical.unb64(part.signature),
         distid=distid(part),
     )
 
@@ -236,10 +236,10 @@ def _decoded(raw: bytes) -> DecodedTransaction:
 
 def public_key(hex_key: str, fingerprint: str, who: str) -> SM2PublicKey:
     try:
-        key = _sm2_key(_canonical.unhex0x(hex_key, size=65))
+        key = _sm2_key(canonical.unhex0x(hex_key, size=65))
     except CryptoError as exc:
         raise ProofInvalid(f"public key of {who!r} is not an SM2 point: {exc}") from exc
-    if key.fingerprint() != _canonical.unlabel("sm3", fingerprint):
+    if key.fingerprint() != canonical.unlabel("sm3", fingerprint):
         raise ProofInvalid(f"key fingerprint of {who!r} does not match its public key")
     return key
 
@@ -281,10 +281,10 @@ def check_transaction(
 ) -> DecodedTransaction:
     """The raw anchoring transaction: its hash, sender, target, chain and exact call data."""
     try:
-        tx = _decoded(_canonical.unhex0x(part.raw))
+        tx = _decoded(canonical.unhex0x(part.raw))
     except TransactionDecodeError as exc:
         raise ProofInvalid(f"anchoring transaction: {exc}") from exc
-    if tx.tx_hash != _canonical.unlabel("keccak256", part.hash):
+    if tx.tx_hash != canonical.unlabel("keccak256", part.hash):
         raise ProofInvalid("transaction hash does not match the raw transaction")
     if tx.sender != writer:
         raise ProofInvalid(f"transaction was sent by {tx.sender}, not the writer {writer}")
@@ -304,10 +304,10 @@ def chain_evidence_json(
     """The ``transaction`` and ``block`` parts of an ``anchor`` (both formats)."""
     return {
         "transaction": {
-            "hash": _canonical.label("keccak256", tx_hash),
-            "raw": _canonical.hex0x(raw_transaction),
+            "hash": canonical.label("keccak256", tx_hash),
+            "raw": canonical.hex0x(raw_transaction),
         },
-        "block": {"number": block_number, "hash": _canonical.label("keccak256", block_hash)},
+        "block": {"number": block_number, "hash": canonical.label("keccak256", block_hash)},
     }
 
 
@@ -322,7 +322,7 @@ def seal_and_check(
     """Seal ``body``, encode it, and verify the result: a proof that would not verify is an
     error of the builder, not something to hand out."""
     body["seal"] = seal(body, domain=domain, issuer_key=issuer_key, distid=distid)
-    data = _canonical.dumps(body)
+    data = canonical.dumps(body)
     with reasons():
         verify(load(data), trusted_issuers=None)
     return data
@@ -335,13 +335,13 @@ def without_seal(body: dict[str, Any]) -> dict[str, Any]:
 def seal(body: dict[str, Any], *, domain: bytes, issuer_key: SM2PrivateKey, distid: bytes) -> dict:
     """The seal part: the issuer's SM2 signature over ``domain`` + the canonical body."""
     issuer = issuer_key.public_key()
-    signed = domain + _canonical.dumps(without_seal(body))
+    signed = domain + canonical.dumps(without_seal(body))
     return {
         "algorithm": ALGORITHM,
-        "public_key": _canonical.hex0x(issuer.to_raw()),
-        "key_fingerprint": _canonical.label("sm3", issuer.fingerprint()),
+        "public_key": canonical.hex0x(issuer.to_raw()),
+        "key_fingerprint": canonical.label("sm3", issuer.fingerprint()),
         "distid": distid.decode("ascii"),
-        "signature": _canonical.b64(issuer_key.sign(signed, distid=distid)),
+        "signature": canonical.b64(issuer_key.sign(signed, distid=distid)),
     }
 
 
@@ -356,9 +356,9 @@ def check_seal(
     issuer = public_key(part.public_key, part.key_fingerprint, "issuer")
     if trusted_issuers is not None and issuer.fingerprint() not in trusted_issuers:
         raise ProofInvalid(f"issuer key sm3:{issuer.fingerprint().hex()} is not trusted")
-    sealed = domain + _canonical.dumps(without_seal(raw))
+    sealed = domain + canonical.dumps(without_seal(raw))
     try:
-        issuer.verify(_canonical.unb64(part.signature), sealed, distid=distid(part))
+        issuer.verify(canonical.unb64(part.signature), sealed, distid=distid(part))
     except CryptoError as exc:
         raise ProofInvalid(f"issuer seal does not verify: {exc}") from exc
     return issuer.fingerprint()

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictStr
 
-from ledger import _canonical
+from ledger import canonical
 from ledger._ids import AGREEMENT_ID_PATTERN
 from ledger.agreement import Document, SigningDomain, SigningPayloadV0
 from ledger.chain.client import ChainClient
@@ -87,7 +87,7 @@ def build(
     """Write the proof file's bytes (and check them: a proof that would not verify is an error)."""
     stored: dict[str, Any] = {"cid": cid, "encryption": "sm4-gcm"}
     if ciphertext is not None:
-        stored["ciphertext"] = _canonical.b64(ciphertext)
+        stored["ciphertext"] = canonical.b64(ciphertext)
     body: dict[str, Any] = {
         "format": FORMAT,
         "agreement": {
@@ -104,8 +104,8 @@ def build(
         "anchor": {
             "chain_id": anchor.chain_id,
             "contract": anchor.contract,
-            "anchor_id": _canonical.label("keccak256", anchor.anchor_id),
-            "signature_set_digest": _canonical.label("sm3", signature_set_digest(signatures)),
+            "anchor_id": canonical.label("keccak256", anchor.anchor_id),
+            "signature_set_digest": canonical.label("sm3", signature_set_digest(signatures)),
             "writer": anchor.writer,
             **c.chain_evidence_json(
                 tx_hash=anchor.tx_hash,
@@ -131,7 +131,7 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
 
     # 3. the encrypted document, when included, has the content ID that was signed and anchored
     if agreement.stored.ciphertext is not None:
-        ciphertext = _canonical.unb64(agreement.stored.ciphertext)
+        ciphertext = canonical.unb64(agreement.stored.ciphertext)
         if cid_of(ciphertext) != agreement.stored.cid:
             raise c.ProofInvalid("stored ciphertext does not have the stated CID")
 
@@ -155,7 +155,7 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
 
     # 5. the anchor commits to exactly this document, content ID and signature set
     sigset = signature_set_digest(signatures)
-    if _canonical.unlabel("sm3", anchor.signature_set_digest) != sigset:
+    if canonical.unlabel("sm3", anchor.signature_set_digest) != sigset:
         raise c.ProofInvalid("signature set digest does not match the signatures")
     fingerprints = [s.key_fingerprint for s in signatures]
     anchor_id = anchor_id_of(
@@ -166,7 +166,7 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
         signer_fingerprints=fingerprints,
         signature_set_digest=sigset,
     )
-    if _canonical.unlabel("keccak256", anchor.anchor_id) != anchor_id:
+    if canonical.unlabel("keccak256", anchor.anchor_id) != anchor_id:
         raise c.ProofInvalid("anchor ID does not match the anchored contents")
 
     # 6. the anchoring transaction: its hash, sender, target, chain and call data
@@ -204,7 +204,7 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
         writer=anchor.writer,
         tx_hash=tx.tx_hash,
         block_number=anchor.block.number,
-        block_hash=_canonical.unlabel("keccak256", anchor.block.hash),
+        block_hash=canonical.unlabel("keccak256", anchor.block.hash),
         issuer_fingerprint=issuer,
         batch_id=None,
         leaf_index=None,

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt, StrictStr
 
-from ledger import _canonical
+from ledger import canonical
 from ledger._ids import AGREEMENT_ID_PATTERN, ROLE_PATTERN
 from ledger.agreement import REQUIRED_ROLES, LeafEntry, SigningDomain, SigningPayload
 from ledger.chain.client import ChainClient
@@ -141,7 +141,7 @@ def build(
             "version": entry.agreement_version,
             "kind": entry.kind,
             "required_roles": list(entry.required_roles),
-            "accepted_at": _canonical.timestamp(entry.accepted_at),
+            "accepted_at": canonical.timestamp(entry.accepted_at),
             "document": c.document_json(
                 sm3_digest=entry.document_sm3,
                 media_type=entry.media_type,
@@ -152,16 +152,16 @@ def build(
         },
         "signatures": [s.to_json() for s in in_role_order(signatures)],
         "inclusion": {
-            "leaf": _canonical.label("sm3", entry.leaf_hash),
+            "leaf": canonical.label("sm3", entry.leaf_hash),
             "leaf_index": inclusion.leaf_index,
             "tree_size": inclusion.tree_size,
-            "path": [_canonical.label("sm3", node) for node in inclusion.path],
-            "root": _canonical.label("sm3", inclusion.root),
+            "path": [canonical.label("sm3", node) for node in inclusion.path],
+            "root": canonical.label("sm3", inclusion.root),
         },
         "anchor": {
             "chain_id": entry.domain.chain_id,
             "contract": entry.domain.contract,
-            "batch_id": _canonical.label(
+            "batch_id": canonical.label(
                 "keccak256",
                 batch_id_of(
                     chain_id=entry.domain.chain_id,
@@ -187,7 +187,7 @@ def build(
 def _stored_json(cid: str, car: bytes | None) -> dict[str, Any]:
     stored: dict[str, Any] = {"cid": cid, "encryption": "sm4-gcm"}
     if car is not None:
-        stored["car"] = _canonical.b64(car)
+        stored["car"] = canonical.b64(car)
     return stored
 
 
@@ -202,7 +202,7 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
     proof = c.parse(_ProofFile, raw)
     agreement, inclusion, anchor = proof.agreement, proof.inclusion, proof.anchor
     domain = SigningDomain(chain_id=anchor.chain_id, contract=c.checksummed(anchor.contract))
-    accepted_at = _canonical.parse_timestamp(agreement.accepted_at)
+    accepted_at = canonical.parse_timestamp(agreement.accepted_at)
 
     # 2. the document, when included, is the one whose digest and size were signed and anchored
     document_sm3 = c.check_document(agreement.document)
@@ -210,7 +210,7 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
     # 3. the CAR of the encrypted document, when included, carries a file with exactly the CID
     #    the leaf commits to, and is that file's one canonical CAR (every byte accounted for)
     if agreement.stored.car is not None:
-        _check_car(_canonical.unb64(agreement.stored.car), agreement.stored.cid)
+        _check_car(canonical.unb64(agreement.stored.car), agreement.stored.cid)
 
     # 4. exactly the required roles signed, once each, listed in role order; the required roles
     #    include those of every agreement; each signature is SM2 over the v1 signing payload
@@ -254,17 +254,17 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
         domain=domain,
     )
     leaf = entry.leaf_hash
-    if _canonical.unlabel("sm3", inclusion.leaf) != leaf:
+    if canonical.unlabel("sm3", inclusion.leaf) != leaf:
         raise c.ProofInvalid("leaf hash does not match the agreement version and its signatures")
 
     # 6. the inclusion proof leads from the leaf to the batch root
-    root = _canonical.unlabel("sm3", inclusion.root)
+    root = canonical.unlabel("sm3", inclusion.root)
     try:
         verify_inclusion(
             leaf_hash_value=leaf,
             index=inclusion.leaf_index,
             tree_size=inclusion.tree_size,
-            path=[_canonical.unlabel("sm3", node) for node in inclusion.path],
+            path=[canonical.unlabel("sm3", node) for node in inclusion.path],
             root=root,
         )
     except InclusionProofInvalid as exc:
@@ -274,7 +274,7 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
     batch_id = batch_id_of(
         chain_id=anchor.chain_id, contract=domain.contract, root=root, size=inclusion.tree_size
     )
-    if _canonical.unlabel("keccak256", anchor.batch_id) != batch_id:
+    if canonical.unlabel("keccak256", anchor.batch_id) != batch_id:
         raise c.ProofInvalid("batch ID does not match the chain, contract, root and tree size")
 
     # 8. the anchoring transaction: its hash, sender, target, chain and call data
@@ -307,7 +307,7 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
         writer=anchor.writer,
         tx_hash=tx.tx_hash,
         block_number=anchor.block.number,
-        block_hash=_canonical.unlabel("keccak256", anchor.block.hash),
+        block_hash=canonical.unlabel("keccak256", anchor.block.hash),
         issuer_fingerprint=issuer,
         batch_id=batch_id,
         leaf_index=inclusion.leaf_index,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from ledger import _canonical
+from ledger import canonical
 from ledger.agreement import (
     REQUIRED_ROLES,
     AgreementError,
@@ -49,7 +49,7 @@ def void_notice(agreement_id: str, *, voids_version: int, reason: str) -> Docume
     """The document of a void version: which version it voids and why (canonical JSON)."""
     if not reason.strip() or len(reason) > 2000:
         raise AgreementError("a void needs a reason of 1-2000 characters")
-    content = _canonical.dumps(
+    content = canonical.dumps(
         {
             "type": "ledger/void-notice",
             "agreement_id": check_agreement_id(agreement_id),

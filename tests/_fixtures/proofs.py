@@ -25,7 +25,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from ledger import _canonical
+from ledger import canonical
 from ledger.agreement import (
     REQUIRED_ROLES,
     Document,
@@ -283,12 +283,12 @@ def reseal(
 ) -> bytes:
     """``data`` (a v1 proof) edited in place by ``edit`` and sealed again by ``issuer``: so
     that the check the edit targets is the one that fails, not the seal."""
-    body = _canonical.loads_canonical(data)
+    body = canonical.loads_canonical(data)
     edit(body)
     body["seal"] = proof_common.seal(
         body, domain=proof_v1.SEAL_DOMAIN, issuer_key=issuer, distid=distid
     )
-    return _canonical.dumps(body)
+    return canonical.dumps(body)
 
 
 @pytest.fixture(scope="session")

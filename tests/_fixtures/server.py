@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ledger import _canonical
+from ledger import canonical
 from ledger.agreement import Document, SigningDomain
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.signature import Signature
@@ -131,8 +131,8 @@ def submission(
 def signature_json(signature: Signature) -> dict[str, str]:
     return {
         "role": signature.role,
-        "signed_at": _canonical.timestamp(signature.signed_at),
-        "public_key": _canonical.hex0x(signature.public_key.to_raw()),
+        "signed_at": canonical.timestamp(signature.signed_at),
+        "public_key": canonical.hex0x(signature.public_key.to_raw()),
         "signature": base64.b64encode(signature.value).decode(),
         "distid": signature.distid.decode(),
     }

@@ -7,13 +7,13 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import _canonical
-from ledger._canonical import EncodingError
+from ledger import canonical
+from ledger.canonical import EncodingError
 
 
 def test_dumps_is_rfc8785() -> None:
     assert (
-        _canonical.dumps({"b": 1, "a": [True, None, "é"]}) == b'{"a":[true,null,"\xc3\xa9"],"b":1}'
+        canonical.dumps({"b": 1, "a": [True, None, "é"]}) == b'{"a":[true,null,"\xc3\xa9"],"b":1}'
     )
 
 
@@ -23,51 +23,51 @@ def test_dumps_is_rfc8785() -> None:
 )
 def test_loads_canonical_refuses_other_spellings(text: bytes) -> None:
     with pytest.raises(EncodingError):
-        _canonical.loads_canonical(text)
+        canonical.loads_canonical(text)
 
 
 def test_loads_canonical_refuses_duplicate_keys() -> None:
     with pytest.raises(EncodingError):
-        _canonical.loads_canonical(b'{"a":1,"a":1}')
+        canonical.loads_canonical(b'{"a":1,"a":1}')
 
 
 def test_labelled_digests() -> None:
     digest = bytes(range(32))
-    text = _canonical.label("sm3", digest)
+    text = canonical.label("sm3", digest)
     assert text == "sm3:" + digest.hex()
-    assert _canonical.unlabel("sm3", text) == digest
+    assert canonical.unlabel("sm3", text) == digest
     for bad in ("keccak256:" + digest.hex(), "sm3:" + digest.hex().upper(), "sm3:00", digest.hex()):
         with pytest.raises(EncodingError):
-            _canonical.unlabel("sm3", bad)
+            canonical.unlabel("sm3", bad)
 
 
 def test_base64_has_one_form() -> None:
-    assert _canonical.unb64(_canonical.b64(b"A")) == b"A"
+    assert canonical.unb64(canonical.b64(b"A")) == b"A"
     for bad in ("QR==", "QQ", "QQ=", "Q Q==", "QQ==\n", "é"):
         with pytest.raises(EncodingError):
-            _canonical.unb64(bad)
+            canonical.unb64(bad)
 
 
 def test_hex_has_one_form() -> None:
-    assert _canonical.unhex0x("0x00ff", size=2) == b"\x00\xff"
+    assert canonical.unhex0x("0x00ff", size=2) == b"\x00\xff"
     for bad in ("00ff", "0x00FF", "0x0", "0X00"):
         with pytest.raises(EncodingError):
-            _canonical.unhex0x(bad)
+            canonical.unhex0x(bad)
     with pytest.raises(EncodingError):
-        _canonical.unhex0x("0x00", size=2)
+        canonical.unhex0x("0x00", size=2)
 
 
 def test_timestamps_are_utc_seconds() -> None:
     moment = datetime(2026, 11, 21, 20, 0, 5, 999, tzinfo=timezone(timedelta(hours=8)))
-    assert _canonical.timestamp(moment) == "2026-11-21T12:00:05Z"
-    assert _canonical.parse_timestamp("2026-11-21T12:00:05Z") == datetime(
+    assert canonical.timestamp(moment) == "2026-11-21T12:00:05Z"
+    assert canonical.parse_timestamp("2026-11-21T12:00:05Z") == datetime(
         2026, 11, 21, 12, 0, 5, tzinfo=UTC
     )
     for bad in ("2026-11-21T12:00:05", "2026-11-21 12:00:05Z", "2026-11-21T12:00:05.1Z"):
         with pytest.raises(EncodingError):
-            _canonical.parse_timestamp(bad)
+            canonical.parse_timestamp(bad)
     with pytest.raises(EncodingError):
-        _canonical.timestamp(datetime(2026, 1, 1))  # naive
+        canonical.timestamp(datetime(2026, 1, 1))  # naive
 
 
 _JSON_VALUES = st.recursive(
@@ -88,6 +88,6 @@ def test_fast_path_is_byte_identical_to_rfc8785(value: object) -> None:
         expected = rfc8785.dumps(value)
     except Exception:
         with pytest.raises(Exception):  # noqa: B017
-            _canonical.dumps(value)
+            canonical.dumps(value)
         return
-    assert _canonical.dumps(value) == expected
+    assert canonical.dumps(value) == expected

@@ -8,7 +8,7 @@ import json
 import pytest
 from eth_account import Account
 
-from ledger import _canonical
+from ledger import canonical
 from ledger.agreement import Document, SigningPayloadV0, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY
 from ledger.chain.evidence import anchor_calldata, anchor_id_of
@@ -149,14 +149,14 @@ def test_a_v1_body_labelled_v0_is_malformed(parties: Parties) -> None:
     body = json.loads(data)
     body["format"] = FORMAT_V0
     with pytest.raises(ProofInvalid, match=r"^malformed proof at"):
-        verify_proof(_canonical.dumps(body))
+        verify_proof(canonical.dumps(body))
 
 
 def test_a_v0_body_labelled_v1_is_malformed(v0_proof: bytes) -> None:
     body = json.loads(v0_proof)
     body["format"] = FORMAT_V1
     with pytest.raises(ProofInvalid, match=r"^malformed proof at"):
-        verify_proof(_canonical.dumps(body))
+        verify_proof(canonical.dumps(body))
 
 
 def test_not_json_at_all() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ledger import _canonical
+from ledger import canonical
 from ledger.chain.evidence import batch_calldata, batch_id_of
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.merkle import MerkleTree
@@ -177,7 +177,7 @@ def test_seal_domain_is_per_format(proof: bytes, parties: Parties) -> None:
         body, domain=_v0.SEAL_DOMAIN, issuer_key=parties.issuer, distid=b"1234567812345678"
     )
     with pytest.raises(ProofInvalid, match="issuer seal does not verify"):
-        verify_proof(_canonical.dumps(body))
+        verify_proof(canonical.dumps(body))
 
 
 def test_chain_claims_are_shared_by_the_proofs_of_one_batch(
@@ -202,10 +202,10 @@ def _batch_id(root: str, size: int) -> str:
     batch_id = batch_id_of(
         chain_id=31337,
         contract=OFFLINE_DOMAIN.contract,
-        root=_canonical.unlabel("sm3", root),
+        root=canonical.unlabel("sm3", root),
         size=size,
     )
-    return _canonical.label("keccak256", batch_id)
+    return canonical.label("keccak256", batch_id)
 
 
 def _other_sm3(label: str) -> str:
@@ -372,13 +372,13 @@ def test_root_and_batch_id_of_another_tree(
     def move(p: dict[str, Any]) -> None:
         p["inclusion"].update(
             tree_size=3,
-            path=[_canonical.label("sm3", node) for node in inclusion.path],
-            root=_canonical.label("sm3", other.root),
+            path=[canonical.label("sm3", node) for node in inclusion.path],
+            root=canonical.label("sm3", other.root),
         )
         batch_id = batch_id_of(
             chain_id=31337, contract=OFFLINE_DOMAIN.contract, root=other.root, size=3
         )
-        p["anchor"]["batch_id"] = _canonical.label("keccak256", batch_id)
+        p["anchor"]["batch_id"] = canonical.label("keccak256", batch_id)
 
     with pytest.raises(ProofInvalid, match=r"^transaction call data does not anchor this root"):
         verify_proof(_edited(proof, parties, move))
