@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.deps import get_settings
+from api.deps import MAX_PROOF_BYTES, get_settings
+from api.limits import BodyLimit
 from api.routers import agreements, domain, health, proofs
 from ledger import __version__
 from ledger.service import running_service
@@ -21,12 +22,14 @@ from ledger.settings import Settings
 
 
 def create_app(*, run_service: bool = False, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not run_service:
             yield
             return
-        with running_service(settings or get_settings()) as service:
+        with running_service(settings) as service:
             app.state.service = service
             try:
                 yield
@@ -44,6 +47,14 @@ def create_app(*, run_service: bool = False, settings: Settings | None = None) -
     app.include_router(domain.router)
     app.include_router(agreements.router)
     app.include_router(proofs.router)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.api_max_body_bytes,
+        by_path={
+            app.url_path_for("submit_bulk"): settings.api_max_bulk_body_bytes,
+            app.url_path_for("verify"): MAX_PROOF_BYTES,
+        },
+    )
     return app
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.chain.errors import NodeError
@@ -26,6 +28,17 @@ from ledger.store.errors import StoreUnavailable
 PROBLEM_JSON = "application/problem+json"
 
 
+class Problem(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``), the body of every error."""
+
+    type: str = Field(
+        description="urn:ledger:problem:<kind>", examples=["urn:ledger:problem:conflict"]
+    )
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+
+
 def _body(status: int, title: str, detail: str, *, kind: str) -> dict[str, Any]:
     return {
         "type": f"urn:ledger:problem:{kind}",
@@ -35,9 +48,20 @@ def _body(status: int, title: str, detail: str, *, kind: str) -> dict[str, Any]:
     }
 
 
-def problem(status: int, title: str, detail: str, *, kind: str) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    kind: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The one function that writes a problem+json reply (handlers and middleware call it)."""
     return JSONResponse(
-        _body(status, title, detail, kind=kind), status_code=status, media_type=PROBLEM_JSON
+        _body(status, title, detail, kind=kind),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
     )
 
 
@@ -89,4 +113,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), kind="http")
+        return http_problem(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette's ServerErrorMiddleware calls this, logs the traceback and re-raises.
+        return http_problem(500, "the server failed; the error is in its log")
+
+
+def http_problem(
+    status: int, detail: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A problem named after its HTTP status (routing, body limits, server errors)."""
+    phrase = HTTPStatus(status).phrase
+    kind = phrase.lower().replace(" ", "-")
+    return problem(status, phrase, detail, kind=kind, headers=headers)

@@ -63,11 +63,11 @@ def loads_canonical(data: bytes) -> Any:
     """Parse JSON that must already be in canonical (JCS) form."""
     try:
         value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: too deep
         raise EncodingError(f"not JSON: {exc}") from exc
     try:
         canonical = dumps(value)
-    except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:
+    except (rfc8785.CanonicalizationError, ValueError, TypeError, RecursionError) as exc:
         raise EncodingError(f"not canonical JSON: {exc}") from exc
     if canonical != data:
         raise EncodingError("not in canonical JSON (RFC 8785) form")

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     sm2_distid: str = Field(default="1234567812345678", min_length=1)
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_max_body_bytes: int = Field(
+        default=24 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the HTTP API reads (413 above it, before reading):"
+        " room for one agreement with a 16 MiB document in base64 and 16 signatures.",
+    )
+    api_max_bulk_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of POST /v1/agreements/bulk: its 1,000 agreements at ~64 KiB"
+        " each (documents of ~45 KiB); bigger documents go one per request.",
+    )
     store_backend: Literal["embedded", "kubo"] = Field(
         default="embedded",
         description="Content store: 'embedded' (blocks under data_dir/store) or 'kubo' (an IPFS "
