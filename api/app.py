@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import _openapi, problems
 from api.deps import MAX_PROOF_BYTES, get_settings
 from api.limits import BodyLimit
 from api.routers import agreements, domain, health, proofs
@@ -43,6 +43,7 @@ def create_app(*, run_service: bool = False, settings: Settings | None = None) -
         lifespan=lifespan,
     )
     problems.install(app)
+    _openapi.install(app)
     app.include_router(health.router)
     app.include_router(domain.router)
     app.include_router(agreements.router)

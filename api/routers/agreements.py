@@ -6,9 +6,10 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api._openapi import BODY_PROBLEMS, AgreementIdPath, VersionPath, problems
 from api.problems import problem_of
 from ledger import canonical
 from ledger._ids import AGREEMENT_ID_PATTERN, ROLE_PATTERN
@@ -28,7 +29,6 @@ _Role = Annotated[str, Field(pattern=ROLE_PATTERN)]
 _AgreementId = Annotated[str, Field(pattern=AGREEMENT_ID_PATTERN)]
 #: Agreements per bulk submission (a request of at most ~16 MiB with 10 KiB documents).
 MAX_BULK = 1000
-_VersionNumber = Annotated[int, Path(ge=1, lt=2**31, description="Agreement version, from 1")]
 
 
 # --- input models ------------------------------------------------------------------------
@@ -262,13 +262,16 @@ def get_service(request: Request) -> RunningService:
 
 Service = Annotated[RunningService, Depends(get_service)]
 
-_ERRORS: dict[int | str, dict[str, str]] = {
-    400: {"description": "Malformed agreement, document, key or signature"},
-    404: {"description": "No such agreement or version"},
-    409: {"description": "Conflicts with the agreement's state"},
-    422: {"description": "A signature does not verify, or the request is invalid"},
-    503: {"description": "Content store or database unavailable: nothing was acknowledged"},
-}
+_ERRORS = problems(
+    {
+        **BODY_PROBLEMS,
+        400: "Malformed agreement, document, key or signature, or a body that is not JSON",
+        404: "No such agreement or version",
+        409: "Conflicts with the agreement's state",
+        422: "A signature does not verify, or the request is invalid",
+        503: "Content store or database unavailable: nothing was acknowledged",
+    }
+)
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -305,7 +308,15 @@ def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut:
     )
 
 
-@router.post("/bulk", responses={503: _ERRORS[503]})
+@router.post(
+    "/bulk",
+    responses=problems(
+        {
+            **BODY_PROBLEMS,
+            503: "Content store or database unavailable: nothing was acknowledged",
+        }
+    ),
+)
 def submit_bulk(body: BulkIn, service: Service) -> BulkOut:
     """Many fully signed agreements (version 1) at once: each is judged on its own and gets
     ``201`` with its accepted version, or its problem (400, 409, 422) having stored nothing.
@@ -342,7 +353,9 @@ def submit_bulk(body: BulkIn, service: Service) -> BulkOut:
 
 
 @router.post("/{agreement_id}/versions", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-def create_version(agreement_id: str, body: NewVersionIn, service: Service) -> VersionOut:
+def create_version(
+    agreement_id: AgreementIdPath, body: NewVersionIn, service: Service
+) -> VersionOut:
     """Supersede the agreement with a new document, or void it (a new version; nothing is
     deleted). Without signatures this is a draft; with every signature it is accepted."""
     evidence = service.evidence
@@ -395,20 +408,22 @@ def create_version(agreement_id: str, body: NewVersionIn, service: Service) -> V
     responses=_ERRORS,
 )
 def add_signature(
-    agreement_id: str, version: _VersionNumber, body: SignatureIn, service: Service
+    agreement_id: AgreementIdPath, version: VersionPath, body: SignatureIn, service: Service
 ) -> VersionOut:
     """Add one party's signature to a draft; the last required one accepts the version."""
     return _version_out(service.evidence.add_signature(agreement_id, version, _signature(body)))
 
 
 @router.get("/{agreement_id}", responses=_ERRORS)
-def get_agreement(agreement_id: str, service: Service) -> AgreementOut:
+def get_agreement(agreement_id: AgreementIdPath, service: Service) -> AgreementOut:
     """Every version of the agreement, its state (draft, in force, void) and current version."""
     return _agreement_out(service.evidence.versions(agreement_id))
 
 
 @router.get("/{agreement_id}/versions/{version}", responses=_ERRORS)
-def get_version(agreement_id: str, version: _VersionNumber, service: Service) -> VersionOut:
+def get_version(
+    agreement_id: AgreementIdPath, version: VersionPath, service: Service
+) -> VersionOut:
     """One version: status, signatures, missing roles, and the payload the parties sign."""
     return _version_out(service.evidence.get_version(agreement_id, version))
 
@@ -422,7 +437,7 @@ def get_version(agreement_id: str, version: _VersionNumber, service: Service) ->
     },
 )
 def download_proof(
-    agreement_id: str, version: _VersionNumber, service: Service, car: bool = True
+    agreement_id: AgreementIdPath, version: VersionPath, service: Service, car: bool = True
 ) -> Response:
     """The proof file of an anchored version (409 while its batch is not anchored yet)."""
     data = service.evidence.proof(agreement_id, version, include_car=car)
@@ -436,7 +451,7 @@ def download_proof(
 
 
 @router.delete("/{agreement_id}/document-keys", responses=_ERRORS)
-def erase_document(agreement_id: str, service: Service) -> ErasureOut:
+def erase_document(agreement_id: AgreementIdPath, service: Service) -> ErasureOut:
     """Crypto-shred the agreement's documents (every version): the wrapped keys are destroyed,
     the ciphertext becomes unreadable, and every proof still verifies."""
     return ErasureOut(

@@ -19,12 +19,13 @@ router = APIRouter(tags=["health"])
 
 
 class Anchoring(BaseModel):
+    # Unknown values (None) are left out of the reply, so they are optional in the schema.
     running: bool
-    waiting: int | None  # acknowledged, not yet anchored
-    oldest_waiting_s: float | None
-    anchored_versions: int | None
+    waiting: int | None = None  # acknowledged, not yet anchored
+    oldest_waiting_s: float | None = None
+    anchored_versions: int | None = None
     batches_anchored: int  # by this process
-    last_error: str | None
+    last_error: str | None = None
     consecutive_failures: int
 
 
@@ -43,7 +44,7 @@ class Health(BaseModel):
     "/health",
     response_model=Health,
     response_model_exclude_none=True,
-    responses={503: {"model": Health}},
+    responses={503: {"model": Health, "description": "Down: nothing can be acknowledged"}},
 )
 def health(
     request: Request, chain: Annotated[ChainClient | None, Depends(chain_reader)]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api._openapi import BODY_PROBLEMS, problems
 from api.deps import chain_reader
 from ledger.chain.client import ChainClient
 from ledger.proof import VerifiedProof, confirm_on_chain, verify_proof
@@ -34,10 +35,21 @@ class ProofVerdict(BaseModel):
 @router.post(
     "/verify",
     response_model=ProofVerdict,
-    responses={
-        413: {"description": "Proof file too large"},
-        422: {"description": "Proof is invalid (problem+json with the failed check)"},
-        503: {"description": "Chain node unavailable for on-chain confirmation"},
+    responses=problems(
+        {
+            **BODY_PROBLEMS,
+            422: "Proof is invalid (problem+json with the failed check)",
+            503: "Chain node unavailable for on-chain confirmation",
+        }
+    ),
+    # The body is read as bytes (the proof's own canonical JSON is what is verified), so FastAPI
+    # cannot see it: say what it is.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "A ledger-proof/0 or ledger-proof/1 file",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
     },
 )
 async def verify(

@@ -21,18 +21,11 @@ from ledger.settings import Settings
 )
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API: drafts, signatures, acknowledgments, anchoring, proofs."""
-    import uvicorn
+    from api.server import serve as serve_api
 
     settings = Settings()
     if workers > 1:
         from ledger.service import prepare
 
         prepare(settings)  # once, before the workers race to migrate, create keys, deploy
-    uvicorn.run(
-        "api.app:service_app",
-        factory=True,
-        host=host or settings.api_host,
-        port=port if port is not None else settings.api_port,
-        workers=workers,
-        log_level="info",
-    )
+    serve_api(settings, host=host, port=port, workers=workers)

@@ -237,3 +237,28 @@ def test_health_answers_while_a_large_proof_verifies(server: ServiceProcess) -> 
     # most the one or two that came before verification started).
     verdict = events.index("verify 422")
     assert events[:verdict].count("health 200") >= 5, events
+
+
+# --- what uvicorn answers itself ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [  # the first 32 KiB of each: uvicorn's h11 gives up past 16 KiB without a complete head
+        f"GET /v1/agreements/{'a' * 32 * 1024}",
+        f"GET /health HTTP/1.1\r\nHost: edge\r\nX-Long: {'b' * 32 * 1024}",
+        "GET /health HTTP/1.1\r\nHost: edge\r\nNot a header\r\n\r\n",
+    ],
+    ids=["long-path", "long-header", "malformed"],
+)
+def test_requests_uvicorn_refuses_get_a_problem_too(server: ServiceProcess, head: str) -> None:
+    with _raw(server, head) as sock:
+        reply = _reply(sock)
+    problem = _problem(reply, 400)
+    assert problem == {
+        "type": "urn:ledger:problem:bad-request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "Invalid HTTP request received.",
+    }
+    _alive(server)
