@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
+from ledger._ids import AGREEMENT_ID_PATTERN
 from ledger.chain.devnode import DEV_PRIVATE_KEY
 from tests._fixtures.anvil import free_port
 from tests._fixtures.server import ServiceProcess
@@ -83,3 +84,34 @@ def test_the_api_does_what_its_openapi_document_says(
         case.call_and_validate(checks=CHECKS)
 
     conforms()
+
+
+def test_every_error_is_documented_as_a_problem_and_path_ids_carry_their_pattern() -> None:
+    document = create_app().openapi()
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status == "default" or int(status) >= 400:
+                    expected = (
+                        {"application/json"}
+                        if (path, method, status) == ("/health", "get", "503")
+                        else {"application/problem+json"}
+                    )
+                    assert set(response["content"]) == expected, (path, method, status)
+                    if expected == {"application/problem+json"}:
+                        assert response["content"]["application/problem+json"] == problem
+            assert "default" in operation["responses"], (path, method)
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "agreement_id":
+                    assert parameter["schema"]["pattern"] == AGREEMENT_ID_PATTERN
+                if parameter["name"] == "version":
+                    assert parameter["schema"]["minimum"] == 1
+                    assert parameter["schema"]["exclusiveMaximum"] == 2**31
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert document["components"]["schemas"]["Problem"]["required"] == [
+        "type",
+        "title",
+        "status",
+        "detail",
+    ]
