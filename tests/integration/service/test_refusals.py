@@ -20,6 +20,7 @@ from ledger.agreement import (
     VersionStatus,
     new_agreement_id,
 )
+from ledger.chain.devnode import free_port
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.db import Database
 from ledger.service import Submission
@@ -30,7 +31,7 @@ from ledger.service.errors import (
     SigningTimeRejected,
 )
 from ledger.signature import Signature
-from ledger.store import EmbeddedStore, KuboStore, StoreBackend
+from ledger.store import EmbeddedStore, KuboStore, StoreBackend, StoreUnavailable
 from tests._fixtures.ipfs import IpfsNode
 from tests._fixtures.service import (
     Parties,
@@ -405,3 +406,78 @@ def test_signing_window_is_configurable(
                 ),
                 agreement_id=early_id,
             )
+
+
+class _RacedStore(EmbeddedStore):
+    """The embedded store; its sync (the service's last step before it writes a draft) also
+    lets a test play another writer taking the draft's version at that very moment."""
+
+    race: Callable[[], None] | None = None
+
+    def sync(self) -> None:
+        super().sync()
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+
+
+def test_a_draft_refused_at_commit_removes_its_document(
+    database: Database, evidence_ledger: EvidenceLedgerContract, tmp_path: Path, parties: Parties
+) -> None:
+    store = _RacedStore(root=tmp_path / "store", deferred_sync=True)
+    other_cid = store.put(b"the other writer's draft")
+    agreement_id = new_agreement_id()
+    target = {"cid": other_cid}
+    with running_harness(database, evidence_ledger, store) as harness:
+        before = _stored(store, request=None)  # type: ignore[arg-type]
+
+        def race() -> None:
+            target["agreement_id"] = agreement_id
+            _concurrent_writer(database, target, store)()
+
+        store.race = race
+        with pytest.raises(
+            AgreementConflict, match=f"^{agreement_id}: the next version is 2, not 1$"
+        ):
+            harness.evidence.create_draft(
+                MIB_DOC, readers=[parties.customer.public_key()], agreement_id=agreement_id
+            )
+        assert _stored(store, request=None) == before  # type: ignore[arg-type]
+        assert harness.evidence.get_version(agreement_id, 1).document_cid == other_cid
+
+
+def test_replays_and_wrong_versions_are_refused_before_the_store_is_touched(
+    database: Database, evidence_ledger: EvidenceLedgerContract, tmp_path: Path, parties: Parties
+) -> None:
+    """With the content store down, a replay is still a 409 (not a 503): it was refused before
+    its document was encrypted or stored."""
+    store = EmbeddedStore(root=tmp_path / "store", deferred_sync=True)
+    with running_harness(database, evidence_ledger, store) as harness:
+        agreement_id = new_agreement_id()
+        signatures = _sign(harness, parties, agreement_id, MIB_DOC)
+        harness.evidence.submit(MIB_DOC, signatures=signatures, agreement_id=agreement_id)
+    down = KuboStore(api_url=f"http://127.0.0.1:{free_port()}", timeout_s=1.0)
+    with running_harness(database, evidence_ledger, down) as harness:
+        svc = harness.evidence
+        with pytest.raises(StoreUnavailable):  # the store is really down
+            down.put(b"x")
+        with pytest.raises(
+            AgreementConflict, match=f"^{agreement_id}: the next version is 2, not 1$"
+        ):
+            svc.submit(MIB_DOC, signatures=signatures, agreement_id=agreement_id)
+        with pytest.raises(
+            AgreementConflict, match=f"^{agreement_id}: the next version is 2, not 3$"
+        ):
+            svc.create_version(
+                agreement_id, version=3, document=MIB_DOC, readers=[parties.customer.public_key()]
+            )
+        with pytest.raises(
+            AgreementConflict, match=f"^{agreement_id}: the next version is 2, not 1$"
+        ):
+            svc.create_draft(
+                MIB_DOC, readers=[parties.customer.public_key()], agreement_id=agreement_id
+            )
+        late_id = new_agreement_id()
+        late = _sign(harness, parties, late_id, MIB_DOC, signed_at=datetime(1970, 1, 1, tzinfo=UTC))
+        with pytest.raises(SigningTimeRejected, match=f"^signature of 'customer' over {late_id} "):
+            svc.submit(MIB_DOC, signatures=late, agreement_id=late_id)
