@@ -19,6 +19,7 @@ from ledger.agreement import (
     SigningTimeOutOfWindow,
     SigningWindow,
     VersionKind,
+    VersionStatus,
     check_agreement_id,
     check_document,
     check_required_roles,
@@ -89,7 +90,7 @@ class Acceptance:
                 except _REFUSALS as error:
                     results.append(error)
                     continue
-                latest[row.agreement_id] = Written(row.version, row.kind, "accepted")
+                latest[row.agreement_id] = Written(row.version, row.kind, VersionStatus.ACCEPTED)
                 rows.append(row)
                 results.append(None)
         except BaseException:
@@ -182,6 +183,10 @@ class Acceptance:
         *,
         signed_roles: Sequence[str] = (),
     ) -> None:
+        """Refuse a signature by a role that is not required or has signed already
+        (``signed_roles``), made outside the signing window, or not over this version's
+        payload (agreement, version, document digest, role, time, chain, contract)."""
+        # the cheap checks of every signature first, then the SM2 verifications
         now = self._now()
         for signature in signatures:
             refusal = signer_refusal(
@@ -195,6 +200,7 @@ class Acceptance:
                 raise SigningTimeRejected(
                     f"signature of {signature.role!r} over {agreement_id} v{version}: {exc}"
                 ) from exc
+        for signature in signatures:
             payload = SigningPayload(
                 agreement_id=agreement_id,
                 agreement_version=version,

@@ -406,6 +406,28 @@ def test_signing_window_is_configurable(
                 ),
                 agreement_id=early_id,
             )
+        # one timely signature does not carry a late one
+        mixed_id = new_agreement_id()
+        customer, broker = (
+            sign_role(
+                key,
+                role=role,
+                domain=harness.domain,
+                agreement_id=mixed_id,
+                version=1,
+                document_sm3=doc.sm3,
+                signed_at=when,
+            )
+            for role, key, when in (
+                ("customer", parties.customer, clock[0]),
+                ("broker", parties.broker, at - timedelta(seconds=1)),
+            )
+        )
+        with pytest.raises(
+            SigningTimeRejected,
+            match=rf"^signature of 'broker' over {mixed_id} v1: signed at 2030-01-01T11:49:59Z,",
+        ):
+            svc.submit(doc, signatures=[customer, broker], agreement_id=mixed_id)
 
 
 class _RacedStore(EmbeddedStore):
