@@ -16,6 +16,7 @@ from fastapi import FastAPI, Path
 
 from api.problems import PROBLEM_JSON, Problem
 from ledger._ids import AGREEMENT_ID_PATTERN
+from ledger.agreement import MAX_VERSION
 
 AgreementIdPath = Annotated[
     str,
@@ -25,7 +26,7 @@ AgreementIdPath = Annotated[
         examples=["agr_0123456789abcdef0123456789abcdef"],
     ),
 ]
-VersionPath = Annotated[int, Path(ge=1, lt=2**31, description="Agreement version, from 1")]
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Agreement version, from 1")]
 
 #: Problems any operation with a JSON body can answer before its own code runs.
 BODY_PROBLEMS: dict[int, str] = {

@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger import _runtime
-from ledger.agreement import Document, new_agreement_id
+from ledger.agreement import Document, VersionStatus, new_agreement_id
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.db import VersionStatus
 from ledger.errors import LedgerError
 from ledger.proof import confirm_on_chain, verify_proof
 from ledger.service import EvidenceService, running_service

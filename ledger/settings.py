@@ -79,6 +79,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Most acknowledgments written in one group-committed transaction.",
     )
+    signing_max_age_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A signature is accepted only if made at most this long before (seconds).",
+    )
+    signing_max_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=3600,
+        description="...and at most this far in the future: the signer's clock skew (seconds).",
+    )
 
     @property
     def chain_dir(self) -> Path:

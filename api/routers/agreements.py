@@ -4,28 +4,43 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api._openapi import BODY_PROBLEMS, AgreementIdPath, VersionPath, problems
+from api.deps import Service
 from api.problems import problem_of
 from ledger import canonical
 from ledger._ids import AGREEMENT_ID_PATTERN, ROLE_PATTERN
-from ledger.agreement import REQUIRED_ROLES, AgreementError, Document, SigningPayload
+from ledger.agreement import (
+    MAX_DOCUMENT_BYTES,
+    MAX_MEDIA_TYPE_CHARS,
+    MAX_REASON_CHARS,
+    MAX_SIGNERS,
+    MAX_VERSION,
+    REQUIRED_ROLES,
+    Agreement,
+    AgreementError,
+    AgreementState,
+    AgreementVersion,
+    Document,
+    SigningPayload,
+    VersionKind,
+)
 from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PublicKey
-from ledger.db import AgreementVersion, VersionKind
 from ledger.errors import LedgerError
-from ledger.service import MAX_DOCUMENT_BYTES, RunningService, Submission, void_notice
-from ledger.service.errors import AgreementConflict, ServiceUnavailable
+from ledger.service import Submission
 from ledger.signature import Signature
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
 _PublicKeyHex = Annotated[str, Field(pattern=r"^0x04[0-9a-fA-F]{128}$")]
 _Role = Annotated[str, Field(pattern=ROLE_PATTERN)]
+_Roles = Annotated[list[_Role], Field(min_length=1, max_length=MAX_SIGNERS)]
+_Signatures = Annotated[list["SignatureIn"], Field(min_length=1, max_length=MAX_SIGNERS)]
 _AgreementId = Annotated[str, Field(pattern=AGREEMENT_ID_PATTERN)]
 #: Agreements per bulk submission (a request of at most ~16 MiB with 10 KiB documents).
 MAX_BULK = 1000
@@ -46,7 +61,9 @@ class DocumentIn(_In):
             description=f"The document, base64 (at most {MAX_DOCUMENT_BYTES} bytes decoded)",
         ),
     ]
-    media_type: Annotated[str, Field(min_length=1, max_length=200)] = "text/plain; charset=utf-8"
+    media_type: Annotated[str, Field(min_length=1, max_length=MAX_MEDIA_TYPE_CHARS)] = (
+        "text/plain; charset=utf-8"
+    )
 
 
 class SignatureIn(_In):
@@ -62,11 +79,11 @@ class NewAgreementIn(_In):
 
     agreement_id: _AgreementId | None = None
     document: DocumentIn
-    required_roles: list[_Role] = Field(default_factory=lambda: list(REQUIRED_ROLES))
+    required_roles: _Roles = Field(default_factory=lambda: list(REQUIRED_ROLES))
     readers: list[_PublicKeyHex] | None = Field(
         default=None, description="SM2 keys the document key is wrapped for (default: signers)"
     )
-    signatures: list[SignatureIn] | None = None
+    signatures: _Signatures | None = None
 
 
 class SignedAgreementIn(_In):
@@ -74,9 +91,9 @@ class SignedAgreementIn(_In):
 
     agreement_id: _AgreementId
     document: DocumentIn
-    required_roles: list[_Role] = Field(default_factory=lambda: list(REQUIRED_ROLES))
+    required_roles: _Roles = Field(default_factory=lambda: list(REQUIRED_ROLES))
     readers: list[_PublicKeyHex] | None = None
-    signatures: list[SignatureIn]
+    signatures: _Signatures
 
 
 class BulkIn(_In):
@@ -86,13 +103,15 @@ class BulkIn(_In):
 class NewVersionIn(_In):
     """A later version: a new document (supersede) or a void record."""
 
-    version: int = Field(ge=2, description="The version being created: the latest + 1")
-    kind: Literal["agreement", "void"] = "agreement"
+    version: int = Field(
+        ge=2, le=MAX_VERSION, description="The version being created: the latest + 1"
+    )
+    kind: VersionKind = VersionKind.AGREEMENT
     document: DocumentIn | None = None
-    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
-    required_roles: list[_Role] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON_CHARS)] | None = None
+    required_roles: _Roles | None = None
     readers: list[_PublicKeyHex] | None = None
-    signatures: list[SignatureIn] | None = None
+    signatures: _Signatures | None = None
 
 
 # --- public models -----------------------------------------------------------------------
@@ -137,7 +156,7 @@ class VersionOut(BaseModel):
 
 class AgreementOut(BaseModel):
     agreement_id: str
-    state: Literal["draft", "in force", "void"]
+    state: AgreementState
     current_version: int | None  # the latest accepted agreement version
     versions: list[VersionOut]
 
@@ -203,20 +222,12 @@ def _version_out(v: AgreementVersion) -> VersionOut:
     )
 
 
-def _agreement_out(versions: list[AgreementVersion]) -> AgreementOut:
-    accepted = [v for v in versions if v.accepted_at is not None]
-    current = accepted[-1] if accepted else None
-    if current is None:
-        state: Literal["draft", "in force", "void"] = "draft"
-    elif current.kind is VersionKind.VOID:
-        state = "void"
-    else:
-        state = "in force"
+def _agreement_out(agreement: Agreement) -> AgreementOut:
     return AgreementOut(
-        agreement_id=versions[0].agreement_id,
-        state=state,
-        current_version=current.version if current and state == "in force" else None,
-        versions=[_version_out(v) for v in versions],
+        agreement_id=agreement.agreement_id,
+        state=agreement.state,
+        current_version=agreement.current_version,
+        versions=[_version_out(v) for v in agreement.versions],
     )
 
 
@@ -253,14 +264,9 @@ def _readers(readers: list[str] | None) -> list[SM2PublicKey] | None:
     return None if readers is None else [_key(r) for r in readers]
 
 
-def get_service(request: Request) -> RunningService:
-    service = getattr(request.app.state, "service", None)
-    if service is None:
-        raise ServiceUnavailable("the evidence service is not running in this process")
-    return service
+def _signatures(parts: list[SignatureIn] | None) -> list[Signature] | None:
+    return None if parts is None else [_signature(s) for s in parts]
 
-
-Service = Annotated[RunningService, Depends(get_service)]
 
 _ERRORS = problems(
     {
@@ -282,28 +288,13 @@ def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut:
     """Create version 1: a draft, or accepted at once when every signature is included.
 
     Accepted (status ``accepted``) means durably stored and queued for anchoring."""
-    document = _document(body.document)
-    readers = _readers(body.readers)
-    if body.signatures is None:
-        if readers is None:
-            raise AgreementError("a draft needs readers: the keys allowed to decrypt the document")
-        return _version_out(
-            service.evidence.create_draft(
-                document,
-                readers=readers,
-                required_roles=body.required_roles,
-                agreement_id=body.agreement_id,
-            )
-        )
-    if body.agreement_id is None:
-        raise AgreementError("a signed submission names its agreement_id (the parties signed it)")
     return _version_out(
-        service.evidence.submit(
-            document,
-            signatures=[_signature(s) for s in body.signatures],
-            agreement_id=body.agreement_id,
-            readers=readers,
+        service.evidence.create_agreement(
+            _document(body.document),
+            readers=_readers(body.readers),
             required_roles=body.required_roles,
+            agreement_id=body.agreement_id,
+            signatures=_signatures(body.signatures),
         )
     )
 
@@ -358,46 +349,16 @@ def create_version(
 ) -> VersionOut:
     """Supersede the agreement with a new document, or void it (a new version; nothing is
     deleted). Without signatures this is a draft; with every signature it is accepted."""
-    evidence = service.evidence
-    latest = evidence.versions(agreement_id)[-1]
-    if body.version != latest.version + 1:
-        raise AgreementConflict(
-            f"{agreement_id}: the next version is {latest.version + 1}, not {body.version}"
-        )
-    if body.kind == "void":
-        if body.document is not None or body.reason is None:
-            raise AgreementError("a void takes a reason, not a document")
-    elif body.document is None or body.reason is not None:
-        raise AgreementError("a new agreement version takes a document, not a reason")
-    readers = _readers(body.readers)
-    roles = body.required_roles if body.required_roles is not None else latest.required_roles
-    if body.signatures is None:
-        if readers is None:
-            raise AgreementError("a draft needs readers: the keys allowed to decrypt the document")
-        if body.kind == "void":
-            assert body.reason is not None
-            return _version_out(evidence.void(agreement_id, reason=body.reason, readers=readers))
-        assert body.document is not None
-        return _version_out(
-            evidence.supersede(
-                agreement_id, _document(body.document), readers=readers, required_roles=roles
-            )
-        )
-    if body.kind == "void":
-        assert body.reason is not None
-        document = void_notice(agreement_id, voids_version=latest.version, reason=body.reason)
-    else:
-        assert body.document is not None
-        document = _document(body.document)
     return _version_out(
-        evidence.submit(
-            document,
-            signatures=[_signature(s) for s in body.signatures],
-            agreement_id=agreement_id,
+        service.evidence.create_version(
+            agreement_id,
             version=body.version,
-            kind=VersionKind(body.kind),
-            readers=readers,
-            required_roles=roles,
+            kind=body.kind,
+            document=None if body.document is None else _document(body.document),
+            reason=body.reason,
+            readers=_readers(body.readers),
+            required_roles=body.required_roles,
+            signatures=_signatures(body.signatures),
         )
     )
 
@@ -417,7 +378,7 @@ def add_signature(
 @router.get("/{agreement_id}", responses=_ERRORS)
 def get_agreement(agreement_id: AgreementIdPath, service: Service) -> AgreementOut:
     """Every version of the agreement, its state (draft, in force, void) and current version."""
-    return _agreement_out(service.evidence.versions(agreement_id))
+    return _agreement_out(service.evidence.agreement(agreement_id))
 
 
 @router.get("/{agreement_id}/versions/{version}", responses=_ERRORS)

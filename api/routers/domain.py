@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.routers.agreements import Service
+from api.deps import Service
 from ledger import canonical
 from ledger.agreement import REQUIRED_ROLES, SigningPayload
 from ledger.crypto.sm2 import DEFAULT_DISTID

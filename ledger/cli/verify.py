@@ -26,6 +26,7 @@ from pathlib import Path
 
 import click
 
+from ledger.agreement import VersionKind
 from ledger.chain.client import ChainClient
 from ledger.errors import LedgerError
 from ledger.proof import ProofInvalid, VerifiedProof, confirm_on_chain, verify_proof
@@ -101,7 +102,7 @@ def _describe(proof: VerifiedProof) -> str:
     what = f"agreement {proof.agreement_id}"
     if proof.agreement_version is not None:
         what += f" version {proof.agreement_version}"
-        if proof.kind != "agreement":
+        if proof.kind != VersionKind.AGREEMENT:
             what += f" ({proof.kind})"
     where = f"anchored on chain {proof.chain_id} in block {proof.block_number}"
     if proof.batch_id is not None:

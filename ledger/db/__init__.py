@@ -6,11 +6,13 @@
   life cycle and why it is idempotent across crashes, group commit with
   :meth:`Database.submit_many`, and crypto-shredding with
   :meth:`Database.erase_document_keys`);
-* records (:mod:`ledger.db.records`) and errors (:mod:`ledger.db.errors`).
+* records (:mod:`ledger.db.records`; the agreement's own records, :class:`AgreementVersion` and
+  the rest, come from the domain, :mod:`ledger.agreement`) and errors (:mod:`ledger.db.errors`).
 
 SQLite (the default, ``<data_dir>/ledger.db``) and PostgreSQL (psycopg 3) behave the same.
 """
 
+from ledger.agreement import AgreementVersion, SignatureRecord, VersionKind, VersionStatus
 from ledger.db.database import Database
 from ledger.db.engine import (
     current_revision,
@@ -21,7 +23,6 @@ from ledger.db.engine import (
 )
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.db.records import (
-    AgreementVersion,
     Batch,
     BatchLeaf,
     BatchStatus,
@@ -29,9 +30,6 @@ from ledger.db.records import (
     Inclusion,
     NewSignature,
     NewVersion,
-    SignatureRecord,
-    VersionKind,
-    VersionStatus,
 )
 
 __all__ = [

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger._ids import AGREEMENT_ID, ROLE
+from ledger.agreement import MAX_SIGNERS
 from ledger.db.records import NewSignature
 
 #: The shortest DER SM2 signature the schema accepts (a CHECK constraint of ``signatures``).
@@ -90,6 +91,8 @@ def _check_roles(roles: Sequence[str]) -> tuple[str, ...]:
     checked = tuple(roles)
     if not checked or len(set(checked)) != len(checked):
         raise ValueError(f"required_roles must be distinct and not empty, got {checked!r}")
+    if len(checked) > MAX_SIGNERS:
+        raise ValueError(f"at most {MAX_SIGNERS} signing roles, got {len(checked)}")
     for role in checked:
         _check_role(role)
     return checked

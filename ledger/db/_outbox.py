@@ -13,9 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from ledger.agreement import VersionStatus
 from ledger.db import schema
 from ledger.db._checks import _opt_bytes
-from ledger.db.records import Batch, BatchLeaf, BatchStatus, VersionStatus
+from ledger.db.records import Batch, BatchLeaf, BatchStatus
 
 _av = schema.agreement_versions
 _ob = schema.outbox

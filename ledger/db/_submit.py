@@ -19,6 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from ledger._ids import AGREEMENT_ID, ROLE
+from ledger.agreement import (
+    MAX_SIGNERS,
+    AgreementVersion,
+    SignatureRecord,
+    VersionKind,
+    VersionStatus,
+)
 from ledger.db import schema
 from ledger.db._checks import (
     _MIN_SIGNATURE_BYTES,
@@ -32,14 +39,7 @@ from ledger.db._checks import (
     _check_version,
     _check_wrapped_keys,
 )
-from ledger.db.records import (
-    AgreementVersion,
-    NewSignature,
-    NewVersion,
-    SignatureRecord,
-    VersionKind,
-    VersionStatus,
-)
+from ledger.db.records import NewSignature, NewVersion
 
 _av = schema.agreement_versions
 _sig = schema.signatures
@@ -322,7 +322,7 @@ def _well_formed(item: NewVersion) -> bool:
         and type(item.size) is int
         and item.size >= 0
         and type(roles) is tuple
-        and roles
+        and 0 < len(roles) <= MAX_SIGNERS
         and len(set(roles)) == len(roles)
         and type(item.chain_id) is int
         and item.chain_id >= 1

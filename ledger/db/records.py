@@ -1,4 +1,9 @@
-"""What the database hands out: frozen dataclasses of bytes, ints, strings and aware datetimes."""
+"""What the database hands out: frozen dataclasses of bytes, ints, strings and aware datetimes.
+
+The agreement's own records (:class:`AgreementVersion`, :class:`SignatureRecord`,
+:class:`VersionKind`, :class:`VersionStatus`) belong to the domain, :mod:`ledger.agreement`; the
+database reads and writes them. Here: what only persistence knows (new rows, batches, counts).
+"""
 
 from __future__ import annotations
 
@@ -7,53 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-
-class VersionKind(StrEnum):
-    AGREEMENT = "agreement"
-    VOID = "void"  # a new version voiding the agreement; nothing is ever deleted
-
-
-class VersionStatus(StrEnum):
-    DRAFT = "draft"  # being signed
-    ACCEPTED = "accepted"  # every required role signed; in the outbox, waiting for an anchor
-    ANCHORED = "anchored"  # its batch's root is in a block; it has an inclusion proof
+from ledger.agreement import VersionKind
 
 
 class BatchStatus(StrEnum):
     OPEN = "open"  # leaves claimed; root, then the signed transaction, still to come
     SUBMITTED = "submitted"  # the signed transaction is stored (and maybe sent)
     ANCHORED = "anchored"  # the transaction is in a block; every leaf has its proof
-
-
-@dataclass(frozen=True)
-class AgreementVersion:
-    agreement_id: str
-    version: int
-    kind: VersionKind
-    status: VersionStatus
-    document_sm3: bytes
-    document_cid: str
-    media_type: str
-    size: int
-    required_roles: tuple[str, ...]
-    chain_id: int
-    contract: str
-    created_at: datetime
-    accepted_at: datetime | None
-    keys_erased_at: datetime | None = None  # when its wrapped document keys were erased
-    signatures: tuple[SignatureRecord, ...] = ()
-
-
-@dataclass(frozen=True)
-class SignatureRecord:
-    agreement_id: str
-    version: int
-    role: str
-    signed_at: datetime
-    public_key: bytes  # uncompressed SM2 point, 65 bytes
-    distid: bytes
-    signature: bytes  # DER
-    recorded_at: datetime
 
 
 @dataclass(frozen=True)

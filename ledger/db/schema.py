@@ -33,6 +33,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from ledger.agreement import VERSION_KINDS, VERSION_STATUSES
+
 #: Constraint names are fixed by convention so later migrations can address them.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -85,8 +87,6 @@ def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
 
 
-VERSION_STATUSES = ("draft", "accepted", "anchored")
-VERSION_KINDS = ("agreement", "void")
 BATCH_STATUSES = ("open", "submitted", "anchored")
 
 agreement_versions = sa.Table(

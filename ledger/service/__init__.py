@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from ledger import _runtime
-from ledger.agreement import SigningDomain
+from ledger.agreement import SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.client import ChainClient
 from ledger.chain.errors import NodeError
@@ -29,19 +29,12 @@ from ledger.db import Database, open_database, upgrade
 from ledger.db.errors import DatabaseError
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter
-from ledger.service._service import (
-    MAX_DOCUMENT_BYTES,
-    VOID_MEDIA_TYPE,
-    EvidenceService,
-    Submission,
-    void_notice,
-)
+from ledger.service._rows import Submission
+from ledger.service._service import EvidenceService
 from ledger.settings import Settings
 from ledger.store import StoreBackend
 
 __all__ = [
-    "MAX_DOCUMENT_BYTES",
-    "VOID_MEDIA_TYPE",
     "AnchoringState",
     "EvidenceService",
     "Health",
@@ -49,7 +42,6 @@ __all__ = [
     "Submission",
     "prepare",
     "running_service",
-    "void_notice",
 ]
 
 #: The issuer key that seals proof files, kept in the service keystore.
@@ -178,6 +170,10 @@ def running_service(
                 issuer_key=issuer,
                 distid=distid,
                 committer=committer,
+                signing_window=SigningWindow(
+                    max_age=timedelta(seconds=settings.signing_max_age_s),
+                    max_skew=timedelta(seconds=settings.signing_max_skew_s),
+                ),
                 on_accepted=anchoring.notify,
                 now=now,
             )

@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.agreement import Document, LeafEntry, new_agreement_id
+from ledger.agreement import Document, LeafEntry, VersionKind, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode, free_port
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -168,7 +168,7 @@ def _gas_and_proof_sizes(
     entry = LeafEntry(
         agreement_id=agreement_id,
         agreement_version=1,
-        kind="agreement",
+        kind=VersionKind.AGREEMENT.value,
         document_sm3=document.sm3,
         document_cid=sealed.cid,
         media_type=document.media_type,

@@ -27,3 +27,8 @@ class NotAnchoredYet(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     """The service is stopping or its database failed: nothing was acknowledged."""
+
+
+class SigningTimeRejected(SignatureRejected):
+    """A signature's time is outside the signing window (too old, or too far ahead of the
+    service's clock); nothing was stored."""

@@ -33,7 +33,8 @@ from ledger.store.kubo import KuboStore
 
 StoreBackend = EmbeddedStore | KuboStore
 """What :func:`open_store` returns: a ``ContentStore`` with the shared surface of both backends
-(put/put_stream/put_file, get/get_stream, has, blocks, pin/unpin/pins, healthy, sync)."""
+(put/put_stream/put_file, get/get_stream, has, blocks, pin/unpin/pins, remove, healthy,
+sync)."""
 
 
 def open_store(

@@ -326,6 +326,27 @@ class EmbeddedStore:
         """Pinned root CIDs (CIDv1 base32), sorted."""
         return sorted(p.name for p in self._pins_dir.iterdir() if not p.name.startswith("."))
 
+    # -- removing ----------------------------------------------------------------------------
+
+    def remove(self, cid: CidLike) -> bool:
+        """Remove the file ``cid``: its pin and every block of its DAG; return whether it was
+        stored. The root block goes first, so a partly removed DAG is never reported as present
+        (``has``). Blocks are not reference-counted: remove only content whose blocks no other
+        stored file shares (the service removes only a ciphertext it has just written under a
+        fresh key)."""
+        root = _as_cid(cid)
+        self.unpin(root)
+        if not self.has(root):
+            return False
+        paths = [self._block_path(block_cid) for block_cid, _ in iter_blocks(self._load, root)]
+        for path in paths:  # root first (pre-order)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        if self._fsync:
+            for directory in {os.path.dirname(path) for path in paths}:
+                _fsync_directory(directory)
+        return True
+
 
 def _fsync_directory(directory: str) -> None:
     """Make the entries of ``directory`` (new names, renames) durable."""

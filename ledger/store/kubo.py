@@ -21,6 +21,7 @@ RPC calls used (all ``POST``, as the RPC API requires):
                    ``refs?recursive=true`` with the root in front: CAR order)
 ``has``            ``block/stat?arg=CID&offline=true&timeout=..`` (see :meth:`KuboStore.has`)
 ``pin``/``unpin``  ``pin/add?arg=CID&recursive=true&timeout=..`` / ``pin/rm?arg=CID&recursive=true``
+``remove``         ``pin/rm``, then ``block/rm?arg=CID`` per block of the DAG (walked as ``blocks``)
 ``pins``           ``pin/ls?type=recursive`` (CIDs normalised here to CIDv1 base32)
 ``healthy``        ``version``
 =================  =============================================================================
@@ -86,6 +87,8 @@ _NOT_FOUND_HINTS = ("timed out", "deadline exceeded", "not found", "could not fi
 # ... "that content is not a (UnixFS) file": a user error, not an unavailable node.
 _NOT_A_FILE_HINTS = ("directory", "not a file", "not unixfs", "unsupported")
 _NOT_PINNED_HINTS = ("not pinned", "pinned indirectly")
+# ... "that block stays": gone already, or another pin still holds it.
+_KEPT_HINTS = ("not found", "pinned")
 
 
 def _duration(seconds: float) -> str:
@@ -425,6 +428,31 @@ class KuboStore:
             except StoreError:  # a multihash we do not handle: report it as the node spells it
                 pinned.add(str(key))
         return sorted(pinned)
+
+    # -- removing ----------------------------------------------------------------------------
+
+    def remove(self, cid: CidLike) -> bool:
+        """Remove the file ``cid`` from the node: its recursive pin (``pin/rm``), then every
+        block of its DAG (``block/rm``, root first); return whether it was there. A block that
+        another pin still holds is kept (the node refuses to remove it: "pinned"), but blocks
+        are not otherwise reference-counted: remove only content whose blocks no other stored
+        file shares."""
+        root = _as_cid(cid)
+        self.unpin(root)
+        if not self.has(root):
+            return False
+        for block_cid, _ in iter_blocks(self._load_block, root):
+            response = self._rpc("block/rm", {"arg": str(block_cid)})
+            for line in response.text.splitlines():
+                try:
+                    error = str(json.loads(line).get("Error") or "") if line.strip() else ""
+                except (ValueError, AttributeError):
+                    error = _one_line(line, 200)
+                if error and not any(hint in error.lower() for hint in _KEPT_HINTS):
+                    raise StoreError(
+                        f"IPFS node at {self.api_url} did not remove {block_cid}: {error}"
+                    )
+        return True
 
     # -- health ------------------------------------------------------------------------------
 

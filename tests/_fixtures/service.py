@@ -4,7 +4,8 @@ and helpers that sign versions the way parties do."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ledger import signature
-from ledger.agreement import Document, SigningDomain
+from ledger.agreement import Document, SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -21,6 +22,7 @@ from ledger.service import EvidenceService
 from ledger.service._anchoring import AnchoringLoop
 from ledger.service._committer import GroupCommitter
 from ledger.signature import Signature
+from ledger.store import StoreBackend
 from ledger.store.embedded import EmbeddedStore
 
 
@@ -81,7 +83,7 @@ def sign_all(
 class ServiceHarness:
     evidence: EvidenceService
     database: Database
-    store: EmbeddedStore
+    store: StoreBackend
     ledger: EvidenceLedgerContract
     anchoring: AnchoringLoop
     issuer: SM2PrivateKey
@@ -109,12 +111,19 @@ def parties() -> Parties:
     return Parties(customer=SM2PrivateKey.generate(), broker=SM2PrivateKey.generate())
 
 
-@pytest.fixture
-def evidence_service(
-    database: Database, evidence_ledger: EvidenceLedgerContract, tmp_path: Path
+@contextmanager
+def running_harness(
+    database: Database,
+    evidence_ledger: EvidenceLedgerContract,
+    store: StoreBackend,
+    *,
+    before_commit: Callable[[], None] | None = None,
+    signing_window: SigningWindow | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Iterator[ServiceHarness]:
-    """A running service: group committer and anchoring loop (batches of up to 50 or 0.2 s)."""
-    store = EmbeddedStore(root=tmp_path / "store", deferred_sync=True)
+    """A running service on ``store``: group committer and anchoring loop (batches of up to 50
+    or 0.2 s). ``before_commit`` runs before each group transaction (default: the store's
+    sync); a test uses it to play a concurrent writer."""
     issuer = SM2PrivateKey.generate()
     anchoring = AnchoringLoop(
         database=database,
@@ -123,7 +132,9 @@ def evidence_service(
         max_wait_s=0.2,
     )
     committer = GroupCommitter(
-        database=database, before_commit=store.sync, on_commit=anchoring.notify
+        database=database,
+        before_commit=before_commit if before_commit is not None else store.sync,
+        on_commit=anchoring.notify,
     )
     evidence = EvidenceService(
         database=database,
@@ -134,7 +145,9 @@ def evidence_service(
         issuer_key=issuer,
         distid=b"1234567812345678",
         committer=committer,
+        signing_window=signing_window,
         on_accepted=anchoring.notify,
+        now=now,
     )
     committer.start()
     anchoring.start()
@@ -143,3 +156,13 @@ def evidence_service(
     finally:
         committer.stop()
         anchoring.stop()
+
+
+@pytest.fixture
+def evidence_service(
+    database: Database, evidence_ledger: EvidenceLedgerContract, tmp_path: Path
+) -> Iterator[ServiceHarness]:
+    """A running service on an embedded store (see :func:`running_harness`)."""
+    store = EmbeddedStore(root=tmp_path / "store", deferred_sync=True)
+    with running_harness(database, evidence_ledger, store) as harness:
+        yield harness

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ledger.agreement import VersionStatus
 from ledger.batcher import Batcher
 from ledger.chain.client import SignedCall
 from ledger.chain.evidence import EvidenceLedgerContract, batch_id_of
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Database
-from ledger.db.records import Batch, BatchStatus, VersionStatus
+from ledger.db.records import Batch, BatchStatus
 from ledger.merkle import MerkleTree, leaf_hash, verify_inclusion
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -5,60 +5,24 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api import problems
-from api.app import create_app
-from ledger.agreement import Document, SigningDomain, new_agreement_id
-from ledger.chain.devnode import DEV_PRIVATE_KEY
+from ledger.agreement import Document, new_agreement_id
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db.errors import Conflict as DbConflict
 from ledger.db.errors import DatabaseError
 from ledger.db.errors import NotFound as DbNotFound
 from ledger.proof import verify_proof
 from ledger.service.errors import ServiceUnavailable
-from ledger.settings import Settings
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
+from tests.integration.api._support import _domain, _problem
 
 DOC = Document(b"Account agreement over HTTP.\n")
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def client(tmp_path: Path, anvil_url: str) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        chain_rpc_url=anvil_url,
-        chain_private_key=DEV_PRIVATE_KEY,
-        batch_max_wait_s=0.1,
-    )
-    with TestClient(create_app(run_service=True, settings=settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def keys() -> dict[str, SM2PrivateKey]:
-    return {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
-
-
-def _domain(client: TestClient) -> SigningDomain:
-    body = client.get("/v1/signing-domain").json()
-    return SigningDomain(chain_id=body["chain_id"], contract=body["contract"])
-
-
-def _problem(reply: Any, status: int, kind: str) -> dict[str, Any]:
-    assert reply.status_code == status, reply.text
-    assert reply.headers["content-type"] == PROBLEM
-    body = reply.json()
-    assert body["type"] == f"urn:ledger:problem:{kind}" and body["status"] == status
-    return body  # type: ignore[no-any-return]
 
 
 def _wait_anchored(client: TestClient, agreement_id: str, version: int = 1) -> None:

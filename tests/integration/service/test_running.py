@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from ledger.agreement import Document, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY
+from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.service import prepare, running_service
+from ledger.service.errors import SigningTimeRejected
 from ledger.settings import Settings
+from ledger.signature import sign_version
 from tests._fixtures.paths import ROOT
 
 
@@ -51,3 +58,29 @@ def test_bench_evidence_runs_end_to_end_and_reports_every_key(tmp_path: Path) ->
     assert result["gas_per_agreement"]["1000"] <= 250
     sizes = [result["proof_bytes"][k] for k in ("1", "100", "1000", "10000")]
     assert sizes == sorted(sizes)
+
+
+def test_the_signing_window_comes_from_the_settings(tmp_path: Path, anvil_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        chain_rpc_url=anvil_url,
+        chain_private_key=DEV_PRIVATE_KEY,
+        signing_max_age_s=60,
+        signing_max_skew_s=0,
+    )
+    keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
+    document = Document(b"window from the settings")
+    with running_service(settings) as service:
+        evidence = service.evidence
+        for offset, side in ((-120, "60 s before"), (30, "0 s after")):
+            agreement_id = new_agreement_id()
+            signatures = sign_version(
+                keys,
+                domain=evidence.domain,
+                agreement_id=agreement_id,
+                version=1,
+                document_sm3=document.sm3,
+                signed_at=datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=offset),
+            )
+            with pytest.raises(SigningTimeRejected, match=f"more than {side} "):
+                evidence.submit(document, signatures=signatures, agreement_id=agreement_id)

@@ -7,11 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from ledger.agreement import AgreementError, Document, SigningDomain, new_agreement_id
+from ledger.agreement import AgreementError, Document, SigningDomain, new_agreement_id, void_notice
 from ledger.db import VersionKind, VersionStatus
 from ledger.document import SealedDocument, open_sealed
 from ledger.proof import confirm_on_chain, verify_proof
-from ledger.service import void_notice
 from ledger.service.errors import (
     AgreementConflict,
     AgreementNotFound,

@@ -190,6 +190,43 @@ def test_unpin_of_a_never_pinned_cid(content_store: StoreBackend) -> None:
     assert content_store.unpin(cid_of(_fresh())) is False
 
 
+def _block_cids(store: StoreBackend, cid: str) -> list[Cid]:
+    return [Cid.from_bytes(block_cid) for block_cid, _ in store.blocks(cid)]
+
+
+@pytest.mark.parametrize("size", [3, CHUNK, 2 * CHUNK + 5], ids=lambda s: f"{s}B")
+def test_remove_takes_the_pin_and_every_block(content_store: StoreBackend, size: int) -> None:
+    cid = content_store.put(_fresh(size))
+    content_store.pin(cid)
+    blocks = _block_cids(content_store, cid)
+    assert len(blocks) == (1 if size <= CHUNK else 4)
+    assert content_store.remove(cid) is True
+    assert cid not in content_store.pins()
+    assert [b for b in blocks if content_store.has(b)] == []
+    started = time.monotonic()
+    with pytest.raises(ContentNotFound, match=cid):
+        content_store.get(cid)
+    assert time.monotonic() - started < _missing_budget(content_store)
+    assert content_store.remove(cid) is False  # gone: nothing left to remove
+
+
+def test_remove_keeps_other_content(content_store: StoreBackend) -> None:
+    kept, removed = _fresh(CHUNK + 7), _fresh(CHUNK + 7)
+    kept_cid, removed_cid = content_store.put(kept), content_store.put(removed)
+    assert content_store.remove(removed_cid) is True
+    assert content_store.get(kept_cid) == kept
+    assert content_store.has(kept_cid)
+
+
+def test_remove_of_content_never_stored(content_store: StoreBackend) -> None:
+    assert content_store.remove(cid_of(_fresh())) is False
+
+
+def test_remove_of_an_invalid_cid(content_store: StoreBackend) -> None:
+    with pytest.raises(InvalidCid):
+        content_store.remove("not-a-cid")
+
+
 # --------------------------------------------------------------------------------------------
 # both backends at once
 

@@ -1,4 +1,6 @@
-"""Account agreements: the document, its identity, and the domain its signatures are bound to."""
+"""The agreement's formats: its identity, its document, the domain its signatures are bound to,
+what each party signs (signing payloads v0 and v1) and the Merkle leaf entry of an accepted
+version."""
 
 from __future__ import annotations
 
@@ -11,14 +13,12 @@ from eth_utils import is_checksum_address
 
 from ledger import canonical, merkle
 from ledger._ids import AGREEMENT_ID, ROLE
+from ledger.agreement._records import VERSION_KINDS
 from ledger.crypto.sm3 import sm3 as sm3_digest
 from ledger.errors import LedgerError
 
 #: Checksum validation hashes with keccak in Python; a service sees the same few contracts.
 _is_checksum_address = functools.lru_cache(maxsize=256)(is_checksum_address)
-
-#: Roles every account agreement must be signed by.
-REQUIRED_ROLES = ("customer", "broker")
 
 
 class AgreementError(LedgerError):
@@ -35,8 +35,12 @@ def check_agreement_id(agreement_id: str) -> str:
     return agreement_id
 
 
+#: The highest agreement version (a signed 32-bit integer in the database and proof schema).
+MAX_VERSION = 2**31 - 1
+
+
 def check_version(version: int) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**31:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
         raise AgreementError(f"agreement versions are integers from 1, got {version!r}")
     return version
 
@@ -141,11 +145,6 @@ class SigningPayloadV0:
                 "contract": self.domain.contract,
             }
         )
-
-
-#: Kinds of agreement version: a normal version, or a void record (a later version that voids
-#: the agreement; nothing is ever deleted).
-VERSION_KINDS = ("agreement", "void")
 
 
 @dataclass(frozen=True)
