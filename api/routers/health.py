@@ -20,6 +20,9 @@ router = APIRouter(tags=["health"])
 
 class Anchoring(BaseModel):
     running: bool
+    # "leader": this process anchors for the database; "standby": another one does, this one
+    # takes over if it dies
+    role: Literal["leader", "standby"]
     waiting: int | None  # acknowledged, not yet anchored
     oldest_waiting_s: float | None
     anchored_versions: int | None
@@ -61,6 +64,7 @@ def health(
             database=report.database,
             anchoring=Anchoring(
                 running=report.anchoring.running,
+                role="leader" if report.anchoring.leader else "standby",
                 waiting=report.accepted_waiting,
                 oldest_waiting_s=report.oldest_waiting_s,
                 anchored_versions=report.anchored,

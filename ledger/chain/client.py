@@ -32,9 +32,7 @@ from eth_account import Account
 from eth_utils import keccak, to_canonical_address
 from hexbytes import HexBytes
 from web3 import Web3
-from web3._utils.method_formatters import receipt_formatter
 from web3.contract.contract import ContractFunction
-from web3.datastructures import AttributeDict
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
@@ -43,7 +41,9 @@ from web3.exceptions import (
 )
 
 from ledger.chain.artifact import Artifact
-from ledger.chain.errors import ChainError, NodeError, TransactionFailed
+from ledger.chain.errors import ChainError, NodeError, NotMined, TransactionFailed
+from ledger.chain.receipt import format_receipt
+from ledger.chain.transaction import bumped, fees_of
 
 #: The EIP-2718 type byte of an EIP-1559 (dynamic fee) transaction.
 _DYNAMIC_FEE_TX = b"\x02"
@@ -112,7 +112,7 @@ class ChainClient:
     def receipt(self, tx_hash: bytes) -> Any | None:
         """The receipt (as web3 formats it), or None while the transaction is not mined."""
         raw = self._raw_receipt(tx_hash)
-        return None if raw is None else AttributeDict.recursive(receipt_formatter(raw))
+        return None if raw is None else format_receipt(raw)
 
     def block_number(self) -> int:
         """The node's latest block number (a cheap liveness check)."""
@@ -167,7 +167,13 @@ class ChainClient:
         )
 
     def sign_data(
-        self, *, to: str, data: bytes, artifact: Artifact, nonce: int | None = None
+        self,
+        *,
+        to: str,
+        data: bytes,
+        artifact: Artifact,
+        nonce: int | None = None,
+        replaces: bytes | None = None,
     ) -> SignedCall:
         """Sign a call of contract ``to`` with call data ``data``, without sending it.
 
@@ -176,7 +182,15 @@ class ChainClient:
         and the pending nonce. Fees as web3 sets them: an EIP-1559 transaction with
         ``maxPriorityFeePerGas`` from the node and ``maxFeePerGas`` = that + 2 x the latest base
         fee; on a chain without base fees, a legacy (EIP-155) one at ``eth_gasPrice``.
+
+        ``replaces``: the signed bytes of a transaction of ours stuck in the pool. The new one
+        takes its nonce and raises both fees by at least 12.5% over it (or more, if the node now
+        asks more), as nodes require of a replacement.
         """
+        floor = None
+        if replaces is not None:
+            floor = fees_of(replaces)
+            nonce = floor.nonce
         sender = self.address
         assert self.account is not None  # self.address checked it
         call = {"from": sender, "to": Web3.to_checksum_address(to), "data": _hex(data)}
@@ -206,11 +220,17 @@ class ChainClient:
                 priority = int(self._rpc(lambda: self.w3.eth.max_priority_fee))
             else:
                 priority = _quantity(tip)
+            max_fee = priority + 2 * _quantity(block["baseFeePerGas"])
+            if floor is not None:
+                priority = max(priority, bumped(floor.max_priority_fee))
+                max_fee = max(max_fee, bumped(floor.max_fee), priority)
             tx["maxPriorityFeePerGas"] = priority
-            tx["maxFeePerGas"] = priority + 2 * _quantity(block["baseFeePerGas"])
+            tx["maxFeePerGas"] = max_fee
             raw = self._sign_dynamic_fee(tx)
             return SignedCall(raw_transaction=raw, tx_hash=keccak(raw), nonce=tx["nonce"])
         tx["gasPrice"] = _quantity(self.json_rpc("eth_gasPrice"))
+        if floor is not None:
+            tx["gasPrice"] = max(tx["gasPrice"], bumped(floor.max_fee))
         signed = self.account.sign_transaction(tx)
         return SignedCall(
             raw_transaction=bytes(signed.raw_transaction),
@@ -245,6 +265,10 @@ class ChainClient:
     def next_nonce(self) -> int:
         return _quantity(self.json_rpc("eth_getTransactionCount", self.address, "pending"))
 
+    def mined_nonce(self) -> int:
+        """How many transactions of this account are mined (the next nonce a block takes)."""
+        return _quantity(self.json_rpc("eth_getTransactionCount", self.address, "latest"))
+
     def send_raw(self, raw_transaction: bytes) -> bytes:
         """Send signed bytes; sending the same bytes again is harmless (same hash)."""
         tx_hash = keccak(raw_transaction)
@@ -258,26 +282,53 @@ class ChainClient:
         return tx_hash
 
     def wait(self, tx_hash: bytes, *, timeout_s: float | None = None) -> SentTransaction:
-        """Wait until ``tx_hash`` is mined: one receipt request at once, then one after each
-        pause (20 ms, doubling up to 250 ms), so a transaction mined on sending (anvil's
-        automine) costs one request and one mined at the next block a handful."""
+        """Wait until ``tx_hash`` is mined (see :meth:`wait_any`)."""
+        return self.wait_any([tx_hash], timeout_s=timeout_s)
+
+    def wait_any(
+        self, tx_hashes: Sequence[bytes], *, timeout_s: float | None = None
+    ) -> SentTransaction:
+        """Wait until one of ``tx_hashes`` (attempts with one nonce: at most one can be mined)
+        is mined: one look at once, then one after each pause (20 ms, doubling up to 250 ms),
+        so a transaction mined on sending (anvil's automine) costs one request and one mined at
+        the next block a handful. :class:`NotMined` if none is mined within ``timeout_s``."""
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
         pause = _RECEIPT_FIRST_POLL_S
-        while (raw := self._raw_receipt(tx_hash)) is None:
+        while (mined := self.first_mined(tx_hashes)) is None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ChainError(f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined")
+                shown = ", ".join(HexBytes(h).to_0x_hex() for h in tx_hashes)
+                raise NotMined(f"transaction {shown} not mined")
             time.sleep(min(pause, left))
             pause = min(2 * pause, _RECEIPT_MAX_POLL_S)
-        if _quantity(raw["status"]) != 1:
-            raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")
-        return SentTransaction(
-            tx_hash=bytes(tx_hash),
-            raw_transaction=b"",
-            block_number=_quantity(raw["blockNumber"]),
-            block_hash=_data(raw["blockHash"]),
-            receipt=AttributeDict.recursive(receipt_formatter(raw)),
-        )
+        return mined
+
+    def first_mined(self, tx_hashes: Sequence[bytes]) -> SentTransaction | None:
+        """The first of ``tx_hashes`` that is mined (one round trip), or None.
+        :class:`TransactionFailed` if it reverted."""
+        if len(tx_hashes) == 1:
+            receipts = [self._raw_receipt(tx_hashes[0])]
+        else:
+            answers = self.json_rpc_many(
+                [("eth_getTransactionReceipt", [_hex(h)]) for h in tx_hashes]
+            )
+            for answer in answers:
+                if isinstance(answer, RpcError):
+                    raise answer
+            receipts = [a if a is None or a.get("blockNumber") else None for a in answers]
+        for tx_hash, raw in zip(tx_hashes, receipts, strict=True):
+            if raw is None:
+                continue
+            if _quantity(raw["status"]) != 1:
+                raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")
+            return SentTransaction(
+                tx_hash=bytes(tx_hash),
+                raw_transaction=b"",
+                block_number=_quantity(raw["blockNumber"]),
+                block_hash=_data(raw["blockHash"]),
+                receipt=format_receipt(raw),
+            )
+        return None
 
     def submit(self, signed: SignedCall) -> SentTransaction:
         """Send signed bytes and wait until they are mined."""

@@ -23,6 +23,7 @@ from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.db.records import (
     AgreementVersion,
     Batch,
+    BatchAttempt,
     BatchLeaf,
     BatchStatus,
     Counts,
@@ -37,6 +38,7 @@ from ledger.db.records import (
 __all__ = [
     "AgreementVersion",
     "Batch",
+    "BatchAttempt",
     "BatchLeaf",
     "BatchStatus",
     "Conflict",
