@@ -195,7 +195,7 @@ class ChainClient:
         assert self.account is not None  # self.address checked it
         call = {"from": sender, "to": Web3.to_checksum_address(to), "data": _hex(data)}
         requests: list[tuple[str, Sequence[Any]]] = [
-            ("eth_estimateGas", [call]),
+            ("eth_estimateGas", [call, "latest"]),  # not "pending": our stuck attempt is there
             ("eth_getBlockByNumber", ["latest", False]),
             ("eth_maxPriorityFeePerGas", []),
         ]
