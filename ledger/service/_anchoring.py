@@ -109,6 +109,7 @@ class AnchoringLoop:
         self._last_error_at: datetime | None = None
         self._failures = 0
         self._leader = False
+        self._confirm_at = 0.0  # when to confirm a held lease next (monotonic)
         # notify() bookkeeping, under _notify_lock: every notification so far, the ones since
         # the loop last looked, how many more may wake it (set before it waits), and when the
         # versions came that may still wait (monotonic time, count; oldest first, so in
@@ -208,9 +209,16 @@ class AnchoringLoop:
         )
 
     def _lead(self) -> bool:
-        """Whether this loop may act: it holds the lease, or has just taken it."""
+        """Whether this loop may act: it holds the lease, or has just taken it. A held lease is
+        confirmed every ``standby_s`` (the batcher asks before each step anyway), so health does
+        not report a lease the database has dropped."""
         if self._lease.held:
-            return True
+            if time.monotonic() < self._confirm_at:
+                return True
+            self._confirm_at = time.monotonic() + self._standby_s
+            if self._lease.check():
+                return True
+            _log.warning("anchoring: the anchoring lease is lost; standing by")
         try:
             taken = self._lease.acquire()
         except OSError as exc:  # the lock file cannot be opened: stand by, say why
