@@ -116,9 +116,13 @@ def evidence_service(
     """A running service: group committer and anchoring loop (batches of up to 50 or 0.2 s)."""
     store = EmbeddedStore(root=tmp_path / "store", deferred_sync=True)
     issuer = SM2PrivateKey.generate()
+    lease = database.anchoring_lease()
     anchoring = AnchoringLoop(
         database=database,
-        batcher=Batcher(database=database, ledger=evidence_ledger, max_size=50),
+        batcher=Batcher(
+            database=database, ledger=evidence_ledger, max_size=50, is_leader=lease.check
+        ),
+        lease=lease,
         max_size=50,
         max_wait_s=0.2,
     )
