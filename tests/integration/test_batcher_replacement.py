@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,12 +41,20 @@ def ledger(node: DevNode, tmp_path: Path) -> EvidenceLedgerContract:
     return EvidenceLedgerContract(client=client, address=deployment.address)
 
 
-def _in_background(run: Callable[[], Batch | None]) -> tuple[threading.Thread, list[object]]:
+def _batcher_on_a_node_not_mining(
+    database: Database, ledger: EvidenceLedgerContract, *, receipt_timeout_s: float
+) -> tuple[threading.Thread, list[object]]:
+    """The node stops mining; a batcher runs one batch in the background. Its result (the
+    batch, or the exception it raised) lands in the list."""
+    ledger.client.json_rpc("evm_setAutomine", False)
+    batcher = Batcher(
+        database=database, ledger=ledger, receipt_timeout_s=receipt_timeout_s, now=lambda: NOW
+    )
     result: list[object] = []
 
     def target() -> None:
         try:
-            result.append(run())
+            result.append(batcher.run_once())
         except Exception as exc:  # handed to the test
             result.append(exc)
 
@@ -89,9 +97,7 @@ def test_a_stuck_transaction_is_replaced_and_the_replacement_recorded(
 ) -> None:
     client = ledger.client
     ids = _accept(database, ledger, 3)
-    client.json_rpc("evm_setAutomine", False)
-    batcher = Batcher(database=database, ledger=ledger, receipt_timeout_s=0.5, now=lambda: NOW)
-    thread, result = _in_background(batcher.run_once)
+    thread, result = _batcher_on_a_node_not_mining(database, ledger, receipt_timeout_s=0.5)
     attempts = _wait_for_attempts(database, client, 2, result)
     client.json_rpc("evm_mine")  # the pool holds the latest attempt only: it is mined
     thread.join(30)
@@ -117,9 +123,7 @@ def test_an_earlier_attempt_mined_after_all_is_what_the_batch_records(
 ) -> None:
     client = ledger.client
     ids = _accept(database, ledger, 2)
-    client.json_rpc("evm_setAutomine", False)
-    batcher = Batcher(database=database, ledger=ledger, receipt_timeout_s=1.0, now=lambda: NOW)
-    thread, result = _in_background(batcher.run_once)
+    thread, result = _batcher_on_a_node_not_mining(database, ledger, receipt_timeout_s=1.0)
     first, second = _wait_for_attempts(database, client, 2, result)[:2]
     # the replacement is lost from the pool and the first comes back (another node had it)
     client.json_rpc("anvil_dropTransaction", "0x" + second.tx_hash.hex())
@@ -144,9 +148,7 @@ def test_a_nonce_taken_by_another_transaction_gets_a_new_attempt_with_a_fresh_no
 ) -> None:
     client = ledger.client
     _accept(database, ledger, 2)
-    client.json_rpc("evm_setAutomine", False)
-    batcher = Batcher(database=database, ledger=ledger, receipt_timeout_s=1.0, now=lambda: NOW)
-    thread, result = _in_background(batcher.run_once)
+    thread, result = _batcher_on_a_node_not_mining(database, ledger, receipt_timeout_s=1.0)
     [first] = _wait_for_attempts(database, client, 1, result)[:1]
     # another transaction of the same account takes the nonce (e.g. an operator's, by hand)
     client.json_rpc("anvil_dropTransaction", "0x" + first.tx_hash.hex())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.db import BatchStatus, Conflict, Database
+from ledger.db import Batch, BatchStatus, Conflict, Database
 from tests.integration.db._support import accepted, at
 
 ROOT = b"\x0a" * 32
@@ -21,36 +21,29 @@ def _submitted(database: Database) -> int:
     return batch.batch_id
 
 
+def _replace(
+    database: Database, batch_id: int, old: int, new: int, raw_tx: bytes, nonce: int, seconds: int
+) -> Batch:
+    """Replace the attempt whose hash is ``old`` repeated with one hashed ``new`` repeated."""
+    return database.record_replacement(
+        batch_id,
+        replaces=bytes([old]) * 32,
+        raw_tx=raw_tx,
+        tx_hash=bytes([new]) * 32,
+        nonce=nonce,
+        at=at(seconds),
+    )
+
+
 def test_replacements_are_kept_in_order_and_become_the_latest(database: Database) -> None:
     batch_id = _submitted(database)
-    replaced = database.record_replacement(
-        batch_id,
-        replaces=b"\x01" * 32,
-        raw_tx=b"\x02second",
-        tx_hash=b"\x02" * 32,
-        nonce=5,
-        at=at(40),
-    )
+    replaced = _replace(database, batch_id, 0x01, 0x02, b"\x02second", 5, 40)
     assert (replaced.tx_hash, replaced.raw_tx, replaced.nonce) == (b"\x02" * 32, b"\x02second", 5)
     assert replaced.status is BatchStatus.SUBMITTED and replaced.leaves == ()
     # the same replacement again is a no-op (a retry after a crash)
-    again = database.record_replacement(
-        batch_id,
-        replaces=b"\x01" * 32,
-        raw_tx=b"\x02second",
-        tx_hash=b"\x02" * 32,
-        nonce=5,
-        at=at(41),
-    )
+    again = _replace(database, batch_id, 0x01, 0x02, b"\x02second", 5, 41)
     assert again.tx_hash == b"\x02" * 32
-    database.record_replacement(
-        batch_id,
-        replaces=b"\x02" * 32,
-        raw_tx=b"\x02third",
-        tx_hash=b"\x03" * 32,
-        nonce=6,
-        at=at(70),
-    )
+    _replace(database, batch_id, 0x02, 0x03, b"\x02third", 6, 70)
     attempts = database.batch_attempts(batch_id)
     assert [(a.attempt, a.tx_hash[0], a.raw_tx, a.nonce, a.created_at) for a in attempts] == [
         (0, 1, b"\x02first", 5, at(11)),
@@ -61,36 +54,15 @@ def test_replacements_are_kept_in_order_and_become_the_latest(database: Database
 
 def test_a_replacement_of_what_is_no_longer_the_latest_is_refused(database: Database) -> None:
     batch_id = _submitted(database)
-    database.record_replacement(
-        batch_id,
-        replaces=b"\x01" * 32,
-        raw_tx=b"\x02second",
-        tx_hash=b"\x02" * 32,
-        nonce=5,
-        at=at(40),
-    )
+    _replace(database, batch_id, 0x01, 0x02, b"\x02second", 5, 40)
     with pytest.raises(Conflict, match=f"batch {batch_id}'s latest transaction is 0x0202"):
-        database.record_replacement(
-            batch_id,
-            replaces=b"\x01" * 32,
-            raw_tx=b"\x02other",
-            tx_hash=b"\x04" * 32,
-            nonce=5,
-            at=at(41),
-        )
+        _replace(database, batch_id, 0x01, 0x04, b"\x02other", 5, 41)
     assert len(database.batch_attempts(batch_id)) == 2
 
 
 def test_the_mined_attempt_is_what_the_batch_records(database: Database) -> None:
     batch_id = _submitted(database)
-    database.record_replacement(
-        batch_id,
-        replaces=b"\x01" * 32,
-        raw_tx=b"\x02second",
-        tx_hash=b"\x02" * 32,
-        nonce=5,
-        at=at(40),
-    )
+    _replace(database, batch_id, 0x01, 0x02, b"\x02second", 5, 40)
     with pytest.raises(Conflict, match=f"batch {batch_id} has no transaction 0x0909"):
         database.record_anchored(
             batch_id,
@@ -112,11 +84,4 @@ def test_the_mined_attempt_is_what_the_batch_records(database: Database) -> None
     inclusion = database.inclusion(anchored.leaves[0].agreement_id, 1)
     assert (inclusion.tx_hash, inclusion.raw_tx) == (b"\x01" * 32, b"\x02first")
     with pytest.raises(Conflict, match=f"batch {batch_id} is anchored: nothing to replace"):
-        database.record_replacement(
-            batch_id,
-            replaces=b"\x01" * 32,
-            raw_tx=b"\x02late",
-            tx_hash=b"\x05" * 32,
-            nonce=5,
-            at=at(60),
-        )
+        _replace(database, batch_id, 0x01, 0x05, b"\x02late", 5, 60)
