@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from eth_utils import to_checksum_address
+
+from ledger.agreement import SigningDomain
 from ledger.chain.client import ChainClient
 from ledger.chain.deployments import Deployments, ensure_deployed
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
@@ -50,6 +53,33 @@ def evidence_ledger(settings: Settings, client: ChainClient) -> EvidenceLedgerCo
         client, Deployments(directory=settings.deployments_dir), CONTRACT_NAME
     )
     return EvidenceLedgerContract(client=client, address=deployment.address)
+
+
+def recorded_domain(settings: Settings) -> SigningDomain:
+    """The signing domain (chain ID, contract) without asking the chain node: the configured
+    ``LEDGER_CHAIN_ID`` and ``LEDGER_CONTRACT_ADDRESS``, else the one deployment of the
+    contract recorded under the data dir (on ``LEDGER_CHAIN_ID``, if set)."""
+    if settings.chain_id is not None and settings.contract_address is not None:
+        return SigningDomain(
+            chain_id=settings.chain_id, contract=to_checksum_address(settings.contract_address)
+        )
+    deployments = Deployments(directory=settings.deployments_dir)
+    found = [
+        (chain_id, deployment)
+        for chain_id in deployments.chain_ids()
+        if settings.chain_id in (None, chain_id)
+        and (deployment := deployments.get(chain_id, CONTRACT_NAME)) is not None
+    ]
+    if len(found) != 1:
+        where = "none" if not found else f"one on each of chains {[c for c, _ in found]}"
+        raise ConfigurationError(
+            f"the chain node is unreachable and the signing domain is not known: {where} of"
+            f" {CONTRACT_NAME} recorded in {settings.deployments_dir}"
+            + ("" if settings.chain_id is None else f" for chain {settings.chain_id}")
+            + "; set LEDGER_CHAIN_ID and LEDGER_CONTRACT_ADDRESS, or start with the node up"
+        )
+    chain_id, deployment = found[0]
+    return SigningDomain(chain_id=chain_id, contract=to_checksum_address(deployment.address))
 
 
 def content_store(settings: Settings, *, deferred_sync: bool = False) -> StoreBackend:

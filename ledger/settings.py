@@ -26,6 +26,19 @@ class Settings(BaseSettings):
         default=None,
         description="Hex key of the account that anchors; required unless on the dev chain.",
     )
+    chain_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="The chain's ID. Needed only to start while the chain node is unreachable:"
+        " with contract_address it is the signing domain; alone it picks the recorded"
+        " deployment. If the node answers, it must serve this chain.",
+    )
+    contract_address: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="Address of the EvidenceLedger contract, for a start while the chain node is"
+        " unreachable and no deployment is recorded (with chain_id).",
+    )
     keystore_password: SecretStr = Field(
         default=SecretStr("ledger-dev-password"),
         description="Password of the local keystore (set it outside development).",

@@ -21,6 +21,9 @@ router = APIRouter(tags=["health"])
 class Anchoring(BaseModel):
     # Unknown values (None) are left out of the reply, so they are optional in the schema.
     running: bool
+    # "leader": this process anchors for the database; "standby": another one does, this one
+    # takes over if it dies
+    role: Literal["leader", "standby"]
     waiting: int | None = None  # acknowledged, not yet anchored
     oldest_waiting_s: float | None = None
     anchored_versions: int | None = None
@@ -62,6 +65,7 @@ def health(
             database=report.database,
             anchoring=Anchoring(
                 running=report.anchoring.running,
+                role="leader" if report.anchoring.leader else "standby",
                 waiting=report.accepted_waiting,
                 oldest_waiting_s=report.oldest_waiting_s,
                 anchored_versions=report.anchored,

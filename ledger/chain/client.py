@@ -16,25 +16,19 @@ more CPU than everything else the anchoring loop did per batch.
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import coincurve
-import httpx
 import rlp
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import keccak, to_canonical_address
 from hexbytes import HexBytes
 from web3 import Web3
-from web3._utils.method_formatters import receipt_formatter
 from web3.contract.contract import ContractFunction
-from web3.datastructures import AttributeDict
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
@@ -42,8 +36,20 @@ from web3.exceptions import (
     Web3Exception,
 )
 
+from ledger.chain._jsonrpc import (
+    HttpStatusError,
+    RpcError,
+    from_hex,
+    post,
+    quantity,
+    request,
+    result_of,
+    to_hex,
+)
 from ledger.chain.artifact import Artifact
-from ledger.chain.errors import ChainError, NodeError, TransactionFailed
+from ledger.chain.errors import ChainError, NodeError, NotMined, TransactionFailed
+from ledger.chain.receipt import format_receipt
+from ledger.chain.transaction import bumped, fees_of
 
 #: The EIP-2718 type byte of an EIP-1559 (dynamic fee) transaction.
 _DYNAMIC_FEE_TX = b"\x02"
@@ -52,16 +58,6 @@ _DYNAMIC_FEE_TX = b"\x02"
 _RECEIPT_FIRST_POLL_S = 0.02
 #: ... up to this (a transaction is mined at the next block; consortium chains: about 1-5 s).
 _RECEIPT_MAX_POLL_S = 0.25
-
-
-class RpcError(NodeError):
-    """The node answered a JSON-RPC call with an error object."""
-
-    def __init__(self, message: str, *, code: int | None, rpc_message: str, data: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.rpc_message = rpc_message
-        self.data = data
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,7 @@ class ChainClient:
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = _quantity(self.json_rpc("eth_chainId"))
+            self._chain_id = quantity(self.json_rpc("eth_chainId"))
         return self._chain_id
 
     def code_at(self, address: str) -> bytes:
@@ -112,15 +108,15 @@ class ChainClient:
     def receipt(self, tx_hash: bytes) -> Any | None:
         """The receipt (as web3 formats it), or None while the transaction is not mined."""
         raw = self._raw_receipt(tx_hash)
-        return None if raw is None else AttributeDict.recursive(receipt_formatter(raw))
+        return None if raw is None else format_receipt(raw)
 
     def block_number(self) -> int:
         """The node's latest block number (a cheap liveness check)."""
-        return _quantity(self.json_rpc("eth_blockNumber"))
+        return quantity(self.json_rpc("eth_blockNumber"))
 
     def block_hash(self, number: int) -> bytes | None:
         block = self.json_rpc("eth_getBlockByNumber", hex(number), False)
-        return None if block is None else _data(block["hash"])
+        return None if block is None else from_hex(block["hash"])
 
     def contract(self, artifact: Artifact, address: str) -> Any:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
@@ -167,7 +163,13 @@ class ChainClient:
         )
 
     def sign_data(
-        self, *, to: str, data: bytes, artifact: Artifact, nonce: int | None = None
+        self,
+        *,
+        to: str,
+        data: bytes,
+        artifact: Artifact,
+        nonce: int | None = None,
+        replaces: bytes | None = None,
     ) -> SignedCall:
         """Sign a call of contract ``to`` with call data ``data``, without sending it.
 
@@ -176,12 +178,20 @@ class ChainClient:
         and the pending nonce. Fees as web3 sets them: an EIP-1559 transaction with
         ``maxPriorityFeePerGas`` from the node and ``maxFeePerGas`` = that + 2 x the latest base
         fee; on a chain without base fees, a legacy (EIP-155) one at ``eth_gasPrice``.
+
+        ``replaces``: the signed bytes of a transaction of ours stuck in the pool. The new one
+        takes its nonce and raises both fees by at least 12.5% over it (or more, if the node now
+        asks more), as nodes require of a replacement.
         """
+        floor = None
+        if replaces is not None:
+            floor = fees_of(replaces)
+            nonce = floor.nonce
         sender = self.address
         assert self.account is not None  # self.address checked it
-        call = {"from": sender, "to": Web3.to_checksum_address(to), "data": _hex(data)}
+        call = {"from": sender, "to": Web3.to_checksum_address(to), "data": to_hex(data)}
         requests: list[tuple[str, Sequence[Any]]] = [
-            ("eth_estimateGas", [call]),
+            ("eth_estimateGas", [call, "latest"]),  # not "pending": our stuck attempt is there
             ("eth_getBlockByNumber", ["latest", False]),
             ("eth_maxPriorityFeePerGas", []),
         ]
@@ -195,22 +205,28 @@ class ChainClient:
                 raise answer
         tx: dict[str, Any] = {
             "chainId": self.chain_id,
-            "nonce": _quantity(pending[0]) if nonce is None else nonce,
+            "nonce": quantity(pending[0]) if nonce is None else nonce,
             "to": call["to"],
             "data": data,
             "value": 0,
-            "gas": _quantity(gas),
+            "gas": quantity(gas),
         }
         if block is not None and block.get("baseFeePerGas") is not None:
             if isinstance(tip, RpcError):  # not a standard method: web3 falls back to fee history
                 priority = int(self._rpc(lambda: self.w3.eth.max_priority_fee))
             else:
-                priority = _quantity(tip)
+                priority = quantity(tip)
+            max_fee = priority + 2 * quantity(block["baseFeePerGas"])
+            if floor is not None:
+                priority = max(priority, bumped(floor.max_priority_fee))
+                max_fee = max(max_fee, bumped(floor.max_fee), priority)
             tx["maxPriorityFeePerGas"] = priority
-            tx["maxFeePerGas"] = priority + 2 * _quantity(block["baseFeePerGas"])
+            tx["maxFeePerGas"] = max_fee
             raw = self._sign_dynamic_fee(tx)
             return SignedCall(raw_transaction=raw, tx_hash=keccak(raw), nonce=tx["nonce"])
-        tx["gasPrice"] = _quantity(self.json_rpc("eth_gasPrice"))
+        tx["gasPrice"] = quantity(self.json_rpc("eth_gasPrice"))
+        if floor is not None:
+            tx["gasPrice"] = max(tx["gasPrice"], bumped(floor.max_fee))
         signed = self.account.sign_transaction(tx)
         return SignedCall(
             raw_transaction=bytes(signed.raw_transaction),
@@ -243,13 +259,17 @@ class ChainClient:
         return _DYNAMIC_FEE_TX + rlp.encode(fields)
 
     def next_nonce(self) -> int:
-        return _quantity(self.json_rpc("eth_getTransactionCount", self.address, "pending"))
+        return quantity(self.json_rpc("eth_getTransactionCount", self.address, "pending"))
+
+    def mined_nonce(self) -> int:
+        """How many transactions of this account are mined (the next nonce a block takes)."""
+        return quantity(self.json_rpc("eth_getTransactionCount", self.address, "latest"))
 
     def send_raw(self, raw_transaction: bytes) -> bytes:
         """Send signed bytes; sending the same bytes again is harmless (same hash)."""
         tx_hash = keccak(raw_transaction)
         try:
-            self.json_rpc("eth_sendRawTransaction", _hex(raw_transaction))
+            self.json_rpc("eth_sendRawTransaction", to_hex(raw_transaction))
         except NodeError as exc:
             text = str(exc).lower()
             if "already known" in text or "already imported" in text or "nonce too low" in text:
@@ -258,26 +278,53 @@ class ChainClient:
         return tx_hash
 
     def wait(self, tx_hash: bytes, *, timeout_s: float | None = None) -> SentTransaction:
-        """Wait until ``tx_hash`` is mined: one receipt request at once, then one after each
-        pause (20 ms, doubling up to 250 ms), so a transaction mined on sending (anvil's
-        automine) costs one request and one mined at the next block a handful."""
+        """Wait until ``tx_hash`` is mined (see :meth:`wait_any`)."""
+        return self.wait_any([tx_hash], timeout_s=timeout_s)
+
+    def wait_any(
+        self, tx_hashes: Sequence[bytes], *, timeout_s: float | None = None
+    ) -> SentTransaction:
+        """Wait until one of ``tx_hashes`` (attempts with one nonce: at most one can be mined)
+        is mined: one look at once, then one after each pause (20 ms, doubling up to 250 ms),
+        so a transaction mined on sending (anvil's automine) costs one request and one mined at
+        the next block a handful. :class:`NotMined` if none is mined within ``timeout_s``."""
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
         pause = _RECEIPT_FIRST_POLL_S
-        while (raw := self._raw_receipt(tx_hash)) is None:
+        while (mined := self.first_mined(tx_hashes)) is None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ChainError(f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined")
+                shown = ", ".join(HexBytes(h).to_0x_hex() for h in tx_hashes)
+                raise NotMined(f"transaction {shown} not mined")
             time.sleep(min(pause, left))
             pause = min(2 * pause, _RECEIPT_MAX_POLL_S)
-        if _quantity(raw["status"]) != 1:
-            raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")
-        return SentTransaction(
-            tx_hash=bytes(tx_hash),
-            raw_transaction=b"",
-            block_number=_quantity(raw["blockNumber"]),
-            block_hash=_data(raw["blockHash"]),
-            receipt=AttributeDict.recursive(receipt_formatter(raw)),
-        )
+        return mined
+
+    def first_mined(self, tx_hashes: Sequence[bytes]) -> SentTransaction | None:
+        """The first of ``tx_hashes`` that is mined (one round trip), or None.
+        :class:`TransactionFailed` if it reverted."""
+        if len(tx_hashes) == 1:
+            receipts = [self._raw_receipt(tx_hashes[0])]
+        else:
+            answers = self.json_rpc_many(
+                [("eth_getTransactionReceipt", [to_hex(h)]) for h in tx_hashes]
+            )
+            for answer in answers:
+                if isinstance(answer, RpcError):
+                    raise answer
+            receipts = [a if a is None or a.get("blockNumber") else None for a in answers]
+        for tx_hash, raw in zip(tx_hashes, receipts, strict=True):
+            if raw is None:
+                continue
+            if quantity(raw["status"]) != 1:
+                raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")
+            return SentTransaction(
+                tx_hash=bytes(tx_hash),
+                raw_transaction=b"",
+                block_number=quantity(raw["blockNumber"]),
+                block_hash=from_hex(raw["blockHash"]),
+                receipt=format_receipt(raw),
+            )
+        return None
 
     def submit(self, signed: SignedCall) -> SentTransaction:
         """Send signed bytes and wait until they are mined."""
@@ -291,8 +338,8 @@ class ChainClient:
 
     def json_rpc(self, method: str, *params: Any) -> Any:
         """One JSON-RPC call; the node's error answer raises :class:`RpcError`."""
-        answer = _post(self.rpc_url, _request(next(self._ids), method, params), self.timeout_s)
-        result = _result(self.rpc_url, method, answer)
+        answer = post(self.rpc_url, request(next(self._ids), method, params), self.timeout_s)
+        result = result_of(self.rpc_url, method, answer)
         if isinstance(result, RpcError):
             raise result
         return result
@@ -303,28 +350,28 @@ class ChainClient:
         a node that cannot be reached raises :class:`NodeError`."""
         if self._batch_requests and len(calls) > 1:
             first = next(self._ids)
-            payload = [_request(first + i, m, p) for i, (m, p) in enumerate(calls)]
+            payload = [request(first + i, m, p) for i, (m, p) in enumerate(calls)]
             for _ in calls[1:]:
                 next(self._ids)
             try:
-                answer = _post(self.rpc_url, payload, self.timeout_s)
-            except _HttpStatusError:
+                answer = post(self.rpc_url, payload, self.timeout_s)
+            except HttpStatusError:
                 answer = None  # e.g. 400 Bad Request: no batches here either
             if isinstance(answer, list):
                 by_id = {item.get("id"): item for item in answer if isinstance(item, dict)}
                 return [
-                    _result(self.rpc_url, method, by_id.get(first + i))
+                    result_of(self.rpc_url, method, by_id.get(first + i))
                     for i, (method, _) in enumerate(calls)
                 ]
             self._batch_requests = False  # an error answer: no batches here, ask one by one
         results: list[Any] = []
         for method, params in calls:
-            answer = _post(self.rpc_url, _request(next(self._ids), method, params), self.timeout_s)
-            results.append(_result(self.rpc_url, method, answer))
+            answer = post(self.rpc_url, request(next(self._ids), method, params), self.timeout_s)
+            results.append(result_of(self.rpc_url, method, answer))
         return results
 
     def _raw_receipt(self, tx_hash: bytes) -> dict[str, Any] | None:
-        receipt = self.json_rpc("eth_getTransactionReceipt", _hex(tx_hash))
+        receipt = self.json_rpc("eth_getTransactionReceipt", to_hex(tx_hash))
         if receipt is not None and receipt.get("blockNumber") is None:
             return None  # some nodes answer a pending transaction with an unmined receipt
         return receipt
@@ -342,73 +389,6 @@ class ChainClient:
             raise
 
 
-# -- transport -----------------------------------------------------------------------------
-#
-# JSON-RPC over HTTP POST through one httpx client per process (keep-alive connections, proxies
-# from the environment); a forked child makes its own.
-
-_JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-class _HttpStatusError(NodeError):
-    """The node answered with an HTTP error and no JSON-RPC answer."""
-
-
-_http_lock = threading.Lock()
-_http: tuple[int, httpx.Client] | None = None  # (pid, client)
-
-
-def _http_client() -> httpx.Client:
-    global _http
-    shared = _http
-    if shared is None or shared[0] != os.getpid():
-        with _http_lock:
-            shared = _http
-            if shared is None or shared[0] != os.getpid():
-                client = httpx.Client(
-                    headers=_JSON_HEADERS,
-                    limits=httpx.Limits(max_keepalive_connections=8, keepalive_expiry=30),
-                )
-                _http = shared = (os.getpid(), client)
-    return shared[1]
-
-
-def _request(request_id: int, method: str, params: Sequence[Any]) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
-
-
-def _post(url: str, payload: Any, timeout_s: float) -> Any:
-    body = json.dumps(payload).encode()
-    try:
-        reply = _http_client().post(url, content=body, timeout=timeout_s)
-        data = reply.content
-        if reply.status_code != 200 and not data.startswith((b"{", b"[")):
-            raise _HttpStatusError(f"chain node at {url} answered HTTP {reply.status_code}")
-        return json.loads(data)
-    except httpx.HTTPError as exc:
-        raise NodeError(f"chain node at {url} unreachable: {exc}") from exc
-    except ValueError as exc:
-        raise NodeError(f"chain node at {url} answered something other than JSON") from exc
-
-
-def _result(url: str, method: str, answer: Any) -> Any:
-    """The result of one JSON-RPC answer, or the :class:`RpcError` it carries."""
-    if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
-        raise NodeError(f"chain node at {url} gave no answer to {method}: {answer!r:.200}")
-    error = answer.get("error")
-    if error is None:
-        return answer["result"]
-    if not isinstance(error, dict):
-        error = {"message": str(error)}
-    message = str(error.get("message", ""))
-    return RpcError(
-        f"chain node at {url} failed: {method}: {message} (code {error.get('code')})",
-        code=error.get("code"),
-        rpc_message=message,
-        data=error.get("data"),
-    )
-
-
 def _rpc_revert(error: RpcError, artifact: Artifact) -> TransactionFailed | None:
     """The decoded revert a simulation answered with; None if ``error`` is not a revert."""
     if error.code != 3 and "revert" not in error.rpc_message.lower():
@@ -417,18 +397,6 @@ def _rpc_revert(error: RpcError, artifact: Artifact) -> TransactionFailed | None
     if isinstance(data, dict):  # some nodes nest it: {"data": {"data": "0x..."}}
         data = data.get("data")
     return _revert_from_data(data, error.rpc_message, artifact)
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-def _data(value: str) -> bytes:
-    return bytes.fromhex(value[2:] if value.startswith(("0x", "0X")) else value)
-
-
-def _quantity(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _decode_revert(exc: Exception, artifact: Artifact) -> TransactionFailed:

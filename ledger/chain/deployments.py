@@ -38,6 +38,13 @@ class Deployments:
     def path(self, chain_id: int) -> Path:
         return self.directory / f"{chain_id}.json"
 
+    def chain_ids(self) -> list[int]:
+        """The chains with a deployments file here, in order."""
+        if not self.directory.is_dir():
+            return []
+        names = (p.stem for p in self.directory.glob("*.json"))
+        return sorted(int(name) for name in names if name.isdecimal())
+
     def get(self, chain_id: int, name: str) -> Deployment | None:
         entry = self._read(chain_id).get("contracts", {}).get(name)
         return Deployment(**entry) if entry else None

@@ -15,6 +15,10 @@ class NodeError(ChainError):
     """The dev chain node could not be started, reached or stopped."""
 
 
+class NotMined(ChainError):
+    """No transaction of those waited for was mined in time (it may still be in the pool)."""
+
+
 class DeploymentError(ChainError):
     """A contract is not deployed where the deployments file says, or deploying failed."""
 

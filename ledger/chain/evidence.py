@@ -145,13 +145,17 @@ class EvidenceLedgerContract:
             writer=self.client.address,
         )
 
-    def sign_anchor_batch(self, *, root: bytes, size: int, nonce: int | None = None) -> SignedCall:
+    def sign_anchor_batch(
+        self, *, root: bytes, size: int, nonce: int | None = None, replaces: bytes | None = None
+    ) -> SignedCall:
         """The signed ``anchorBatch`` transaction, not yet sent: persist it, then send it.
 
         Simulated first (the gas estimate), so a batch that is already anchored raises
         ``TransactionFailed(error="EvidenceLedger__BatchAlreadyAnchored")`` here. The call data
         is encoded here and the transaction prepared over plain JSON-RPC in one round trip
         (:meth:`ChainClient.sign_data`): this runs once per batch in the anchoring loop.
+        ``replaces``: the signed bytes of a stuck ``anchorBatch`` to replace (same nonce, higher
+        fees).
         """
         if len(root) != 32:
             raise ValueError("a batch root is 32 bytes")
@@ -160,10 +164,23 @@ class EvidenceLedgerContract:
             data=batch_calldata(root=root, size=size),
             artifact=self.artifact,
             nonce=nonce,
+            replaces=replaces,
         )
 
     def anchor_batch(self, *, root: bytes, size: int) -> SentTransaction:
         return self.client.submit(self.sign_anchor_batch(root=root, size=size))
+
+    def check_deployed(self, *, chain_id: int) -> None:
+        """Raise :class:`ChainError` unless the node serves chain ``chain_id`` and this build's
+        contract is at :attr:`address` (for a domain taken from a record, not from the node)."""
+        served = self.client.chain_id
+        if served != chain_id:
+            raise ChainError(f"the chain node serves chain {served}, not chain {chain_id}")
+        if keccak(self.client.code_at(self.address)) != self.artifact.deployed_code_hash:
+            raise ChainError(
+                f"{CONTRACT_NAME} at {self.address} on chain {chain_id} does not hold the code"
+                " of this build"
+            )
 
     def get_batch(self, batch_id: bytes) -> BatchRecord:
         stored = self.client.call(self._contract.functions.getBatch(batch_id), self.artifact)

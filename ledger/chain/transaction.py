@@ -48,3 +48,40 @@ def decode_signed_transaction(raw: bytes) -> DecodedTransaction:
         data=bytes(data),
         chain_id=int(chain_id) if chain_id is not None else None,
     )
+
+
+#: A replacement must raise both fees by at least 10% over the transaction it replaces (geth's
+#: default ``txpool.pricebump``; Besu and Nethermind ask the same or less): we raise by 12.5%.
+REPLACEMENT_BUMP = (9, 8)
+
+
+@dataclass(frozen=True)
+class Fees:
+    """The nonce and fees of a signed transaction; a legacy one's ``gasPrice`` is both fees."""
+
+    nonce: int
+    max_priority_fee: int
+    max_fee: int
+
+
+def fees_of(raw: bytes) -> Fees:
+    """The nonce and fees of a signed EIP-1559 or legacy transaction."""
+    try:
+        if raw[:1] == b"\x02":  # chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, ...
+            fields = rlp.decode(raw[1:])
+            nonce, priority, max_fee = (int.from_bytes(f, "big") for f in fields[1:4])
+            return Fees(nonce=nonce, max_priority_fee=priority, max_fee=max_fee)
+        if raw and raw[0] >= 0xC0:  # legacy: nonce, gasPrice, ...
+            fields = rlp.decode(raw)
+            nonce, price = (int.from_bytes(f, "big") for f in fields[:2])
+            return Fees(nonce=nonce, max_priority_fee=price, max_fee=price)
+    except (rlp.exceptions.DecodingError, TypeError, IndexError) as exc:
+        raise TransactionDecodeError(f"not a signed transaction: {exc}") from exc
+    raise TransactionDecodeError("not an EIP-1559 or legacy transaction")
+
+
+def bumped(fee: int) -> int:
+    """The least fee a replacement of a transaction paying ``fee`` offers: 12.5% more, rounded
+    up, and at least one more (geth refuses a replacement that does not raise both fees)."""
+    numerator, denominator = REPLACEMENT_BUMP
+    return max(fee + 1, -(-fee * numerator // denominator))

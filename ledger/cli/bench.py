@@ -79,8 +79,20 @@ def crypto_command(as_json: bool, seconds: float) -> None:
     help="Agreements per call: N = submit_many of N (the bulk path, POST /v1/agreements/bulk),"
     " 1 = one submit each (POST /v1/agreements).",
 )
+@click.option(
+    "--database-url",
+    default=None,
+    help="The service database, an empty one (sqlite:///... or postgresql://...); default:"
+    " LEDGER_DATABASE_URL, else a fresh SQLite file. The report names the backend measured.",
+)
 def evidence_command(
-    as_json: bool, seconds: float, workers: int, processes: int, per_customer: int, bulk: int
+    as_json: bool,
+    seconds: float,
+    workers: int,
+    processes: int,
+    per_customer: int,
+    bulk: int,
+    database_url: str | None,
 ) -> None:
     """The evidence service end to end: acknowledgments/s, time to ack and to on-chain
     inclusion, gas per agreement and proof size by batch size; `openssl speed sm2` reference."""
@@ -92,6 +104,7 @@ def evidence_command(
         processes=processes,
         per_customer=per_customer,
         bulk=bulk,
+        database_url=database_url,
         progress=lambda m: click.echo(f"... {m}", err=True),
     )
     if as_json:

@@ -24,6 +24,7 @@ from ledger.db.engine import (
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.db.records import (
     Batch,
+    BatchAttempt,
     BatchLeaf,
     BatchStatus,
     Counts,
@@ -35,6 +36,7 @@ from ledger.db.records import (
 __all__ = [
     "AgreementVersion",
     "Batch",
+    "BatchAttempt",
     "BatchLeaf",
     "BatchStatus",
     "Conflict",

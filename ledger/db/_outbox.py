@@ -1,5 +1,6 @@
 """The anchoring path's statements and helpers of :mod:`ledger.db.database`: the outbox and batch
 statements (claiming unbatched outbox rows, creating, reading, locking and updating batches,
+storing and reading a batch's signed transactions (attempts),
 marking a batch's versions anchored), the driver-level insert of a batch's inclusion proofs, the
 anchoring-window query, and the conversion of a batch row into a :class:`~ledger.db.records.Batch`.
 They are built once at import: they run for every batch.
@@ -16,12 +17,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from ledger.agreement import VersionStatus
 from ledger.db import schema
 from ledger.db._checks import _opt_bytes
-from ledger.db.records import Batch, BatchLeaf, BatchStatus
+from ledger.db.records import Batch, BatchAttempt, BatchLeaf, BatchStatus
 
 _av = schema.agreement_versions
 _ob = schema.outbox
 _b = schema.batches
 _ip = schema.inclusion_proofs
+_ba = schema.batch_attempts
 
 
 # Statements of the anchoring path, built once: they run for every batch, and building one (and
@@ -76,6 +78,30 @@ _ANCHOR_VERSIONS = (
     )
     .values(status=VersionStatus.ANCHORED.value)
 )
+
+
+# A batch's signed transactions (the first, and replacements of stuck ones).
+_INSERT_ATTEMPT = sa.insert(_ba)
+_COUNT_ATTEMPTS = (
+    sa.select(sa.func.count()).select_from(_ba).where(_ba.c.batch_id == sa.bindparam("batch_id"))
+)
+_BATCH_ATTEMPTS = (
+    sa.select(_ba).where(_ba.c.batch_id == sa.bindparam("batch_id")).order_by(_ba.c.attempt)
+)
+_ATTEMPT_BY_HASH = sa.select(_ba).where(
+    _ba.c.batch_id == sa.bindparam("batch_id"), _ba.c.tx_hash == sa.bindparam("tx_hash")
+)
+
+
+def _attempt_record(row: Any) -> BatchAttempt:
+    return BatchAttempt(
+        batch_id=int(row.batch_id),
+        attempt=int(row.attempt),
+        tx_hash=bytes(row.tx_hash),
+        raw_tx=bytes(row.raw_tx),
+        nonce=int(row.nonce),
+        created_at=row.created_at,
+    )
 
 
 _INSERT_PROOF = sa.insert(_ip).values(

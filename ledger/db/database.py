@@ -86,16 +86,21 @@ from ledger.db._engine import BEGIN_OPTION, WriteLock
 from ledger.db._outbox import (
     _ANCHOR_VERSIONS,
     _ANCHORING_WINDOW,
+    _ATTEMPT_BY_HASH,
+    _BATCH_ATTEMPTS,
     _BATCH_LEAVES,
     _BATCH_PROOF_KEYS,
     _BATCH_ROW,
     _CLAIM,
     _CLAIM_RANGE,
     _CLAIMABLE,
+    _COUNT_ATTEMPTS,
+    _INSERT_ATTEMPT,
     _INSERT_BATCH,
     _LOCK_BATCH,
     _UNFINISHED_BATCH,
     _UPDATE_BATCH,
+    _attempt_record,
     _batch_record,
     _insert_proofs,
     _json_hex_list,
@@ -108,9 +113,11 @@ from ledger.db._submit import (
     _key_rows,
 )
 from ledger.db.errors import Conflict, DatabaseError, NotFound
+from ledger.db.lease import AnchoringLease
 from ledger.db.records import (
     AnchoringWindow,
     Batch,
+    BatchAttempt,
     BatchLeaf,
     BatchStatus,
     Counts,
@@ -597,6 +604,10 @@ class Database:
             )
             return _batch_record(header, leaves)
 
+    def anchoring_lease(self) -> AnchoringLease:
+        """A new handle on this database's anchoring lease (see :mod:`ledger.db.lease`)."""
+        return AnchoringLease(self._engine)
+
     def get_batch(self, batch_id: int) -> Batch:
         with self._transaction() as conn:
             return self._load_batch(conn, batch_id)
@@ -636,20 +647,25 @@ class Database:
         tx_hash: bytes,
         nonce: int,
         root: bytes | None = None,
+        at: datetime | None = None,
         with_leaves: bool = True,
     ) -> Batch:
-        """Store the signed anchoring transaction BEFORE sending it (status ``submitted``).
+        """Store the signed anchoring transaction BEFORE sending it (status ``submitted``; it is
+        the batch's attempt 0, signed ``at``).
 
         Idempotent for the same ``(raw_tx, tx_hash, nonce)``; any other transaction for a batch
-        that has one is a :class:`Conflict` (re-send the stored bytes instead). The root must
-        have been set, or be given as ``root``: then it is stored in the same transaction, as
-        :meth:`set_batch_root` would (a different stored root is a :class:`Conflict`).
+        that has one is a :class:`Conflict` (re-send the stored bytes, or
+        :meth:`record_replacement`). The root must have been set, or be given as ``root``: then
+        it is stored in the same transaction, as :meth:`set_batch_root` would (a different
+        stored root is a :class:`Conflict`).
         """
         _check_bytes("raw_tx", raw_tx)
         _check_bytes("tx_hash", tx_hash, 32)
         _check_int("nonce", nonce, minimum=0)
         if root is not None:
             _check_bytes("root", root, 32)
+        if at is not None:
+            _check_aware("at", at)
         with self._transaction(write=True) as conn:
             row = self._lock_batch(conn, batch_id)
             leaves = None if with_leaves else ()
@@ -673,7 +689,78 @@ class Database:
                 if root is None:
                     raise Conflict(f"batch {batch_id} has no root yet")
                 values["root"] = root
+            conn.execute(
+                _INSERT_ATTEMPT,
+                {
+                    "batch_id": batch_id,
+                    "attempt": 0,
+                    "tx_hash": tx_hash,
+                    "raw_tx": raw_tx,
+                    "nonce": nonce,
+                    "created_at": at or datetime.now(UTC),
+                },
+            )
             return self._update_batch(conn, batch_id, leaves, **values)
+
+    def record_replacement(
+        self,
+        batch_id: int,
+        *,
+        replaces: bytes,
+        raw_tx: bytes,
+        tx_hash: bytes,
+        nonce: int,
+        at: datetime,
+    ) -> Batch:
+        """Store another signed transaction for a submitted batch BEFORE sending it: a
+        replacement of its latest one (``replaces``, the hash) that stayed in the pool, or one
+        with a new nonce when the old nonce went to another transaction. It becomes the batch's
+        latest attempt; the earlier ones are kept (any of them may still be mined).
+
+        A compare-and-set: if the latest attempt is no longer ``replaces`` (another process
+        replaced it), :class:`Conflict`; the same replacement again is a no-op. Returned without
+        leaves.
+        """
+        _check_bytes("replaces", replaces, 32)
+        _check_bytes("raw_tx", raw_tx)
+        _check_bytes("tx_hash", tx_hash, 32)
+        _check_int("nonce", nonce, minimum=0)
+        _check_aware("at", at)
+        with self._transaction(write=True) as conn:
+            row = self._lock_batch(conn, batch_id)
+            if row.status != BatchStatus.SUBMITTED:
+                raise Conflict(f"batch {batch_id} is {row.status}: nothing to replace")
+            latest = bytes(row.tx_hash)
+            if latest == tx_hash and bytes(row.raw_tx) == raw_tx:
+                return self._load_batch(conn, batch_id, leaves=())
+            if latest != replaces:
+                raise Conflict(
+                    f"batch {batch_id}'s latest transaction is 0x{latest.hex()},"
+                    f" not 0x{replaces.hex()}"
+                )
+            attempts = conn.execute(_COUNT_ATTEMPTS, {"batch_id": batch_id}).scalar_one()
+            conn.execute(
+                _INSERT_ATTEMPT,
+                {
+                    "batch_id": batch_id,
+                    "attempt": int(attempts),
+                    "tx_hash": tx_hash,
+                    "raw_tx": raw_tx,
+                    "nonce": nonce,
+                    "created_at": at,
+                },
+            )
+            return self._update_batch(
+                conn, batch_id, (), raw_tx=raw_tx, tx_hash=tx_hash, nonce=nonce
+            )
+
+    def batch_attempts(self, batch_id: int) -> tuple[BatchAttempt, ...]:
+        """Every signed transaction of a batch, in the order they were signed."""
+        with self._transaction() as conn:
+            return tuple(
+                _attempt_record(row)
+                for row in conn.execute(_BATCH_ATTEMPTS, {"batch_id": batch_id}).all()
+            )
 
     def record_anchored(
         self,
@@ -683,11 +770,16 @@ class Database:
         block_hash: bytes,
         anchored_at: datetime,
         proofs: Mapping[int, Sequence[bytes]],
+        tx_hash: bytes | None = None,
         with_leaves: bool = True,
     ) -> Batch:
         """The batch's transaction is in ``block_number``: mark the batch and every version in it
         anchored and store each leaf's Merkle path (``proofs[leaf_index]``, sibling hashes from
         the leaf level up), in one transaction.
+
+        ``tx_hash`` names the attempt that was mined (default: the latest); it becomes the
+        batch's transaction, the one its proofs carry. An attempt the batch never stored is a
+        :class:`Conflict`.
 
         ``proofs`` must cover exactly the leaf indexes 0..size-1. Repeating the call with the
         same block and proofs is a no-op (the first ``anchored_at`` is kept); different ones are a
@@ -738,6 +830,14 @@ class Database:
                 return self._load_batch(conn, batch_id, leaves=leaves)
             if row.status != BatchStatus.SUBMITTED:
                 raise Conflict(f"batch {batch_id} is {row.status}: record its submission first")
+            mined: dict[str, Any] = {}
+            if tx_hash is not None and tx_hash != bytes(row.tx_hash):
+                attempt = conn.execute(
+                    _ATTEMPT_BY_HASH, {"batch_id": batch_id, "tx_hash": tx_hash}
+                ).first()
+                if attempt is None:
+                    raise Conflict(f"batch {batch_id} has no transaction 0x{tx_hash.hex()}")
+                mined = {"tx_hash": tx_hash, "raw_tx": attempt.raw_tx, "nonce": attempt.nonce}
             root = bytes(row.root)
             updated = conn.execute(_ANCHOR_VERSIONS, {"batch_id": batch_id}).rowcount
             if updated != row.size:
@@ -768,6 +868,7 @@ class Database:
                 block_number=block_number,
                 block_hash=block_hash,
                 anchored_at=anchored_at,
+                **mined,
             )
 
     def inclusion(self, agreement_id: str, version: int) -> Inclusion:

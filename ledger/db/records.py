@@ -85,6 +85,18 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class BatchAttempt:
+    """One signed anchoring transaction of a batch (the first, or a replacement)."""
+
+    batch_id: int
+    attempt: int  # 0, 1, ...: the order they were signed in
+    tx_hash: bytes
+    raw_tx: bytes
+    nonce: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Inclusion:
     """Where an anchored version sits: its leaf, Merkle path, root and the anchoring block."""
 

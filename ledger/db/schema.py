@@ -21,6 +21,10 @@ The tables:
 * ``batches`` — one Merkle batch: its leaves (outbox rows), root, the signed anchoring
   transaction (stored before it is sent) and, finally, the block it landed in. At most one batch
   is unfinished (``open`` or ``submitted``) at a time.
+* ``batch_attempts`` — every signed anchoring transaction of a batch, stored before it is sent:
+  the first, then each replacement of one stuck in the pool (same nonce, higher fees). The
+  batch's own ``tx_hash``/``raw_tx``/``nonce`` are its latest attempt until it is anchored, then
+  the attempt that was mined (what its proofs carry).
 * ``inclusion_proofs`` — each anchored version's Merkle path (JSON list of lowercase hex sibling
   hashes, leaf level first; ``leaf_index`` tells left from right) and the root it leads to.
 """
@@ -205,6 +209,20 @@ sa.Index(
     unique=True,
     sqlite_where=sa.text("status <> 'anchored'"),
     postgresql_where=sa.text("status <> 'anchored'"),
+)
+
+batch_attempts = sa.Table(
+    "batch_attempts",
+    metadata,
+    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey(batches.c.batch_id), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("tx_hash", sa.LargeBinary, nullable=False, unique=True),
+    sa.Column("raw_tx", sa.LargeBinary, nullable=False),
+    sa.Column("nonce", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("attempt >= 0", name="attempt_not_negative"),
+    _length("tx_hash", 32),
+    sa.CheckConstraint("nonce >= 0", name="nonce_not_negative"),
 )
 
 outbox = sa.Table(

@@ -5,13 +5,17 @@ Merkle batches, each with a proof file.
   :class:`Submission` s, supersede, void, proof, erasure);
 * :func:`running_service` — everything wired from :class:`~ledger.settings.Settings` (database
   migrated to head, content store, chain and deployment, issuer key, group committer, anchoring
-  loop), stopped cleanly on exit;
-* :class:`Health` — what ``GET /health`` reports;
+  loop), stopped cleanly on exit; it starts while the chain node is unreachable (the signing
+  domain then comes from the recorded deployment or the configuration);
+* :class:`Health` — what ``GET /health`` reports (also whether this process's anchoring loop
+  is the one acting for the database, or stands by);
 * errors in :mod:`ledger.service.errors`.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Database, open_database, upgrade
 from ledger.db.errors import DatabaseError
+from ledger.errors import ConfigurationError
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter
 from ledger.service._rows import Submission
@@ -43,6 +48,8 @@ __all__ = [
     "prepare",
     "running_service",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: The issuer key that seals proof files, kept in the service keystore.
 ISSUER_KEY_NAME = "ledger-service"
@@ -125,7 +132,40 @@ def prepare(settings: Settings) -> None:
     if not settings.chain_rpc_url:
         _runtime.dev_node(settings).start()
     with _runtime.chain_client(settings) as client:
-        _runtime.evidence_ledger(settings, client)
+        _anchoring_target(settings, client)
+
+
+def _anchoring_target(
+    settings: Settings, client: ChainClient
+) -> tuple[EvidenceLedgerContract, SigningDomain, Callable[[], None] | None]:
+    """The contract, the signing domain, and what to check once the node answers.
+
+    From the node when it answers (the contract deployed there first, if need be); while it is
+    unreachable, from what is known already (:func:`ledger._runtime.recorded_domain`: the
+    recorded deployment or the configuration), checked against the node when it appears. With
+    neither, :class:`~ledger.errors.ConfigurationError`: the service cannot start.
+    """
+    try:
+        ledger = _runtime.evidence_ledger(settings, client)
+        domain = SigningDomain(chain_id=client.chain_id, contract=ledger.address)
+        check = None
+    except NodeError as exc:
+        domain = _runtime.recorded_domain(settings)
+        ledger = EvidenceLedgerContract(client=client, address=domain.contract)
+        check = functools.partial(ledger.check_deployed, chain_id=domain.chain_id)
+        _log.warning(
+            "chain node unreachable at start (%s): signing for chain %d, contract %s;"
+            " anchoring waits for the node",
+            exc,
+            domain.chain_id,
+            domain.contract,
+        )
+    if settings.chain_id is not None and domain.chain_id != settings.chain_id:
+        raise ConfigurationError(
+            f"LEDGER_CHAIN_ID is {settings.chain_id} but the chain node serves chain"
+            f" {domain.chain_id}"
+        )
+    return ledger, domain, check
 
 
 @contextmanager
@@ -142,8 +182,8 @@ def running_service(
     distid = settings.sm2_distid.encode("ascii")
     try:
         with _runtime.chain_client(settings) as client:
-            ledger = _runtime.evidence_ledger(settings, client)
-            domain = SigningDomain(chain_id=client.chain_id, contract=ledger.address)
+            ledger, domain, check_chain = _anchoring_target(settings, client)
+            lease = database.anchoring_lease()
             anchoring = AnchoringLoop(
                 database=database,
                 batcher=Batcher(
@@ -151,8 +191,11 @@ def running_service(
                     ledger=ledger,
                     max_size=settings.batch_max_size,
                     receipt_timeout_s=settings.receipt_timeout_s,
+                    is_leader=lease.check,
+                    check_chain=check_chain,
                     now=now,
                 ),
+                lease=lease,
                 max_size=settings.batch_max_size,
                 max_wait_s=settings.batch_max_wait_s,
                 now=now,

@@ -19,6 +19,12 @@ part of the signed leaf entry), so it can make a version look up to a second old
 with a time bound under a second, batches would be cut early and small. The versions this process
 acknowledged are therefore timed from their :meth:`~AnchoringLoop.notify` (monotonic clock), the
 others from ``accepted_at``, and the window uses whichever says less.
+
+One loop per database acts (several processes may share one): the one holding the anchoring
+lease (:mod:`ledger.db.lease`). The others stand by, trying to take the lease every
+``standby_s``, so when the leader dies one of them takes over within about that long, resuming
+its unfinished batch from the database. A leader that finds its lease lost (the batcher asks
+before each step) stops acting at once and stands by.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from ledger.batcher import Batcher
+from ledger.batcher import Batcher, NotLeader
 from ledger.db import Database
+from ledger.db.lease import AnchoringLease
 from ledger.db.records import AnchoringWindow
 
 _log = logging.getLogger(__name__)
@@ -55,6 +62,7 @@ class AnchoringState:
     """What health checks read."""
 
     running: bool
+    leader: bool  # this process holds the anchoring lease (else it stands by)
     batches_anchored: int
     last_anchored_at: datetime | None
     last_error: str | None  # None once a batch went through again
@@ -68,17 +76,23 @@ class AnchoringLoop:
         *,
         database: Database,
         batcher: Batcher,
+        lease: AnchoringLease,
         max_size: int,
         max_wait_s: float,
         poll_s: float = 0.5,
+        standby_s: float = 1.0,
         retry_s: float = 0.05,
         max_backoff_s: float = 5.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """``poll_s``: the longest the loop goes without looking at the outbox; ``retry_s``:
-        the first pause after a failure, doubling up to ``max_backoff_s``."""
+        """``lease``: the database's anchoring lease (the batcher's ``is_leader`` should be its
+        ``check``); ``poll_s``: the longest the loop goes without looking at the outbox;
+        ``standby_s``: how often a standing-by loop tries to take the lease; ``retry_s``: the
+        first pause after a failure, doubling up to ``max_backoff_s``."""
         self._db = database
         self._batcher = batcher
+        self._lease = lease
+        self._standby_s = standby_s
         self._max_size = max_size
         self._max_wait_s = max_wait_s
         self._poll_s = poll_s
@@ -94,6 +108,8 @@ class AnchoringLoop:
         self._last_error: str | None = None
         self._last_error_at: datetime | None = None
         self._failures = 0
+        self._leader = False
+        self._confirm_at = 0.0  # when to confirm a held lease next (monotonic)
         # notify() bookkeeping, under _notify_lock: every notification so far, the ones since
         # the loop last looked, how many more may wake it (set before it waits), and when the
         # versions came that may still wait (monotonic time, count; oldest first, so in
@@ -113,6 +129,7 @@ class AnchoringLoop:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        self._lease.release()
 
     def notify(self, accepted: int = 1) -> None:
         """``accepted`` versions were just committed: wake the loop if that may fill a batch
@@ -137,6 +154,7 @@ class AnchoringLoop:
         with self._lock:
             return AnchoringState(
                 running=self._thread.is_alive(),
+                leader=self._leader,
                 batches_anchored=self._anchored,
                 last_anchored_at=self._last_anchored_at,
                 last_error=self._last_error,
@@ -190,9 +208,42 @@ class AnchoringLoop:
             closes_at=time.monotonic() + left,
         )
 
+    def _lead(self) -> bool:
+        """Whether this loop may act: it holds the lease, or has just taken it. A held lease is
+        confirmed every ``standby_s`` (the batcher asks before each step anyway), so health does
+        not report a lease the database has dropped."""
+        if self._lease.held:
+            if time.monotonic() < self._confirm_at:
+                return True
+            self._confirm_at = time.monotonic() + self._standby_s
+            if self._lease.check():
+                return True
+            _log.warning("anchoring: the anchoring lease is lost; standing by")
+        try:
+            taken = self._lease.acquire()
+        except OSError as exc:  # the lock file cannot be opened: stand by, say why
+            taken = False
+            self._record_failure(exc)
+        if taken:
+            _log.info("anchoring: this process holds the anchoring lease and anchors")
+        with self._lock:
+            self._leader = taken
+        return taken
+
+    def _record_failure(self, exc: Exception) -> int:
+        with self._lock:
+            self._failures += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            self._last_error_at = self._now()
+            return self._failures
+
     def _run(self) -> None:
         due = False  # the time window of the oldest waiting version has closed since the look
         while not self._stop.is_set():
+            if not self._lead():
+                due = False
+                self._stop.wait(self._standby_s)
+                continue
             try:
                 if due:
                     plan = None  # no need to look again: that is what the look found out
@@ -210,12 +261,13 @@ class AnchoringLoop:
                             self._failures = 0
                         continue  # more may be due at once
                     plan = _Plan(self._poll_s, 1, None)  # nothing waits (another process took it)
-            except Exception as exc:  # node down, receipt timeout, database busy: retry later
+            except NotLeader:
+                _log.warning("anchoring: the anchoring lease is lost; standing by")
                 with self._lock:
-                    self._failures += 1
-                    self._last_error = f"{type(exc).__name__}: {exc}"
-                    self._last_error_at = self._now()
-                    failures = self._failures
+                    self._leader = False
+                continue
+            except Exception as exc:  # node down, receipt timeout, database busy: retry later
+                failures = self._record_failure(exc)
                 _log.warning("anchoring failed (%d in a row): %s", failures, exc)
                 delay = min(self._max_backoff_s, self._retry_s * 2**failures)
                 self._stop.wait(delay)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from ledger.agreement import Document, LeafEntry, VersionKind, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode, free_port
@@ -292,8 +293,11 @@ def run(
     bulk: int = 1,
     batch_max_size: int = 1000,
     batch_max_wait_s: float = 0.5,
+    database_url: str | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
+    """``database_url``: the service database (an empty one: SQLite or PostgreSQL); None means
+    ``LEDGER_DATABASE_URL``, else a fresh SQLite file."""
     progress("openssl speed sm2 (reference)")
     reference = openssl_sm2(max(1, round(min(seconds, 3))))
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
@@ -307,7 +311,11 @@ def run(
             "batch_max_size": batch_max_size,
             "batch_max_wait_s": batch_max_wait_s,
         }
+        if database_url is not None:
+            settings_kwargs["database_url"] = database_url
         settings = Settings(**settings_kwargs)
+        backend = make_url(settings.resolved_database_url).get_backend_name()
+        progress(f"database: {backend}")
         # enough pre-signed work for 2,500 acknowledgments a second
         count = max(200, int(seconds * 2500))
         try:
@@ -348,6 +356,7 @@ def run(
     ack_latencies = [latency for latency, _ in acked.values()]
     return {
         "seconds": round(elapsed, 3),
+        "database": backend,
         "workers": workers,
         "processes": processes,
         "agreements_per_customer": per_customer,
@@ -427,6 +436,7 @@ def format_table(r: dict[str, Any]) -> str:
         f" {r['cpus']} CPUs ({r['document_bytes']} B documents, 2 signatures, 2 readers each;"
         f" one broker, a new customer every {r['agreements_per_customer']} agreements);"
         f" all {r['anchored']:,} anchored; batches of up to"
-        f" {r['batch_max_size']:,} or {r['batch_max_wait_s']:g} s.",
+        f" {r['batch_max_size']:,} or {r['batch_max_wait_s']:g} s; database:"
+        f" {r.get('database', 'sqlite')}.",
     ]
     return "\n".join(lines)

@@ -125,9 +125,13 @@ def running_harness(
     or 0.2 s). ``before_commit`` runs before each group transaction (default: the store's
     sync); a test uses it to play a concurrent writer."""
     issuer = SM2PrivateKey.generate()
+    lease = database.anchoring_lease()
     anchoring = AnchoringLoop(
         database=database,
-        batcher=Batcher(database=database, ledger=evidence_ledger, max_size=50),
+        batcher=Batcher(
+            database=database, ledger=evidence_ledger, max_size=50, is_leader=lease.check
+        ),
+        lease=lease,
         max_size=50,
         max_wait_s=0.2,
     )

@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from ledger.db.lease import AnchoringLease
 from ledger.db.records import AnchoringWindow
 from ledger.service._anchoring import AnchoringLoop
 
@@ -59,7 +62,13 @@ class Outbox:
 def running(outbox: Outbox, **options: Any) -> Iterator[AnchoringLoop]:
     settings: dict[str, Any] = {"max_size": 10, "max_wait_s": 0.3, "poll_s": 0.5} | options
     batcher = type("B", (), {"run_once": lambda _: outbox.run_once(settings["max_size"])})()
-    loop = AnchoringLoop(database=outbox, batcher=batcher, **settings)  # type: ignore[arg-type]
+    lease = AnchoringLease(sa.create_engine("sqlite://"))  # in memory: always granted
+    loop = AnchoringLoop(
+        database=outbox,  # type: ignore[arg-type]
+        batcher=batcher,  # type: ignore[arg-type]
+        lease=lease,
+        **settings,
+    )
     loop.start()
     try:
         yield loop
@@ -152,7 +161,13 @@ def test_failures_back_off_and_show_until_a_batch_goes_through() -> None:
 
 def test_arrival_times_are_kept_for_one_batch_at_most() -> None:
     # e.g. while the chain is down for hours: the size bound cuts the next batch anyway
-    loop = AnchoringLoop(database=Outbox(), batcher=None, max_size=10, max_wait_s=0.3)  # type: ignore[arg-type]
+    loop = AnchoringLoop(
+        database=Outbox(),  # type: ignore[arg-type]
+        batcher=None,  # type: ignore[arg-type]
+        lease=AnchoringLease(sa.create_engine("sqlite://")),
+        max_size=10,
+        max_wait_s=0.3,
+    )
     for _ in range(10_000):
         loop.notify(1)
     loop.notify(25)

@@ -22,6 +22,7 @@ TABLES = {
     "document_keys",
     "outbox",
     "batches",
+    "batch_attempts",
     "inclusion_proofs",
 }
 
@@ -72,13 +73,60 @@ def test_document_keys_revision_down_and_up_keeps_the_versions(database_url: str
         db.close()
     downgrade(database_url, "0001")
     assert current_revision(database_url) == "0001"
-    assert _tables(database_url) == TABLES - {"document_keys"}
+    assert _tables(database_url) == TABLES - {"document_keys", "batch_attempts"}
     upgrade(database_url)
     db = open_database(database_url)
     try:
         assert db.get_version(agreement_id, 1).keys_erased_at is None  # the column was dropped
         assert db.document_keys(keyed.agreement_id, 1) == {}  # and the table
         assert db.counts().accepted == 1
+    finally:
+        db.close()
+
+
+def test_batch_attempts_revision_up_from_0002_keeps_each_batchs_transaction(
+    database_url: str,
+) -> None:
+    db = open_database(database_url)
+    try:
+        accepted(db, 3)
+        done = db.open_batch(max_size=2, now=at(10))
+        assert done is not None
+        db.record_submission(
+            done.batch_id, raw_tx=b"\x02first", tx_hash=b"\x01" * 32, nonce=0, root=b"\x0a" * 32
+        )
+        db.record_anchored(
+            done.batch_id,
+            block_number=7,
+            block_hash=b"\x0b" * 32,
+            anchored_at=at(11),
+            proofs={0: [b"\x0c" * 32], 1: [b"\x0d" * 32]},
+        )
+        pending = db.open_batch(max_size=2, now=at(12))
+        assert pending is not None
+        db.record_submission(
+            pending.batch_id, raw_tx=b"\x02second", tx_hash=b"\x02" * 32, nonce=1, root=b"\x0e" * 32
+        )
+    finally:
+        db.close()
+    downgrade(database_url, "0002")
+    assert _tables(database_url) == TABLES - {"batch_attempts"}
+    upgrade(database_url)  # 0002 -> 0003: each batch's transaction becomes its attempt 0
+    db = open_database(database_url)
+    try:
+        for batch_id, raw_tx, tx_hash, nonce in (
+            (done.batch_id, b"\x02first", b"\x01" * 32, 0),
+            (pending.batch_id, b"\x02second", b"\x02" * 32, 1),
+        ):
+            [attempt] = db.batch_attempts(batch_id)
+            assert (attempt.attempt, attempt.raw_tx, attempt.tx_hash, attempt.nonce) == (
+                0,
+                raw_tx,
+                tx_hash,
+                nonce,
+            )
+        assert db.get_batch(done.batch_id).status == "anchored"
+        assert db.get_batch(pending.batch_id).status == "submitted"
     finally:
         db.close()
 
