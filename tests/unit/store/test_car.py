@@ -19,6 +19,7 @@ from ledger.store import (
     InvalidCid,
     StoreError,
     car_bytes,
+    car_of,
     cid_of,
     parse_cid,
     read_car,
@@ -42,6 +43,24 @@ def _car(size: int) -> tuple[str, bytes, bytes]:
         store = EmbeddedStore(root=tmp, fsync=False)
         cid = store.put(data)
         return cid, data, car_bytes(store, cid)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_car_of_is_the_car_a_store_exports(size: int) -> None:
+    """car_of (no store) writes exactly the bytes car_bytes exports from a store."""
+    cid, data, car = _car(size)
+    assert car_of(data) == car
+    assert verify_car(car, cid) == data
+
+
+def test_proof_code_uses_only_the_stores_public_surface() -> None:
+    """ledger/proof imports what it needs from ledger.store, never a private module of it."""
+    proof_dir = Path(__file__).parents[3] / "ledger" / "proof"
+    sources = {path.name: path.read_text() for path in proof_dir.glob("*.py")}
+    assert sources, proof_dir
+    for name, source in sources.items():
+        assert "ledger.store._" not in source, name
+        assert "store import _" not in source, name
 
 
 def _sections(car: bytes) -> list[tuple[int, int, int]]:
