@@ -16,7 +16,6 @@ Commands verified on OpenSSL 3.0.19:
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -36,9 +35,9 @@ from ledger.crypto import (
     SM2PublicKey,
     sm4,
 )
+from tests._fixtures.openssl import openssl_binary
 
-OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(OPENSSL is None, reason="needs the openssl command line")
+pytestmark = pytest.mark.usefixtures("openssl_cli")
 
 ALICE = b"ALICE123@YAHOO.COM"
 SIZES = [0, 1, 1000, 100_000]
@@ -46,9 +45,8 @@ IDS = [DEFAULT_DISTID, ALICE]
 
 
 def openssl(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    assert OPENSSL is not None
     completed = subprocess.run(
-        [OPENSSL, *map(str, args)], capture_output=True, timeout=60, check=False
+        [openssl_binary(), *map(str, args)], capture_output=True, timeout=60, check=False
     )
     if check and completed.returncode != 0:
         raise AssertionError(
