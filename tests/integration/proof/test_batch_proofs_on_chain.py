@@ -205,5 +205,5 @@ def test_refused_on_a_chain_with_the_same_contract_but_not_the_batch(
 
 def test_an_unreachable_node_is_not_a_verdict(batch: AnchoredBatch, proof_parties: Parties) -> None:
     verified = verify_proof(batch.proof(0, proof_parties.issuer))
-    with pytest.raises(NodeError):
+    with pytest.raises(NodeError, match=r"^chain node at http://127\.0\.0\.1:\d+ unreachable: "):
         confirm_on_chain(verified, client=ChainClient(rpc_url=f"http://127.0.0.1:{free_port()}"))

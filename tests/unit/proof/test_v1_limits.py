@@ -124,6 +124,18 @@ LIMITS: dict[str, tuple[Edit, str]] = {
         lambda p: p["agreement"]["stored"].update(encryption="aes-gcm"),
         SCHEMA + "agreement.stored.encryption: Input should be 'sm4-gcm'",
     ),
+    "null in a list": (
+        lambda p: p["inclusion"]["path"].__setitem__(1, None),
+        SCHEMA + "inclusion.path.1: null is not allowed",
+    ),
+    "null in a list of objects": (
+        lambda p: p["signatures"][1].update(role=None),
+        SCHEMA + "signatures.1.role: null is not allowed",
+    ),
+    "null deep in an object": (
+        lambda p: p["anchor"]["transaction"].update(raw=None),
+        SCHEMA + "anchor.transaction.raw: null is not allowed",
+    ),
     "chain id 0": (
         _set("anchor", chain_id=0),
         SCHEMA + "anchor.chain_id: Input should be greater than or equal to 1",
