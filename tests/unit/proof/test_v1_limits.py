@@ -3,13 +3,17 @@ schema (and fails a later check, or verifies), the value just outside is refused
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from ledger import canonical
 from ledger.proof import ProofInvalid, verify_proof
+from ledger.store import Cid, write_car
+from ledger.store._unixfs import FileDagBuilder, iter_blocks
 from tests._fixtures.proofs import AnchoredBatch, Parties, anchor_offline, reseal, sign_version
 
 Edit = Callable[[dict[str, Any]], object]
@@ -161,3 +165,29 @@ def test_sixteen_required_roles_verify() -> None:
     parties = Parties.generate(roles)
     batch = anchor_offline([sign_version(parties)])
     assert verify_proof(batch.proof(0, parties.issuer)).roles == tuple(sorted(roles))
+
+
+def test_a_car_of_another_chunking_is_refused(
+    batch: AnchoredBatch, proof: bytes, parties: Parties
+) -> None:
+    """A valid CAR whose root is the stated CID, but of a DAG ``ipfs add`` would not make from
+    that ciphertext (100-byte chunks): its file hashes to another CID, so it is refused."""
+    blocks: dict[bytes, bytes] = {}
+
+    def keep(block_cid: Cid, block: bytes | memoryview) -> None:
+        blocks[block_cid.to_bytes()] = bytes(block)
+
+    builder = FileDagBuilder(keep, chunk_size=100)
+    builder.write(batch.versions[1].ciphertext)
+    root = builder.finish()
+    out = io.BytesIO()
+    walk = iter_blocks(lambda block_cid: blocks[block_cid.to_bytes()], root)
+    write_car(str(root), ((c.to_bytes(), block) for c, block in walk), out)
+
+    def other_dag(p: dict[str, Any]) -> None:
+        p["agreement"]["stored"].update(cid=str(root), car=canonical.b64(out.getvalue()))
+
+    with pytest.raises(
+        ProofInvalid, match=r"^stored CAR's ciphertext does not have the stated CID$"
+    ):
+        verify_proof(reseal(proof, other_dag, parties.issuer))
