@@ -1,4 +1,5 @@
-"""Compile the contracts offline with the pinned solcjs and write the committed artifacts.
+"""Compile the contracts offline with the pinned solcjs (scripts/solc, driven through py-solc-x by
+ledger.chain._build) and write the committed artifacts.
 
 Usage: .venv/bin/python scripts/compile.py
 """

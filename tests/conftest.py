@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests._fixtures.ipfs",
     "tests._fixtures.anvil",
     "tests._fixtures.database",
+    "tests._fixtures.openssl",
     "tests._fixtures.proofs",
     "tests._fixtures.service",
 ]

@@ -1,17 +1,23 @@
 """Reproducible, offline contract build: contracts/*.sol -> ledger/chain/artifacts/*.json.
 
-The compiler is the pinned npm solcjs, driven through ``scripts/solc`` (a native-solc-compatible
-executable). Sources under ``contracts/`` are inlined into the standard-JSON input; imports such
-as ``@openzeppelin/contracts/...`` resolve from the pinned ``node_modules``. The same input always
-yields the same artifact bytes, which ``tests/contracts/test_build.py`` checks.
+The compiler is the pinned npm solcjs behind ``scripts/solc`` (a native-solc-compatible
+executable), driven through py-solc-x (``solcx``) as a local ``solc_binary``: nothing is
+downloaded or installed by solcx. Sources under ``contracts/`` are inlined into the
+standard-JSON input; imports such as ``@openzeppelin/contracts/...`` resolve from the pinned
+``node_modules``. The same input always yields the same artifact bytes, which
+``tests/contracts/test_build.py`` checks.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import solcx
+from solcx.exceptions import SolcError
 
 from ledger.chain.errors import CompileError
 
@@ -19,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS_DIR = ROOT / "contracts"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 SOLC = ROOT / "scripts" / "solc"
+
+T = TypeVar("T")
 
 #: Contracts that get a deployable artifact (interfaces and libraries are compiled, not shipped).
 DEPLOYABLE = ("EvidenceLedger",)
@@ -46,7 +54,9 @@ def standard_json_input(contracts_dir: Path = CONTRACTS_DIR) -> dict[str, Any]:
 
 
 def compiler_version() -> str:
-    out = _run([str(SOLC), "--version"], stdin=None)
+    """The full version the compiler reports (``0.8.28+commit.7893614a.Emscripten.clang``);
+    solcx's own version parser drops the platform part, which the artifacts record."""
+    out, _, _, _ = _solc(lambda: solcx.wrapper.solc_wrapper(solc_binary=SOLC, version=True))
     for line in out.splitlines():
         if line.startswith("Version: "):
             return line.removeprefix("Version: ").strip()
@@ -56,14 +66,9 @@ def compiler_version() -> str:
 def compile_contracts(contracts_dir: Path = CONTRACTS_DIR) -> dict[str, bytes]:
     """Compile and return ``{artifact file name: exact bytes}`` for every deployable contract."""
     source_input = standard_json_input(contracts_dir)
-    raw = _run([str(SOLC), "--standard-json"], stdin=json.dumps(source_input))
-    try:
-        output = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CompileError(f"compiler output is not JSON: {raw[:200]!r}") from exc
-    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
-    if errors:
-        raise CompileError("; ".join(e.get("formattedMessage", e["message"]) for e in errors))
+    output: dict[str, Any] = _solc(
+        lambda: solcx.compile_standard(source_input, solc_binary=SOLC, base_path=ROOT)
+    )
     version = compiler_version()
     artifacts: dict[str, bytes] = {}
     for source_name, contracts in sorted(output["contracts"].items()):
@@ -102,13 +107,12 @@ def write_artifacts(artifacts: dict[str, bytes], directory: Path = ARTIFACTS_DIR
     return written
 
 
-def _run(argv: list[str], *, stdin: str | None) -> str:
+def _solc(call: Callable[[], T]) -> T:
+    """Run one solcx call; the compiler's failures become :class:`CompileError`."""
     try:
-        done = subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, check=False, cwd=ROOT, timeout=300
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CompileError(f"cannot run the Solidity compiler {argv[0]}: {exc}") from exc
-    if done.returncode != 0:
-        raise CompileError(f"{argv[0]} exited {done.returncode}: {done.stderr.strip()[:500]}")
-    return done.stdout
+        return call()
+    except SolcError as exc:  # its str() appends the whole command line and output
+        detail = exc.message if exc.return_code == 0 else (exc.stderr_data or exc.message)
+        raise CompileError(f"solc failed: {' '.join(detail.split())[:500]}") from exc
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:  # missing, not JSON ...
+        raise CompileError(f"cannot run the Solidity compiler {SOLC}: {exc}") from exc

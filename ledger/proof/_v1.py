@@ -11,7 +11,6 @@ stores under ``batchIdOf(root, size)``.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -29,10 +28,7 @@ from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey
 from ledger.merkle import InclusionProofInvalid, verify_inclusion
 from ledger.proof import _common as c
 from ledger.signature import Signature, in_role_order, signature_set_digest
-from ledger.store._unixfs import build_file, iter_blocks  # the stores' own DAG builder / walker
-from ledger.store.car import verify_car, write_car
-from ledger.store.cid import Cid, cid_of
-from ledger.store.errors import CarError, InvalidCid
+from ledger.store import CarError, InvalidCid, car_of, cid_of, verify_car
 
 FORMAT = "ledger-proof/1"
 SEAL_DOMAIN = b"ledger/proof-seal/1\x00"
@@ -335,24 +331,8 @@ def _check_car(car: bytes, cid: str) -> None:
         raise c.ProofInvalid(f"stored CAR does not verify: {exc}") from exc
     if cid_of(ciphertext) != cid:
         raise c.ProofInvalid("stored CAR's ciphertext does not have the stated CID")
-    if car != canonical_car(ciphertext):
+    if car != car_of(ciphertext):
         raise c.ProofInvalid("stored CAR is not the canonical CAR of its ciphertext")
-
-
-def canonical_car(data: bytes) -> bytes:
-    """The CARv1 of ``data`` stored as ``ipfs add --cid-version=1`` stores it: the bytes
-    :func:`ledger.store.car.car_bytes` exports from either store (header, then the DAG's blocks
-    depth-first, root first)."""
-    blocks: dict[bytes, bytes] = {}
-
-    def keep(block_cid: Cid, block: bytes | memoryview) -> None:
-        blocks[block_cid.to_bytes()] = bytes(block)
-
-    root = build_file((data,), keep)
-    out = io.BytesIO()
-    walk = iter_blocks(lambda block_cid: blocks[block_cid.to_bytes()], root)
-    write_car(str(root), ((block_cid.to_bytes(), block) for block_cid, block in walk), out)
-    return out.getvalue()
 
 
 def confirm(proof: c.VerifiedProof, client: ChainClient) -> None:

@@ -7,7 +7,8 @@
 * :class:`EmbeddedStore`: the default backend, blocks as files on disk;
 * :class:`KuboStore`: an IPFS node over the Kubo RPC API;
 * :func:`open_store`: the backend the settings name;
-* :mod:`ledger.store.car`: CARv1 export / verification (:func:`write_car`, :func:`verify_car`).
+* :mod:`ledger.store.car`: CARv1 export / verification (:func:`write_car`, :func:`verify_car`,
+  :func:`car_bytes` from a store, :func:`car_of` the one canonical CAR of some bytes).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Literal
 
 from ledger.errors import ConfigurationError
 from ledger.store._protocol import ContentStore
-from ledger.store.car import car_bytes, read_car, verify_car, write_car
+from ledger.store.car import car_bytes, car_of, read_car, verify_car, write_car
 from ledger.store.cid import Cid, cid_of, cid_of_file, cid_of_stream, parse_cid
 from ledger.store.embedded import EmbeddedStore
 from ledger.store.errors import (
@@ -73,6 +74,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "car_bytes",
+    "car_of",
     "cid_of",
     "cid_of_file",
     "cid_of_stream",

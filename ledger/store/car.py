@@ -25,10 +25,10 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Protocol
 
 from ledger.store._multiformats import SHA2_256, Cid, decode_varint, encode_varint, parse_cid
-from ledger.store._unixfs import iter_file
+from ledger.store._unixfs import build_file, iter_blocks, iter_file
 from ledger.store.errors import CarError, InvalidCid, StoreError
 
-__all__ = ["BlockSource", "car_bytes", "read_car", "verify_car", "write_car"]
+__all__ = ["BlockSource", "car_bytes", "car_of", "read_car", "verify_car", "write_car"]
 
 _CID_TAG = 42  # dag-cbor tag of a CID (the byte string is 0x00 + binary CID)
 _MAX_HEADER = 1 << 20  # a single-root header is ~60 bytes; refuse absurd lengths early
@@ -179,6 +179,23 @@ def car_bytes(store: BlockSource, cid: str) -> bytes:
     """The CARv1 of the DAG of ``cid`` in ``store`` (blocks hash-verified as they are read)."""
     buffer = io.BytesIO()
     write_car(cid, store.blocks(cid), buffer)
+    return buffer.getvalue()
+
+
+def car_of(data: bytes) -> bytes:
+    """The CARv1 of ``data`` stored as ``ipfs add --cid-version=1`` stores it: the bytes
+    :func:`car_bytes` exports from either store once ``data`` is stored (header, then the DAG's
+    blocks depth-first, root first), made in memory without a store. A proof checks a CAR it
+    carries against this (one canonical CAR per file)."""
+    blocks: dict[bytes, bytes] = {}
+
+    def keep(block_cid: Cid, block: bytes | memoryview) -> None:
+        blocks[block_cid.to_bytes()] = bytes(block)
+
+    root = build_file((data,), keep)
+    walk = iter_blocks(lambda block_cid: blocks[block_cid.to_bytes()], root)
+    buffer = io.BytesIO()
+    write_car(str(root), ((block_cid.to_bytes(), block) for block_cid, block in walk), buffer)
     return buffer.getvalue()
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from ledger.chain._build import ARTIFACTS_DIR, DEPLOYABLE, compile_contracts, compiler_version
+from ledger.chain.errors import CompileError
 
 
 def test_pinned_compiler_is_used() -> None:
@@ -28,3 +32,21 @@ def test_artifact_records_compiler_and_settings() -> None:
     assert "@openzeppelin/contracts/access/AccessControl.sol" in artifact["sources"]
     names = {entry.get("name") for entry in artifact["abi"]}
     assert {"anchorAgreement", "AgreementAnchored", "EvidenceLedger__AlreadyAnchored"} <= names
+
+
+def test_compiler_errors_are_compile_errors(tmp_path: Path) -> None:
+    """solcx runs the pinned compiler; its refusal is our CompileError with solc's message."""
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "Broken.sol").write_text(
+        "// SPDX-License-Identifier: MIT\npragma solidity 0.8.28;\ncontract Broken { uint x = ; }\n"
+    )
+    with pytest.raises(
+        CompileError,
+        match=r"^solc failed: ParserError: Expected primary expression\. --> contracts/Broken",
+    ):
+        compile_contracts(tmp_path / "contracts")
+
+
+def test_no_sources_is_a_compile_error(tmp_path: Path) -> None:
+    with pytest.raises(CompileError, match=r"^no Solidity sources under "):
+        compile_contracts(tmp_path)

@@ -85,7 +85,10 @@ def test_on_chain_id_matches_offline_id(evidence_ledger: EvidenceLedgerContract)
 
 def test_duplicate_is_rejected(evidence_ledger: EvidenceLedgerContract) -> None:
     first = _anchor(evidence_ledger)
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed,
+        match=r"^EvidenceLedger reverted with EvidenceLedger__AlreadyAnchored\([0-9a-f]+\)$",
+    ) as exc:
         _anchor(evidence_ledger)
     _assert_reverted(exc, "EvidenceLedger__AlreadyAnchored", first.anchor_id)
     assert evidence_ledger.anchor_count() == 1
@@ -95,7 +98,10 @@ def test_non_writer_is_rejected(
     evidence_ledger: EvidenceLedgerContract, outsider_client: ChainClient
 ) -> None:
     as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed,
+        match=r"^EvidenceLedger reverted with AccessControlUnauthorizedAccount\(",
+    ) as exc:
         _anchor(as_outsider)
     _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE)
     assert evidence_ledger.anchor_count() == 0
@@ -111,7 +117,10 @@ def test_granted_writer_may_anchor_until_revoked(
         outsider_client.address
     )
     evidence_ledger.revoke_writer(outsider_client.address)
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed,
+        match=r"^EvidenceLedger reverted with AccessControlUnauthorizedAccount\(",
+    ) as exc:
         _anchor(as_outsider, document_digest=keccak(b"another"))
     _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE)
 
@@ -120,7 +129,10 @@ def test_only_admin_manages_writers(
     evidence_ledger: EvidenceLedgerContract, outsider_client: ChainClient
 ) -> None:
     as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed,
+        match=r"^EvidenceLedger reverted with AccessControlUnauthorizedAccount\(",
+    ) as exc:
         as_outsider.grant_writer(outsider_client.address)
     _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, b"\0" * 32)
 
@@ -156,14 +168,19 @@ def test_invalid_anchor_is_rejected(
     error: str,
     args: tuple[object, ...],
 ) -> None:
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed, match=r"^EvidenceLedger reverted with EvidenceLedger__"
+    ) as exc:
         _anchor(evidence_ledger, **overrides)
     _assert_reverted(exc, error, *args)
     assert evidence_ledger.anchor_count() == 0
 
 
 def test_unknown_anchor(evidence_ledger: EvidenceLedgerContract) -> None:
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed,
+        match=r"^EvidenceLedger reverted with EvidenceLedger__UnknownAnchor\([0-9a-f]+\)$",
+    ) as exc:
         evidence_ledger.get_anchor(b"\x42" * 32)
     _assert_reverted(exc, "EvidenceLedger__UnknownAnchor", b"\x42" * 32)
     assert not evidence_ledger.is_anchored(b"\x42" * 32)

@@ -47,7 +47,10 @@ def test_anchor_batch_stores_and_emits(evidence_ledger: EvidenceLedgerContract) 
 def test_same_batch_twice_is_rejected(evidence_ledger: EvidenceLedgerContract) -> None:
     evidence_ledger.anchor_batch(root=ROOT, size=3)
     batch_id = batch_id_of(chain_id=31337, contract=evidence_ledger.address, root=ROOT, size=3)
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed,
+        match=r"^EvidenceLedger reverted with EvidenceLedger__BatchAlreadyAnchored\([0-9a-f]+\)$",
+    ) as exc:
         evidence_ledger.anchor_batch(root=ROOT, size=3)
     _assert_reverted(exc, "EvidenceLedger__BatchAlreadyAnchored", batch_id)
     assert evidence_ledger.batch_count() == 1
@@ -75,7 +78,9 @@ def test_resending_the_same_signed_bytes_anchors_once(
 def test_invalid_batch(
     evidence_ledger: EvidenceLedgerContract, root: bytes, size: int, error: str
 ) -> None:
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed, match=r"^EvidenceLedger reverted with EvidenceLedger__"
+    ) as exc:
         evidence_ledger.anchor_batch(root=root, size=size)
     _assert_reverted(exc, error)
 
@@ -84,13 +89,19 @@ def test_non_writer_cannot_anchor_batches(
     evidence_ledger: EvidenceLedgerContract, outsider_client: ChainClient
 ) -> None:
     as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed,
+        match=r"^EvidenceLedger reverted with AccessControlUnauthorizedAccount\(",
+    ) as exc:
         as_outsider.anchor_batch(root=ROOT, size=1)
     _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE)
 
 
 def test_unknown_batch(evidence_ledger: EvidenceLedgerContract) -> None:
-    with pytest.raises(TransactionFailed) as exc:
+    with pytest.raises(
+        TransactionFailed,
+        match=r"^EvidenceLedger reverted with EvidenceLedger__UnknownBatch\([0-9a-f]+\)$",
+    ) as exc:
         evidence_ledger.get_batch(b"\x07" * 32)
     _assert_reverted(exc, "EvidenceLedger__UnknownBatch", b"\x07" * 32)
 

@@ -183,7 +183,9 @@ def test_a_simulated_revert_is_the_contracts_error(node: FakeNode) -> None:
 
     node.methods["eth_estimateGas"] = revert
     client = ChainClient(rpc_url=node.url, private_key=DEV_PRIVATE_KEY)
-    with pytest.raises(TransactionFailed) as failed:
+    with pytest.raises(
+        TransactionFailed, match=r"^EvidenceLedger reverted with EvidenceLedger__ZeroDigest\(\)$"
+    ) as failed:
         client.sign_data(to=CONTRACT, data=b"", artifact=load_artifact("EvidenceLedger"))
     assert failed.value.error == "EvidenceLedger__ZeroDigest"
 

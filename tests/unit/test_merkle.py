@@ -10,16 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.merkle import (
+    SM3,
+    HashFunction,
     InclusionProofInvalid,
+    MerkleError,
     MerkleTree,
     leaf_hash,
     node_hash,
     verify_inclusion,
 )
 
-
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+SHA256 = HashFunction("sha256", lambda data: hashlib.sha256(data).digest(), 32)
 
 
 # The leaves and roots of the RFC 6962 reference tests (certificate-transparency merkle tests).
@@ -47,12 +48,13 @@ CT_ROOTS = [
 
 @pytest.mark.parametrize("size", range(1, 9))
 def test_rfc6962_reference_roots(size: int) -> None:
-    leaves = [leaf_hash(x, hash_fn=sha256) for x in CT_LEAVES[:size]]
-    assert MerkleTree(leaves, hash_fn=sha256).root.hex() == CT_ROOTS[size - 1]
+    leaves = [leaf_hash(x, hash_fn=SHA256) for x in CT_LEAVES[:size]]
+    assert MerkleTree(leaves, hash_fn=SHA256).root.hex() == CT_ROOTS[size - 1]
 
 
 def test_empty_tree_root_is_hash_of_nothing() -> None:
-    assert MerkleTree([], hash_fn=sha256).root == sha256(b"")
+    assert MerkleTree([], hash_fn=SHA256).root == hashlib.sha256(b"").digest()
+    assert MerkleTree([]).root == SM3.digest(b"")
 
 
 def _recursive_root(leaves: list[bytes]) -> bytes:
@@ -100,13 +102,70 @@ def test_wrong_proofs_fail(size: int, data: st.DataObject) -> None:
     if path:
         bad_cases.append({"path": [leaf_hash(b"x"), *path[1:]]})
     for change in bad_cases:
-        with pytest.raises(InclusionProofInvalid):
+        with pytest.raises(InclusionProofInvalid, match=WRONG_PROOF):
             verify_inclusion(**{**good, **change})  # type: ignore[arg-type]
+
+
+#: Every way a well-formed proof of the wrong tree or leaf fails.
+WRONG_PROOF = (
+    r"^(inclusion proof (does not lead to the root|is (longer|shorter) than the tree is deep)"
+    r"|leaf index -?\d+ is outside a tree of \d+)$"
+)
 
 
 def test_index_outside_tree() -> None:
     tree = MerkleTree([leaf_hash(b"a")])
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match=r"^leaf 1 is not in a tree of 1$"):
         tree.inclusion_proof(1)
-    with pytest.raises(InclusionProofInvalid):
-        verify_inclusion(leaf_hash_value=b"", index=1, tree_size=1, path=[], root=tree.root)
+    with pytest.raises(InclusionProofInvalid, match=r"^leaf index 1 is outside a tree of 1$"):
+        verify_inclusion(leaf_hash_value=tree.root, index=1, tree_size=1, path=[], root=tree.root)
+
+
+# --- hashes of the wrong length (they used to be compared, so b"" == b"" passed)
+
+
+def test_an_empty_leaf_against_an_empty_root_is_refused() -> None:
+    """The case that passed before: a tree of one, empty leaf hash, empty root, empty path."""
+    with pytest.raises(
+        InclusionProofInvalid, match=r"^leaf hash is 0 bytes, not a 32-byte sm3 hash$"
+    ):
+        verify_inclusion(leaf_hash_value=b"", index=0, tree_size=1, path=[], root=b"")
+
+
+@pytest.mark.parametrize("length", [0, 1, 20, 31, 33, 64])
+@pytest.mark.parametrize("where", ["leaf", "root", "path"])
+def test_every_hash_must_have_the_hash_size(where: str, length: int) -> None:
+    leaves = [leaf_hash(bytes([i])) for i in range(5)]
+    tree = MerkleTree(leaves)
+    path = tree.inclusion_proof(4)
+    odd = (b"\xab" * 64)[:length]
+    arguments = {"leaf_hash_value": leaves[4], "index": 4, "tree_size": 5, "path": path}
+    arguments["root"] = tree.root
+    verify_inclusion(**arguments)  # type: ignore[arg-type]
+    if where == "leaf":
+        arguments["leaf_hash_value"] = odd
+        expected = f"^leaf hash is {length} bytes, not a 32-byte sm3 hash$"
+    elif where == "root":
+        arguments["root"] = odd
+        expected = f"^root is {length} bytes, not a 32-byte sm3 hash$"
+    else:
+        arguments["path"] = [path[0], odd]
+        expected = f"^path hash 1 is {length} bytes, not a 32-byte sm3 hash$"
+    with pytest.raises(InclusionProofInvalid, match=expected):
+        verify_inclusion(**arguments)  # type: ignore[arg-type]
+
+
+def test_the_size_is_the_hash_functions() -> None:
+    """A SHA-256 tree takes 32-byte hashes; a 20-byte function's tree takes 20-byte ones."""
+    sha1 = HashFunction("sha1", lambda data: hashlib.sha1(data).digest(), 20)
+    leaf = leaf_hash(b"x", hash_fn=sha1)
+    verify_inclusion(leaf_hash_value=leaf, index=0, tree_size=1, path=[], root=leaf, hash_fn=sha1)
+    with pytest.raises(InclusionProofInvalid, match=r"^root is 32 bytes, not a 20-byte sha1 hash$"):
+        verify_inclusion(
+            leaf_hash_value=leaf, index=0, tree_size=1, path=[], root=bytes(32), hash_fn=sha1
+        )
+
+
+def test_a_tree_refuses_leaf_hashes_of_the_wrong_length() -> None:
+    with pytest.raises(MerkleError, match=r"^leaf hash 1 is 3 bytes, not a 32-byte sm3 hash$"):
+        MerkleTree([leaf_hash(b"a"), b"abc"])

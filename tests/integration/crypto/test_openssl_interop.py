@@ -16,7 +16,6 @@ Commands verified on OpenSSL 3.0.19:
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -36,9 +35,9 @@ from ledger.crypto import (
     SM2PublicKey,
     sm4,
 )
+from tests._fixtures.openssl import openssl_binary
 
-OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(OPENSSL is None, reason="needs the openssl command line")
+pytestmark = pytest.mark.usefixtures("openssl_cli")
 
 ALICE = b"ALICE123@YAHOO.COM"
 SIZES = [0, 1, 1000, 100_000]
@@ -46,9 +45,8 @@ IDS = [DEFAULT_DISTID, ALICE]
 
 
 def openssl(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    assert OPENSSL is not None
     completed = subprocess.run(
-        [OPENSSL, *map(str, args)], capture_output=True, timeout=60, check=False
+        [openssl_binary(), *map(str, args)], capture_output=True, timeout=60, check=False
     )
     if check and completed.returncode != 0:
         raise AssertionError(
@@ -167,9 +165,9 @@ def test_openssl_non_sm2_keys_are_rejected(work: Path) -> None:
     rsa_key = work / "rsa.pem"
     openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", rsa_key)
     for path in (p256, rsa_key):
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(KeyFormatError, match=r"^PEM private key: not an SM2 key$"):
             SM2PrivateKey.from_pem(path.read_bytes())
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(KeyFormatError, match=r"^PEM public key: not an SM2 key$"):
             SM2PublicKey.from_pem(openssl("pkey", "-in", path, "-pubout").stdout)
 
 
@@ -187,9 +185,9 @@ def test_openssl_signs_we_verify(
     public = SM2PublicKey.from_pem(pub_path.read_bytes())
     public.verify(signature, data, distid=distid)
     other = ALICE if distid == DEFAULT_DISTID else DEFAULT_DISTID
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         public.verify(signature, data, distid=other)
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         public.verify(signature, data + b"x", distid=distid)
 
 
@@ -252,7 +250,7 @@ def test_empty_plaintext_is_unsupported_by_both(openssl_key: tuple[Path, Path], 
         check=False,
     )
     assert result.returncode != 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^SM2 cannot encrypt an empty plaintext$"):
         SM2PublicKey.from_pem(pub_path.read_bytes()).encrypt(b"")
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_utils import keccak
 
 from ledger.agreement import SigningDomain
 from ledger.chain.client import ChainClient
@@ -109,6 +110,52 @@ def test_refused_when_it_names_another_block(
         confirm_on_chain(rehashed, client=reader)
 
 
+def _batch_slot(reader: ChainClient, contract: str, batch_id: bytes, root: bytes) -> int:
+    """The storage slot of ``_batches[batch_id]`` (its first word is the root)."""
+    for position in range(16):
+        slot = int.from_bytes(keccak(batch_id + position.to_bytes(32, "big")), "big")
+        word = reader.json_rpc("eth_getStorageAt", contract, hex(slot), "latest")
+        if bytes.fromhex(word[2:].rjust(64, "0")) == root:
+            return slot
+    raise AssertionError("the batch's storage slot was not found")
+
+
+def _word(reader: ChainClient, contract: str, slot: int) -> bytearray:
+    value = reader.json_rpc("eth_getStorageAt", contract, hex(slot), "latest")
+    return bytearray(bytes.fromhex(value[2:].rjust(64, "0")))
+
+
+@pytest.mark.parametrize("field", ["root", "size", "writer", "block number"])
+def test_refused_when_the_contracts_record_differs_in_one_field(
+    batch: AnchoredBatch, proof_parties: Parties, reader: ChainClient, field: str
+) -> None:
+    """The transaction and its block are as the proof states, but the contract's record of the
+    batch differs in one field (set in anvil's state): each field is compared.
+
+    Layout of ``Batch``: word 0 root; word 1 anchoredAt (8 bytes) | writer (20) | size (4);
+    word 2 blockNumber."""
+    verified = verify_proof(batch.proof(0, proof_parties.issuer))
+    assert verified.batch_id is not None and verified.root is not None
+    contract = verified.contract
+    base = _batch_slot(reader, contract, verified.batch_id, verified.root)
+    packed = _word(reader, contract, base + 1)
+    assert bytes(packed[8:28]) == bytes.fromhex(verified.writer[2:])
+    assert int.from_bytes(packed[28:32], "big") == verified.tree_size
+    slot, word = base + 1, packed
+    if field == "root":
+        slot, word = base, bytearray(b"\x11" * 32)
+    elif field == "size":
+        word[28:32] = (13 + 1).to_bytes(4, "big")
+    elif field == "writer":
+        word[8:28] = bytes.fromhex("70997970C51812dc3A010C7d01b50e0d17dc79C8")
+    else:
+        slot, word = base + 2, _word(reader, contract, base + 2)
+        word[24:32] = (verified.block_number - 1).to_bytes(8, "big")
+    reader.json_rpc("anvil_setStorageAt", contract, hex(slot), "0x" + word.hex())
+    with pytest.raises(ProofInvalid, match=r"^the batch on chain differs from the proof$"):
+        confirm_on_chain(verified, client=reader)
+
+
 def test_refused_on_another_chain_id(proof_parties: Parties, reader: ChainClient) -> None:
     mainnet = SigningDomain(chain_id=1, contract=OFFLINE_DOMAIN.contract)
     batch = anchor_offline([sign_version(proof_parties, mainnet)])
@@ -158,5 +205,5 @@ def test_refused_on_a_chain_with_the_same_contract_but_not_the_batch(
 
 def test_an_unreachable_node_is_not_a_verdict(batch: AnchoredBatch, proof_parties: Parties) -> None:
     verified = verify_proof(batch.proof(0, proof_parties.issuer))
-    with pytest.raises(NodeError):
+    with pytest.raises(NodeError, match=r"^chain node at http://127\.0\.0\.1:\d+ unreachable: "):
         confirm_on_chain(verified, client=ChainClient(rpc_url=f"http://127.0.0.1:{free_port()}"))

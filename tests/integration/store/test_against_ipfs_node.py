@@ -73,5 +73,5 @@ def test_node_pins_what_it_adds(ipfs_node: IpfsNode) -> None:
 
 
 def test_cat_of_a_missing_cid_fails_fast(ipfs_node: IpfsNode) -> None:
-    with pytest.raises(IpfsNodeError):
+    with pytest.raises(IpfsNodeError, match=r"^cat -> HTTP 500: .*request timed out"):
         ipfs_node.cat(cid_of(b"nobody ever added this"), timeout=1)

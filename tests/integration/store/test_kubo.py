@@ -50,7 +50,9 @@ def _operations(store: KuboStore, cid: str) -> dict[str, Callable[[], object]]:
 def _assert_unavailable_quickly(store: KuboStore, cid: str) -> None:
     for name, operation in _operations(store, cid).items():
         began = time.monotonic()
-        with pytest.raises(StoreUnavailable) as caught:
+        with pytest.raises(
+            StoreUnavailable, match=r"^IPFS node at http://127\.0\.0\.1:\d+ is unreachable \("
+        ) as caught:
             operation()
         elapsed = time.monotonic() - began
         assert elapsed < QUICK_S, f"{name} took {elapsed:.2f}s"
@@ -94,7 +96,10 @@ def test_node_stopped_mid_session(tmp_path: Path) -> None:
             with pytest.raises(ContentNotFound, match="incomplete") as caught:
                 b"".join(short.get_stream(cid))
             assert caught.value.cid == str(leaf)
-            with pytest.raises(ContentNotFound):
+            with pytest.raises(
+                ContentNotFound,
+                match=r"^content \S+ not found on the IPFS node at http://127\.0\.0\.1:\d+ ",
+            ):
                 list(short.blocks(cid))
             short.close()
 
@@ -143,7 +148,7 @@ def test_healthy_and_api_url_forms(ipfs_node: IpfsNode) -> None:
 
 @pytest.mark.parametrize("url", ["", "127.0.0.1:5001", "ftp://127.0.0.1:5001", "http://"])
 def test_invalid_api_url(url: str) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match=r"^invalid IPFS API URL '"):
         KuboStore(api_url=url)
 
 
@@ -241,11 +246,20 @@ def test_a_node_that_serves_wrong_bytes_is_content_corrupt(
 ) -> None:
     for cid in (cid_of(b"evidence"), cid_of(payload(CHUNK + 1))):
         store = fake(lambda r: httpx.Response(200, content=b"forged evidence"))
-        with pytest.raises(ContentCorrupt):
+        with pytest.raises(
+            ContentCorrupt,
+            match=r"^block \S+ from the IPFS node at http://kubo\.invalid:5001 does not match its ",
+        ):
             store.get(cid)
-        with pytest.raises(ContentCorrupt):
+        with pytest.raises(
+            ContentCorrupt,
+            match=r"^block \S+ from the IPFS node at http://kubo\.invalid:5001 does not match its ",
+        ):
             store.get_stream(cid)
-        with pytest.raises(ContentCorrupt):
+        with pytest.raises(
+            ContentCorrupt,
+            match=r"^block \S+ from the IPFS node at http://kubo\.invalid:5001 does not match its ",
+        ):
             list(store.blocks(cid))
 
 
@@ -260,9 +274,15 @@ def test_kubo_not_found_answers(fake: Callable[[Handler], KuboStore]) -> None:
 
     store = fake(handler)
     assert store.has(cid) is False
-    with pytest.raises(ContentNotFound):
+    with pytest.raises(
+        ContentNotFound,
+        match=r"^content \S+ not found on the IPFS node at http://kubo\.invalid:5001 \(cat: ",
+    ):
         store.get(cid)
-    with pytest.raises(ContentNotFound):
+    with pytest.raises(
+        ContentNotFound,
+        match=r"^cannot pin \S+: content \S+ not found on the IPFS node at ",
+    ):
         store.pin(cid)
 
 
@@ -285,17 +305,21 @@ def test_error_answers(
     store = fake(lambda r: answer())
     cid = cid_of(b"evidence")
     if expected is StoreError:
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(
+            StoreError, match=r"(^IPFS node at \S+ rejected cat: HTTP 400|cannot be read as a file)"
+        ) as caught:
             store.get(cid)
         assert not isinstance(caught.value, (StoreUnavailable, ContentNotFound))
         return
-    with pytest.raises(expected) as raised:
+    with pytest.raises(
+        expected, match=r"^IPFS node at http://kubo\.invalid:5001 (does not serve|failed|gave an) "
+    ) as raised:
         store.put(b"evidence")
     assert URL in str(raised.value)
     if answer().status_code != 200:
-        with pytest.raises(expected):
+        with pytest.raises(expected, match=r"^IPFS node at http://kubo\.invalid:5001 "):
             store.pins()
-        with pytest.raises(expected):
+        with pytest.raises(expected, match=r"^IPFS node at http://kubo\.invalid:5001 "):
             store.get(cid)
 
 
@@ -316,7 +340,10 @@ def test_transport_failures(fake: Callable[[Handler], KuboStore], exc: Exception
 
     store = fake(handler)
     for operation in _operations(store, cid_of(b"evidence")).values():
-        with pytest.raises(StoreUnavailable) as caught:
+        with pytest.raises(
+            StoreUnavailable,
+            match=r"^IPFS node at http://kubo\.invalid:5001 (is unreachable|timed out on) ",
+        ) as caught:
             operation()
         assert URL in str(caught.value) and "\n" not in str(caught.value)
     assert store.healthy() is False
@@ -326,7 +353,10 @@ def test_unpin_errors_other_than_not_pinned_propagate(
     fake: Callable[[Handler], KuboStore],
 ) -> None:
     store = fake(lambda r: _error("leveldb: closed"))
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(
+        StoreUnavailable,
+        match=r"^IPFS node at http://kubo\.invalid:5001 failed pin/rm: HTTP 500: leveldb: closed$",
+    ):
         store.unpin(cid_of(b"evidence"))
     store = fake(lambda r: _error("not pinned or pinned indirectly"))  # Kubo's wording
     assert store.unpin(cid_of(b"evidence")) is False
@@ -343,7 +373,9 @@ def test_open_store(tmp_path: Path, ipfs_node: IpfsNode) -> None:
     assert isinstance(kubo, KuboStore) and kubo.healthy()
     assert not (tmp_path / "unused").exists()
     kubo.close()
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(
+        ConfigurationError, match=r"^unknown store backend 's3' \(expected 'embedded' or 'kubo'\)$"
+    ):
         open_store(backend="s3", root=tmp_path, api_url="")  # type: ignore[arg-type]
 
 
@@ -361,5 +393,5 @@ def test_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     )
     assert isinstance(store, KuboStore) and store.api_url == "http://10.0.0.7:5001"
     monkeypatch.setenv("LEDGER_STORE_BACKEND", "s3")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"Input should be 'embedded' or 'kubo'"):
         Settings()

@@ -29,14 +29,16 @@ def test_parse_sm2() -> None:
     assert _bench.parse_sm2(SM2_OUTPUT) == (2211.0, 2188.0)
     # later OpenSSL versions renumber the +F line; the curve name is what matters
     assert _bench.parse_sm2("+F9:0:256:CurveSM2:10.5:20\n") == (10.5, 20.0)
-    with pytest.raises(CryptoError):
+    with pytest.raises(
+        CryptoError, match=r"^no SM2 result line in `openssl speed -mr sm2` output$"
+    ):
         _bench.parse_sm2("+F4:0:256:nistp256:1:2\n")
 
 
 def test_parse_throughput() -> None:
     assert _bench.parse_throughput(SM3_OUTPUT) == 240123904.0
     assert _bench.parse_throughput(SM4_CTR_OUTPUT) == 111149056.0
-    with pytest.raises(CryptoError):
+    with pytest.raises(CryptoError, match=r"^no throughput line in `openssl speed -mr` output$"):
         _bench.parse_throughput("+H:1048576\n")
 
 
@@ -76,5 +78,5 @@ def test_format_table() -> None:
 
 
 def test_run_rejects_non_positive_seconds() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^seconds must be positive$"):
         _bench.run(seconds=0)

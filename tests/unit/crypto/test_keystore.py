@@ -94,7 +94,7 @@ def test_wrong_password(document: bytes) -> None:
 
 
 def test_empty_password_refused(key: SM2PrivateKey) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^an empty password is not allowed for a keystore$"):
         encrypt_key(key, b"", scrypt_n=FAST_N)
 
 
@@ -146,7 +146,10 @@ def test_tampered_documents_are_rejected(document: bytes) -> None:
         b"\xff\xfe",
     ]
     for bad in tampered:
-        with pytest.raises(KeystoreError):
+        with pytest.raises(
+            KeystoreError,
+            match=r"^(keystore |unsupported keystore version|unsupported kdf/|wrong password)",
+        ):
             decrypt_key(bad, b"correct horse")
 
 
@@ -166,7 +169,7 @@ def test_keystore_directory(tmp_path: Path) -> None:
     assert store.load("broker-a", b"pw-a").public_key() == created.public_key()
     assert store.load("broker_b.2", b"pw-b").to_der() == other.to_der()
     assert store.public_key("broker-a") == created.public_key()  # no password needed
-    with pytest.raises(KeystoreError):
+    with pytest.raises(KeystoreError, match=r"^wrong password, or the keystore was tampered with$"):
         store.load("broker-a", b"pw-b")
     with pytest.raises(KeystoreError, match="no key named"):
         store.load("missing", b"pw")
@@ -234,15 +237,23 @@ def test_tampered_file_on_disk(tmp_path: Path) -> None:
     parsed = json.loads(path.read_bytes())
     parsed["ciphertext"] = _flip_hex(parsed["ciphertext"], 3)
     path.write_text(json.dumps(parsed))
-    with pytest.raises(KeystoreError):
+    with pytest.raises(KeystoreError, match=r"^wrong password, or the keystore was tampered with$"):
         store.load("k", b"pw")
     path.write_bytes(b"{not json")
-    with pytest.raises(KeystoreError):
+    with pytest.raises(
+        KeystoreError,
+        match=r"^keystore document is not JSON: Expecting property name enclosed in double ",
+    ):
         store.load("k", b"pw")
-    with pytest.raises(KeystoreError):
+    with pytest.raises(
+        KeystoreError,
+        match=r"^keystore document is not JSON: Expecting property name enclosed in double ",
+    ):
         store.public_key("k")
 
 
 def test_constructor_is_keyword_only(tmp_path: Path) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(
+        TypeError, match=r"^Keystore\.__init__\(\) takes 1 positional argument but 2 were given$"
+    ):
         Keystore(tmp_path)  # type: ignore[call-arg]

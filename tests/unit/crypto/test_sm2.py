@@ -60,15 +60,15 @@ def test_gbt_32918_signature_vector_verifies() -> None:
     )
     public.verify(signature, vectors.GBT_SIGNED_MESSAGE)  # default ID 1234567812345678
     public.verify(signature, vectors.GBT_SIGNED_MESSAGE, distid=b"1234567812345678")
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         public.verify(signature, vectors.GBT_SIGNED_MESSAGE, distid=b"1234567812345679")
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         public.verify(signature, b"message digesT")
     bad_s = encode_dss_signature(
         int.from_bytes(vectors.GBT_SIGNATURE_R, "big"),
         int.from_bytes(vectors.GBT_SIGNATURE_S, "big") ^ 1,
     )
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         public.verify(bad_s, vectors.GBT_SIGNED_MESSAGE)
 
 
@@ -108,13 +108,13 @@ def test_wrong_message_id_or_key_is_rejected(key: SM2PrivateKey) -> None:
     public = key.public_key()
     signature = key.sign(b"transfer 100", distid=b"ALICE123@YAHOO.COM")
     public.verify(signature, b"transfer 100", distid=b"ALICE123@YAHOO.COM")
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         public.verify(signature, b"transfer 101", distid=b"ALICE123@YAHOO.COM")
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         public.verify(signature, b"transfer 100")  # the default ID
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         public.verify(signature, b"transfer 100", distid=b"ALICE123@YAHOO.CON")
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
         SM2PrivateKey.generate().public_key().verify(
             signature, b"transfer 100", distid=b"ALICE123@YAHOO.COM"
         )
@@ -129,11 +129,11 @@ def test_id_is_really_hashed_in(key: SM2PrivateKey) -> None:
 
 
 def test_empty_or_oversized_distid_is_refused(key: SM2PrivateKey) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^the SM2 distinguishing ID must not be empty$"):
         key.sign(b"m", distid=b"")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^the SM2 distinguishing ID must not be empty$"):
         key.public_key().verify(key.sign(b"m"), b"m", distid=b"")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^the SM2 distinguishing ID is limited to 8190 bytes$"):
         key.sign(b"m", distid=b"x" * 8191)
     signature = key.sign(b"m", distid=b"x" * 8190)
     key.public_key().verify(signature, b"m", distid=b"x" * 8190)
@@ -169,7 +169,7 @@ def _malformed(signature: bytes) -> list[bytes]:
 def test_malformed_signatures_raise_invalid_signature(key: SM2PrivateKey) -> None:
     signature = key.sign(b"m")
     for bad in _malformed(signature):
-        with pytest.raises(InvalidSignature):
+        with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
             key.public_key().verify(bad, b"m")
 
 
@@ -178,17 +178,17 @@ def test_every_flipped_bit_of_a_signature_is_rejected(key: SM2PrivateKey) -> Non
     for index in range(len(signature) * 8):
         bad = bytearray(signature)
         bad[index // 8] ^= 1 << (index % 8)
-        with pytest.raises(InvalidSignature):
+        with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
             key.public_key().verify(bytes(bad), b"m")
 
 
 def test_failures_leave_no_openssl_errors_behind(key: SM2PrivateKey) -> None:
     for bad in _malformed(key.sign(b"m")):
-        with pytest.raises(InvalidSignature):
+        with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
             key.public_key().verify(bad, b"m")
-    with pytest.raises(KeyFormatError):
+    with pytest.raises(KeyFormatError, match=r"^DER public key: not a readable key: "):
         SM2PublicKey.from_der(b"\x30\x03\x02\x01\x00")
-    with pytest.raises(DecryptionError):
+    with pytest.raises(DecryptionError, match=r"^EVP_PKEY_decrypt: "):
         key.decrypt(b"junk")
     assert _libcrypto.drain_errors() == ""
 
@@ -196,7 +196,7 @@ def test_failures_leave_no_openssl_errors_behind(key: SM2PrivateKey) -> None:
 def test_accepts_bytearray_and_memoryview(key: SM2PrivateKey) -> None:
     signature = key.sign(bytearray(b"m"))
     key.public_key().verify(memoryview(signature), memoryview(b"m"))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^message must be bytes, not str$"):
         key.sign("text")  # type: ignore[arg-type]
 
 
@@ -213,17 +213,17 @@ def test_tampered_or_foreign_ciphertext_fails(key: SM2PrivateKey) -> None:
     ciphertext = key.public_key().encrypt(b"secret message")
     tampered = bytearray(ciphertext)
     tampered[-1] ^= 1  # inside C2: the C3 hash no longer matches
-    with pytest.raises(DecryptionError):
+    with pytest.raises(DecryptionError, match=r"^EVP_PKEY_decrypt: "):
         key.decrypt(bytes(tampered))
-    with pytest.raises(DecryptionError):
+    with pytest.raises(DecryptionError, match=r"^EVP_PKEY_decrypt: "):
         SM2PrivateKey.generate().decrypt(ciphertext)
     for junk in (b"", b"\x30\x00", b"junk", ciphertext[:-1]):
-        with pytest.raises(DecryptionError):
+        with pytest.raises(DecryptionError, match=r"^EVP_PKEY_decrypt: "):
             key.decrypt(junk)
 
 
 def test_empty_plaintext_is_refused(key: SM2PrivateKey) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^SM2 cannot encrypt an empty plaintext$"):
         key.public_key().encrypt(b"")
 
 
@@ -280,7 +280,9 @@ def test_compressed_public_key_is_canonicalised() -> None:
 
 @pytest.mark.parametrize("length", [0, 1, 33, 64, 66, 130])
 def test_from_raw_rejects_wrong_lengths(length: int) -> None:
-    with pytest.raises(KeyFormatError):
+    with pytest.raises(
+        KeyFormatError, match=r"^a raw SM2 public key is 65 bytes starting with 04, got "
+    ):
         SM2PublicKey.from_raw(b"\x04" + b"\x01" * (length - 1) if length else b"")
 
 
@@ -288,9 +290,14 @@ def test_from_raw_rejects_points_off_the_curve_and_bad_prefixes(key: SM2PrivateK
     raw = key.public_key().to_raw()
     off_curve = raw[:-1] + bytes([raw[-1] ^ 1])
     for bad in (off_curve, b"\x04" + b"\x00" * 64, b"\x05" + raw[1:], b"\x02" + raw[1:]):
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(
+            KeyFormatError,
+            match=r"^(DER public key: not a readable key|a raw SM2 public key is 65 bytes)",
+        ):
             SM2PublicKey.from_raw(bad)
-    with pytest.raises(KeyFormatError):
+    with pytest.raises(
+        KeyFormatError, match=r"^a raw SM2 public key is 65 bytes starting with 04, got 33 bytes$"
+    ):
         SM2PublicKey.from_raw(raw[:33].replace(b"\x04", b"\x02", 1))
 
 
@@ -323,7 +330,7 @@ def test_non_sm2_keys_are_rejected() -> None:
         public_pem = (
             b"-----BEGIN PUBLIC KEY-----\n" + _b64(public_der) + b"-----END PUBLIC KEY-----"
         )
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(KeyFormatError, match=r"^PEM public key: not an SM2 key$"):
             SM2PublicKey.from_pem(public_pem)
 
 
@@ -347,17 +354,20 @@ def test_malformed_key_inputs(key: SM2PrivateKey) -> None:
         encrypted,
         key.to_pem().replace(b"M", b"N", 3),
     ):
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(
+            KeyFormatError,
+            match=r"^(PEM private key: not a readable|encrypted PEM private keys|not a PEM)",
+        ):
             SM2PrivateKey.from_pem(bad)
     for bad in (b"", b"garbage", key.to_der()[:-1], key.to_der() + b"\x00", key.to_pem()):
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(KeyFormatError, match=r"^DER private key: "):
             SM2PrivateKey.from_der(bad)
     der = key.public_key().to_der()
     for bad in (b"", b"\x30\x00", der[:-1], der + b"\x00", key.to_der()):
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(KeyFormatError, match=r"^DER public key: "):
             SM2PublicKey.from_der(bad)
     for bad in (b"", b"garbage", key.to_pem(), der):
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(KeyFormatError, match=r"^PEM public key: not a readable key: "):
             SM2PublicKey.from_pem(bad)
 
 
@@ -366,7 +376,7 @@ def test_scalar_out_of_range_is_rejected() -> None:
     prefix = bytes.fromhex("3041020100301306072a8648ce3d020106082a811ccf5501822d042730250201010420")
     # d = n - 1 is outside SM2's [1, n - 2]; 0 and n are never valid.
     for scalar in (0, SM2_N - 1, SM2_N):
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(KeyFormatError, match=r"^DER private key: key fails validation: "):
             SM2PrivateKey.from_der(prefix + scalar.to_bytes(32, "big"))
     SM2PrivateKey.from_der(prefix + (SM2_N - 2).to_bytes(32, "big"))
     assert SM2PrivateKey.from_der(prefix + vectors.GBT_PRIVATE_SCALAR).public_key().to_raw() == (
@@ -385,7 +395,7 @@ def test_concurrent_use_from_many_threads(key: SM2PrivateKey) -> None:
                 message = f"{index}:{round_}".encode()
                 signature = key.sign(message)
                 public.verify(signature, message)
-                with pytest.raises(InvalidSignature):
+                with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
                     public.verify(signature, message + b"!")
                 assert key.decrypt(public.encrypt(message)) == message
         except BaseException as exc:  # pragma: no cover - reported below
@@ -415,9 +425,9 @@ def test_no_memory_leak_across_many_operations(key: SM2PrivateKey) -> None:
             SM2PublicKey.from_der(public.to_der())
             key.sign(b"m" * 100)
             public.verify(signature, b"m")
-            with pytest.raises(InvalidSignature):
+            with pytest.raises(InvalidSignature, match=r"^SM2 signature does not verify$"):
                 public.verify(signature[:-1], b"m")
-            with pytest.raises(KeyFormatError):
+            with pytest.raises(KeyFormatError, match=r"^DER public key: not a readable key: "):
                 SM2PublicKey.from_der(b"\x30\x00")
         gc.collect()
 
@@ -434,5 +444,5 @@ def test_from_raw_shares_one_parsed_key_and_never_caches_a_refusal(key: SM2Priva
     assert SM2PublicKey.from_raw(raw) is SM2PublicKey.from_raw(bytearray(raw))
     off_curve = raw[:-1] + bytes([raw[-1] ^ 1])
     for _ in range(2):
-        with pytest.raises(KeyFormatError):
+        with pytest.raises(KeyFormatError, match=r"^DER public key: not a readable key: "):
             SM2PublicKey.from_raw(off_curve)

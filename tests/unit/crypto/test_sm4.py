@@ -24,7 +24,9 @@ def test_rfc8998_gcm_known_answer_encrypt() -> None:
 def test_rfc8998_gcm_known_answer_decrypt() -> None:
     blob = vectors.GCM_IV + vectors.GCM_CIPHERTEXT + vectors.GCM_TAG
     assert sm4.decrypt(vectors.GCM_KEY, blob, aad=vectors.GCM_AAD) == vectors.GCM_PLAINTEXT
-    with pytest.raises(DecryptionError):
+    with pytest.raises(
+        DecryptionError, match=r"^SM4-GCM authentication failed: tampered data or wrong key$"
+    ):
         sm4.decrypt(vectors.GCM_KEY, blob)  # the AAD is part of the tag
 
 
@@ -56,26 +58,36 @@ def test_every_flipped_bit_is_rejected() -> None:
     for index in range(len(blob) * 8):
         tampered = bytearray(blob)
         tampered[index // 8] ^= 1 << (index % 8)
-        with pytest.raises(DecryptionError):
+        with pytest.raises(
+            DecryptionError, match=r"^SM4-GCM authentication failed: tampered data or wrong key$"
+        ):
             sm4.decrypt(key, bytes(tampered), aad=b"aad")
 
 
 def test_wrong_key_wrong_aad_truncation() -> None:
     key = sm4.generate_key()
     blob = sm4.encrypt(key, b"secret", aad=b"a")
-    with pytest.raises(DecryptionError):
+    with pytest.raises(
+        DecryptionError, match=r"^SM4-GCM authentication failed: tampered data or wrong key$"
+    ):
         sm4.decrypt(sm4.generate_key(), blob, aad=b"a")
-    with pytest.raises(DecryptionError):
+    with pytest.raises(
+        DecryptionError, match=r"^SM4-GCM authentication failed: tampered data or wrong key$"
+    ):
         sm4.decrypt(key, blob, aad=b"b")
     for cut in (0, 1, sm4.NONCE_SIZE, sm4.NONCE_SIZE + sm4.TAG_SIZE - 1, len(blob) - 1):
-        with pytest.raises(DecryptionError):
+        with pytest.raises(
+            DecryptionError, match=r"^(SM4-GCM authentication failed|SM4-GCM blob is too short)"
+        ):
             sm4.decrypt(key, blob[:cut], aad=b"a")
-    with pytest.raises(DecryptionError):
+    with pytest.raises(
+        DecryptionError, match=r"^SM4-GCM authentication failed: tampered data or wrong key$"
+    ):
         sm4.decrypt(key, blob + b"\x00", aad=b"a")
 
 
 def test_bad_key_size() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^an SM4 key is 16 bytes$"):
         sm4.encrypt(b"short", b"x")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^an SM4 key is 16 bytes$"):
         sm4.decrypt(b"\x00" * 32, b"\x00" * 40)

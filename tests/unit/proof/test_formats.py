@@ -139,7 +139,7 @@ def test_every_single_byte_change_of_a_v0_proof_still_fails(v0_proof: bytes) -> 
     [b"[]", b"1", b"{}", b'{"format":"ledger-proof/9"}', b'{"format":1}', b'{"format":null}'],
 )
 def test_unsupported_formats_name_what_is_read(body: bytes) -> None:
-    with pytest.raises(ProofInvalid, match="unsupported proof format") as failure:
+    with pytest.raises(ProofInvalid, match=r"^unsupported proof format ") as failure:
         verify_proof(body)
     assert all(name in str(failure.value) for name in FORMATS)
 
@@ -166,5 +166,5 @@ def test_not_json_at_all() -> None:
 
 def test_issuer_keys_are_not_interchangeable(v0_proof: bytes) -> None:
     stranger = SM2PrivateKey.generate().public_key().fingerprint()
-    with pytest.raises(ProofInvalid, match="is not trusted"):
+    with pytest.raises(ProofInvalid, match=r"^issuer key sm3:[0-9a-f]{64} is not trusted$"):
         verify_proof(v0_proof, trusted_issuers={stranger})

@@ -143,7 +143,9 @@ def test_a_void_version(parties: Parties) -> None:
     flipped = _edited(
         batch.proof(1, parties.issuer), parties, lambda p: p["agreement"].update(kind="agreement")
     )
-    with pytest.raises(ProofInvalid, match="leaf hash does not match"):
+    with pytest.raises(
+        ProofInvalid, match=r"^leaf hash does not match the agreement version and its signatures$"
+    ):
         verify_proof(flipped)
 
 
@@ -164,7 +166,7 @@ def test_signatures_may_be_given_in_any_order(batch: AnchoredBatch, parties: Par
 def test_issuer_pinning(proof: bytes, parties: Parties) -> None:
     issuer = parties.issuer.public_key().fingerprint()
     assert verify_proof(proof, trusted_issuers={issuer}).issuer_fingerprint == issuer
-    with pytest.raises(ProofInvalid, match="is not trusted"):
+    with pytest.raises(ProofInvalid, match=r"^issuer key sm3:[0-9a-f]{64} is not trusted$"):
         verify_proof(proof, trusted_issuers={b"\x00" * 32})
 
 
@@ -176,7 +178,7 @@ def test_seal_domain_is_per_format(proof: bytes, parties: Parties) -> None:
     body["seal"] = _common.seal(
         body, domain=_v0.SEAL_DOMAIN, issuer_key=parties.issuer, distid=b"1234567812345678"
     )
-    with pytest.raises(ProofInvalid, match="issuer seal does not verify"):
+    with pytest.raises(ProofInvalid, match=r"^issuer seal does not verify: "):
         verify_proof(canonical.dumps(body))
 
 
@@ -325,11 +327,11 @@ CASES: dict[str, tuple[Edit, str]] = {
     ),
     "writer spelling": (
         lambda p: p["anchor"].update(writer=p["anchor"]["writer"].lower()),
-        "not the writer",
+        "transaction was sent by 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266, not the writer 0x",
     ),
     "contract spelling": (
         lambda p: p["anchor"].update(contract=p["anchor"]["contract"].lower()),
-        "is not in checksummed form",
+        "address 0x5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e is not in checksummed form",
     ),
     "chain": (lambda p: p["anchor"].update(chain_id=1), "signature of 'broker' does not verify"),
     "transaction hash": (
@@ -355,7 +357,7 @@ CASES: dict[str, tuple[Edit, str]] = {
 def test_each_check_names_what_failed(proof: bytes, parties: Parties, case: str) -> None:
     edit, reason = CASES[case]
     edited = _edited(proof, parties, edit)
-    with pytest.raises(ProofInvalid, match=re.escape(reason)) as failure:
+    with pytest.raises(ProofInvalid, match="^" + re.escape(reason)) as failure:
         verify_proof(edited)
     assert "\n" not in str(failure.value)
 
@@ -393,13 +395,15 @@ def test_root_and_batch_id_of_another_tree(
 def test_builder_refuses_a_transaction_to_another_contract(parties: Parties) -> None:
     wrong = offline_anchorer(to="0x" + "77" * 20)
     batch = build_batch([sign_version(parties)], wrong)
-    with pytest.raises(ProofInvalid, match="transaction targets another contract or chain"):
+    with pytest.raises(ProofInvalid, match=r"^transaction targets another contract or chain$"):
         batch.proof(0, parties.issuer)
 
 
 def test_builder_refuses_other_call_data(parties: Parties) -> None:
     wrong = offline_anchorer(data=batch_calldata(root=b"\x01" * 32, size=1))
-    with pytest.raises(ProofInvalid, match="call data does not anchor this root and tree size"):
+    with pytest.raises(
+        ProofInvalid, match=r"^transaction call data does not anchor this root and tree size$"
+    ):
         build_batch([sign_version(parties)], wrong).proof(0, parties.issuer)
 
 
@@ -418,14 +422,14 @@ def test_builder_refuses_signatures_over_another_version(parties: Parties) -> No
 
 def test_builder_refuses_a_wrong_inclusion(batch: AnchoredBatch, parties: Parties) -> None:
     wrong = replace(batch.inclusion(1), leaf_index=0)
-    with pytest.raises(ProofInvalid, match="inclusion proof does not lead to the root"):
+    with pytest.raises(ProofInvalid, match=r"^inclusion proof does not lead to the root$"):
         batch.proof(1, parties.issuer, inclusion=wrong)
 
 
 def test_builder_refuses_content_of_another_document(
     batch: AnchoredBatch, parties: Parties
 ) -> None:
-    with pytest.raises(ProofInvalid, match="document content does not match its SM3 digest"):
+    with pytest.raises(ProofInvalid, match=r"^document content does not match its SM3 digest$"):
         batch.proof(1, parties.issuer, content=batch.versions[0].content)
 
 
@@ -513,7 +517,7 @@ def test_other_spellings_are_refused(proof: bytes, edit: str) -> None:
         "prepend-space": b" " + proof,
         "pretty": json.dumps(json.loads(proof), indent=1, sort_keys=True).encode(),
     }[edit]
-    with pytest.raises(ProofInvalid, match="not a proof file"):
+    with pytest.raises(ProofInvalid, match=r"^not a proof file: "):
         verify_proof(mutated)
 
 
@@ -521,5 +525,7 @@ def test_another_issuer_cannot_pass_as_the_pinned_one(proof: bytes, parties: Par
     impostor = SM2PrivateKey.generate()
     resealed = reseal(proof, lambda p: None, impostor)
     verify_proof(resealed)  # self-consistent ...
-    with pytest.raises(ProofInvalid, match="is not trusted"):  # ... but not by the pinned issuer
+    with pytest.raises(
+        ProofInvalid, match=r"^issuer key sm3:[0-9a-f]{64} is not trusted$"
+    ):  # ... but not by the pinned issuer
         verify_proof(resealed, trusted_issuers={parties.issuer.public_key().fingerprint()})

@@ -124,7 +124,7 @@ def test_cid_of_file(tmp_path: Path) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(payload(size))
     assert cid_of_file(path) == KNOWN_CIDS[size]
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=r"No such file or directory"):
         cid_of_file(tmp_path / "missing")
 
 
@@ -268,7 +268,10 @@ def test_parse_cidv1_base58btc() -> None:
     ],
 )
 def test_invalid_cid_strings(text: str) -> None:
-    with pytest.raises(InvalidCid):
+    with pytest.raises(
+        InvalidCid,
+        match=r"^(CID has surrounding whitespace|empty CID|invalid CID|unsupported CID)",
+    ):
         parse_cid(text)
 
 
@@ -289,29 +292,35 @@ def _b32cid(raw: bytes) -> str:
     ],
 )
 def test_invalid_binary_cids(raw: bytes, reason: str) -> None:
-    with pytest.raises(InvalidCid):
+    with pytest.raises(InvalidCid, match=r"^invalid CID '"):
         parse_cid(_b32cid(raw))
-    with pytest.raises(InvalidCid):
+    with pytest.raises(
+        InvalidCid,
+        match=r"^(malformed binary CID|sha2-256 multihash must carry|unsupported (CID|multihash))",
+    ):
         Cid.from_bytes(raw)
 
 
 def test_invalid_cid_is_a_ledger_error() -> None:
-    with pytest.raises(LedgerError):
+    with pytest.raises(
+        LedgerError,
+        match=r"^unsupported CID 'nope': expected CIDv1 base32 'b\.\.\.' \(or base58btc ",
+    ):
         parse_cid("nope")
     assert issubclass(InvalidCid, StoreError)
 
 
 def test_non_string_is_invalid() -> None:
-    with pytest.raises(InvalidCid):
+    with pytest.raises(InvalidCid, match=r"^a CID must be a string, not bytes$"):
         parse_cid(b"bafk" * 10)  # type: ignore[arg-type]
 
 
 def test_cid_constructor_validates() -> None:
-    with pytest.raises(InvalidCid):
+    with pytest.raises(InvalidCid, match=r"^sha2-256 digest must be 32 bytes, got 5$"):
         Cid(1, RAW, b"short")
-    with pytest.raises(InvalidCid):
+    with pytest.raises(InvalidCid, match=r"^a CIDv0 is always dag-pb$"):
         Cid(0, RAW, bytes(32))
-    with pytest.raises(InvalidCid):
+    with pytest.raises(InvalidCid, match=r"^unsupported CID version 2$"):
         Cid(2, RAW, bytes(32))
 
 
@@ -327,7 +336,9 @@ def test_varint_round_trip(value: int) -> None:
 
 @pytest.mark.parametrize("raw", [b"", b"\x80", b"\x81\x00", b"\xff" * 9 + b"\x01"])
 def test_bad_varints(raw: bytes) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError, match=r"^(non-minimal varint|truncated varint|varint longer than 9 bytes)"
+    ):
         decode_varint(raw)
 
 

@@ -1,0 +1,207 @@
+"""How the golden files in tests/assets were made. Run by hand, never by the tests:
+
+    .venv/bin/python -m tests.assets.make_golden
+
+The tests verify the committed files as they are (tests/unit/test_golden.py): a change of code
+that no longer reads one of them, or that builds another payload or leaf from the same inputs,
+fails CI. Running this again writes NEW files (SM2 signatures, key-encryption keys, keystore salt
+and nonce are random) from the same keys and inputs; commit them only for a new format, never to
+make a failing golden test pass.
+
+Keys: tests/assets/keys/*.key.pem, test-only SM2 keys (made on the first run, then reused).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from eth_account import Account
+from eth_utils import keccak
+
+from ledger._keywrap import KeyWrapper
+from ledger.agreement import Document, LeafEntry, SigningPayload, SigningPayloadV0
+from ledger.chain.devnode import DEV_PRIVATE_KEY
+from ledger.chain.evidence import anchor_calldata, anchor_id_of
+from ledger.chain.transaction import decode_signed_transaction
+from ledger.crypto import keystore, sm4
+from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.proof import AnchorEvidence, build_proof
+from ledger.signature import in_role_order, sign, signature_set_digest
+from ledger.store import car_of, cid_of
+from tests._fixtures.proofs import (
+    OFFLINE_DOMAIN,
+    Parties,
+    SignedVersion,
+    anchor_offline,
+    sign_version,
+)
+
+ASSETS = Path(__file__).resolve().parent
+KEYS = ASSETS / "keys"
+
+# --- the fixed inputs (tests/unit/test_golden.py states them again, independently)
+
+V1_AGREEMENT_ID = "agr_0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+V1_VERSION = 2
+V1_CONTENT = (
+    b"SECURITIES ACCOUNT AGREEMENT agr_0f1e2d3c4b5a69788796a5b4c3d2e1f0 version 2\n"
+    b"The customer confirms the risk disclosure. Golden file of ledger-proof/1.\n"
+)
+V1_SIGNED_AT = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)  # customer; broker one second later
+V1_ACCEPTED_AT = datetime(2026, 11, 21, 9, 31, tzinfo=UTC)
+#: The document key and nonce of the v1 ciphertext (fixed, so its CID is too).
+DOCUMENT_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+DOCUMENT_NONCE = bytes.fromhex("a1a2a3a4a5a6a7a8a9aaabac")
+
+V0_AGREEMENT_ID = "agr_00112233445566778899aabbccddeeff"
+V0_CONTENT = b"SECURITIES ACCOUNT AGREEMENT (ledger-proof/0 golden file)\n"
+V0_CIPHERTEXT_KEY = bytes.fromhex("ffeeddccbbaa99887766554433221100")
+V0_SIGNED_AT = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+
+KEYSTORE_PASSWORD = b"golden keystore password"
+#: scrypt cost of the golden keystore: low, so that the one-byte test opens it ~4,000 times fast.
+KEYSTORE_SCRYPT_N = 2**10
+
+
+def _key(name: str) -> SM2PrivateKey:
+    path = KEYS / f"{name}.key.pem"
+    if not path.exists():
+        path.write_bytes(SM2PrivateKey.generate().to_pem())
+    return SM2PrivateKey.from_pem(path.read_bytes())
+
+
+def _ciphertext(key: bytes, nonce: bytes, agreement_id: str, content: bytes) -> bytes:
+    """As ledger.document.seal_and_store encrypts (nonce || SM4-GCM, AAD names the agreement)."""
+    aad = b"ledger/document/0\x00" + agreement_id.encode("ascii")
+    return nonce + sm4.encrypt_with_nonce(key, nonce, content, aad=aad)
+
+
+def _v1(parties: Parties) -> tuple[SignedVersion, bytes, bytes]:
+    """The v1 version (deterministic ciphertext), proofs with and without CAR."""
+    signed = sign_version(
+        parties,
+        agreement_id=V1_AGREEMENT_ID,
+        version=V1_VERSION,
+        content=V1_CONTENT,
+        signed_at=V1_SIGNED_AT,
+        roles=("customer", "broker"),
+    )
+    ciphertext = _ciphertext(DOCUMENT_KEY, DOCUMENT_NONCE, V1_AGREEMENT_ID, V1_CONTENT)
+    entry = LeafEntry(
+        **{**vars(signed.entry), "document_cid": cid_of(ciphertext), "accepted_at": V1_ACCEPTED_AT}
+    )
+    ours = SignedVersion(entry, signed.signatures, V1_CONTENT, ciphertext, car_of(ciphertext))
+    others = [sign_version(parties) for _ in range(2)]
+    batch = anchor_offline([others[0], ours, others[1]], extra_leaves=2)  # leaf 1 of 5
+    with_car = batch.proof(1, parties.issuer)
+    redacted = batch.proof(1, parties.issuer, include_content=False, include_car=False)
+    return ours, with_car, redacted
+
+
+def _v0(parties: Parties) -> tuple[bytes, bytes]:
+    """A ledger-proof/0 file (content and ciphertext included) and the customer's payload."""
+    document = Document(V0_CONTENT)
+    ciphertext = _ciphertext(V0_CIPHERTEXT_KEY, bytes(12), V0_AGREEMENT_ID, V0_CONTENT)
+    cid = cid_of(ciphertext)
+    payloads = {
+        role: SigningPayloadV0(
+            agreement_id=V0_AGREEMENT_ID,
+            document_sm3=document.sm3,
+            document_cid=cid,
+            role=role,
+            signed_at=V0_SIGNED_AT + timedelta(seconds=i),
+            domain=OFFLINE_DOMAIN,
+        )
+        for i, role in enumerate(("customer", "broker"))
+    }
+    signatures = [sign(parties.keys[role], payloads[role]) for role in ("customer", "broker")]
+    fingerprints = [s.key_fingerprint for s in signatures]
+    sigset = signature_set_digest(signatures)
+    signed = Account.sign_transaction(
+        {
+            "type": 2,
+            "chainId": OFFLINE_DOMAIN.chain_id,
+            "nonce": 3,
+            "to": OFFLINE_DOMAIN.contract,
+            "value": 0,
+            "data": anchor_calldata(
+                document_digest=document.sm3,
+                cid=cid,
+                signer_fingerprints=fingerprints,
+                signature_set_digest=sigset,
+            ),
+            "gas": 300_000,
+            "maxFeePerGas": 2_000_000_000,
+            "maxPriorityFeePerGas": 1_000_000_000,
+        },
+        DEV_PRIVATE_KEY,
+    )
+    raw = bytes(signed.raw_transaction)
+    proof = build_proof(
+        agreement_id=V0_AGREEMENT_ID,
+        document=document,
+        cid=cid,
+        ciphertext=ciphertext,
+        signatures=signatures,
+        anchor=AnchorEvidence(
+            chain_id=OFFLINE_DOMAIN.chain_id,
+            contract=OFFLINE_DOMAIN.contract,
+            anchor_id=anchor_id_of(
+                chain_id=OFFLINE_DOMAIN.chain_id,
+                contract=OFFLINE_DOMAIN.contract,
+                document_digest=document.sm3,
+                cid=cid,
+                signer_fingerprints=fingerprints,
+                signature_set_digest=sigset,
+            ),
+            writer=decode_signed_transaction(raw).sender,
+            tx_hash=bytes(signed.hash),
+            raw_transaction=raw,
+            block_number=3,
+            block_hash=keccak(b"block 3"),
+        ),
+        issuer_key=parties.issuer,
+    )
+    return proof, payloads["customer"].to_bytes()
+
+
+def main() -> None:
+    KEYS.mkdir(exist_ok=True)
+    parties = Parties(
+        issuer=_key("issuer"), keys={role: _key(role) for role in ("customer", "broker")}
+    )
+    version, with_car, redacted = _v1(parties)
+    customer = next(s for s in version.signatures if s.role == "customer")
+    payload_v1 = SigningPayload(
+        agreement_id=V1_AGREEMENT_ID,
+        agreement_version=V1_VERSION,
+        document_sm3=Document(V1_CONTENT).sm3,
+        role="customer",
+        signed_at=customer.signed_at,
+        domain=OFFLINE_DOMAIN,
+    ).to_bytes()
+    reader = parties.keys["customer"].public_key()
+    binding = b"\x00".join(
+        (V1_AGREEMENT_ID.encode(), version.entry.document_cid.encode(), reader.fingerprint())
+    )
+    files = {
+        "proof-v1-car.json": with_car,
+        "proof-v1-redacted.json": redacted,
+        "payload-v1.json": payload_v1,
+        "leaf-v1.json": version.entry.to_bytes(),
+        "document-key.lkw1": KeyWrapper().wrap(DOCUMENT_KEY, reader=reader, binding=binding),
+        "keystore.json": keystore.encrypt_key(
+            parties.issuer, KEYSTORE_PASSWORD, scrypt_n=KEYSTORE_SCRYPT_N
+        ),
+    }
+    files["proof-v0.json"], files["payload-v0.json"] = _v0(parties)
+    for name, data in sorted(files.items()):
+        (ASSETS / name).write_bytes(data)
+        print(f"{name}: {len(data)} bytes")
+    print("signature_set_digest of leaf-v1:", version.entry.signature_set_digest.hex())
+    print("role order:", [s.role for s in in_role_order(version.signatures)])
+
+
+if __name__ == "__main__":
+    main()
