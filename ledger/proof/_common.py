@@ -162,6 +162,8 @@ class SealPart(Model):
     signature: Base64
 
 
+#: At most 16 signatures: a bound of the proof formats (see ledger/proof/_v1.py), not the
+#: agreement domain's MAX_SIGNERS, although the two coincide today.
 Signatures = Annotated[list[SignaturePart], Field(min_length=1, max_length=16)]
 
 M = TypeVar("M", bound=Model)

@@ -49,6 +49,11 @@ class _StoredPart(c.Model):
 
 
 class _AgreementPart(c.Model):
+    # The limits below belong to the ledger-proof/1 format, not to today's agreement rules
+    # (ledger.agreement): a proof written once must verify forever, so a later change of the
+    # domain (a new version kind, more signers) is a new format version, never a silent change of
+    # what this one accepts. Today they coincide with VERSION_KINDS, MAX_VERSION and MAX_SIGNERS;
+    # tests/unit/proof/test_v1_limits.py holds each bound.
     id: Annotated[StrictStr, Field(pattern=AGREEMENT_ID_PATTERN)]
     version: Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
     kind: Literal["agreement", "void"]
