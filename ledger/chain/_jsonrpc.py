@@ -60,7 +60,13 @@ def request(request_id: int, method: str, params: Sequence[Any]) -> dict[str, An
 def post(url: str, payload: Any, timeout_s: float) -> Any:
     body = json.dumps(payload).encode()
     try:
-        reply = _http_client().post(url, content=body, timeout=timeout_s)
+        try:
+            reply = _http_client().post(url, content=body, timeout=timeout_s)
+        except httpx.RemoteProtocolError:
+            # A kept-alive connection the node closed just as we sent on it (it need not say
+            # so first): once more, on a fresh connection. Safe: every call we make is a read
+            # or the re-send of signed bytes, which the node takes once (same hash).
+            reply = _http_client().post(url, content=body, timeout=timeout_s)
         data = reply.content
         if reply.status_code != 200 and not data.startswith((b"{", b"[")):
             raise HttpStatusError(f"chain node at {url} answered HTTP {reply.status_code}")
