@@ -32,6 +32,7 @@ from web3.exceptions import (
     Web3Exception,
 )
 
+from ledger.canonical import hex0x
 from ledger.chain._jsonrpc import (
     HttpStatusError,
     RpcError,
@@ -40,7 +41,6 @@ from ledger.chain._jsonrpc import (
     quantity,
     request,
     result_of,
-    to_hex,
 )
 from ledger.chain._reverts import decode_revert, rpc_revert
 from ledger.chain._signing import LocalSigner
@@ -182,7 +182,7 @@ class ChainClient:
             floor = fees_of(replaces)
             nonce = floor.nonce
         sender = self.address
-        call = {"from": sender, "to": Web3.to_checksum_address(to), "data": to_hex(data)}
+        call = {"from": sender, "to": Web3.to_checksum_address(to), "data": hex0x(data)}
         requests: list[tuple[str, Sequence[Any]]] = [
             ("eth_estimateGas", [call, "latest"]),  # not "pending": our stuck attempt is there
             ("eth_getBlockByNumber", ["latest", False]),
@@ -230,7 +230,7 @@ class ChainClient:
         """Send signed bytes; sending the same bytes again is harmless (same hash)."""
         tx_hash = keccak(raw_transaction)
         try:
-            self.json_rpc("eth_sendRawTransaction", to_hex(raw_transaction))
+            self.json_rpc("eth_sendRawTransaction", hex0x(raw_transaction))
         except NodeError as exc:
             text = str(exc).lower()
             if "already known" in text or "already imported" in text or "nonce too low" in text:
@@ -267,7 +267,7 @@ class ChainClient:
             receipts = [self._raw_receipt(tx_hashes[0])]
         else:
             answers = self.json_rpc_many(
-                [("eth_getTransactionReceipt", [to_hex(h)]) for h in tx_hashes]
+                [("eth_getTransactionReceipt", [hex0x(h)]) for h in tx_hashes]
             )
             for answer in answers:
                 if isinstance(answer, RpcError):
@@ -332,7 +332,7 @@ class ChainClient:
         return results
 
     def _raw_receipt(self, tx_hash: bytes) -> dict[str, Any] | None:
-        receipt = self.json_rpc("eth_getTransactionReceipt", to_hex(tx_hash))
+        receipt = self.json_rpc("eth_getTransactionReceipt", hex0x(tx_hash))
         if receipt is not None and receipt.get("blockNumber") is None:
             return None  # some nodes answer a pending transaction with an unmined receipt
         return receipt

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from ledger.errors import ConfigurationError
+from ledger.errors import ConfigurationError, one_line
 from ledger.store._multiformats import Cid
 from ledger.store.errors import ContentNotFound, StoreError, StoreUnavailable
 
@@ -37,11 +37,6 @@ KEPT_HINTS = ("not found", "pinned")
 def _duration(seconds: float) -> str:
     """A node-side ``timeout=`` value (Go ``time.ParseDuration`` / js ``parse-duration``)."""
     return f"{max(1, round(seconds * 1000))}ms"
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class KuboRpc:
@@ -135,7 +130,7 @@ class KuboRpc:
                 message = body["Message"]
         except ValueError:
             pass
-        return one_line(message) or response.reason_phrase
+        return one_line(message, 300) or response.reason_phrase
 
     def raise_for(self, command: str, response: httpx.Response, cid: Cid | None) -> NoReturn:
         """The StoreError of a non-200 answer to ``command`` (about ``cid``, if given)."""

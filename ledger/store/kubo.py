@@ -16,7 +16,7 @@ RPC calls used (all ``POST``, as the RPC API requires):
                    hash=sha2-256&pin=true&progress=false`` (multipart, one file)
 ``get``            ``cat?arg=CID&timeout=..`` then, only if the bytes do not hash to the CID with
                    our layout (another layout, a CIDv0, a truncated stream), the block walk below
-``get_stream``     ``block/get?arg=CID&timeout=..`` per block, walked by ``_unixfs.iter_file``
+``get_stream``     ``block/get?arg=CID&timeout=..`` per block, walked by ``_unixfs.iter_content``
 ``blocks``         ``block/get`` per block, walked by ``_unixfs.iter_blocks`` (the order of
                    ``refs?recursive=true`` with the root in front: CAR order)
 ``has``            ``block/stat?arg=CID&offline=true&timeout=..`` (see :meth:`KuboStore.has`)
@@ -41,22 +41,23 @@ unhandled "Want for ... aborted" rejection in ipfs-bitswap) - ``block/get``, ``r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from os import PathLike
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from ledger.errors import ConfigurationError
-from ledger.store._kubo_rpc import KEPT_HINTS, NOT_PINNED_HINTS, KuboRpc, one_line
+from ledger.errors import ConfigurationError, one_line
+from ledger.store._kubo_rpc import KEPT_HINTS, NOT_PINNED_HINTS, KuboRpc
 from ledger.store._multiformats import Cid, parse_cid
 from ledger.store._unixfs import (
+    CHUNK_SIZE,
     Chunks,
     FileDagBuilder,
     build_file,
     iter_blocks,
-    iter_file,
+    iter_content,
     read_chunks,
 )
 from ledger.store.embedded import CidLike, _as_cid
@@ -70,7 +71,7 @@ ADD_PARAMS = {
     "cid-version": "1",
     "cid-base": "base32",
     "raw-leaves": "true",
-    "chunker": "size-262144",
+    "chunker": f"size-{CHUNK_SIZE}",
     "hash": "sha2-256",
     "pin": "true",
     "progress": "false",
@@ -218,16 +219,7 @@ class KuboStore:
             block = first.pop(block_cid, None)
             return block if block is not None else self._load_block(block_cid)
 
-        return self._iter_content(load, root)
-
-    @staticmethod
-    def _iter_content(load: Callable[[Cid], bytes], root: Cid) -> Iterator[bytes]:
-        try:
-            yield from iter_file(load, root)
-        except ContentNotFound as exc:
-            if exc.cid == str(root):
-                raise
-            raise ContentNotFound(f"content {root} is incomplete: {exc}", cid=exc.cid) from None
+        return iter_content(load, root)
 
     def has(self, cid: CidLike) -> bool:
         """Whether the node has the root block of ``cid`` locally (``block/stat``).
