@@ -107,14 +107,21 @@ def _mem_bio(data: bytes) -> int:
     return bio
 
 
+def _read_pem(reader: Callable[..., Any], data: bytes) -> int | None:
+    """Run a ``PEM_read_bio_*`` reader over ``data`` (an encrypted key is refused, not
+    prompted for)."""
+    bio = _mem_bio(data)
+    try:
+        ptr: int | None = reader(bio, None, ossl.NO_PASSWORD, None)
+    finally:
+        ossl.BIO_free(bio)
+    return ptr
+
+
 def load_private_pem(data: bytes) -> PKey:
     if b"ENCRYPTED" in data:
         raise KeyFormatError("encrypted PEM private keys are not supported; use the keystore")
-    bio = _mem_bio(data)
-    try:
-        ptr = ossl.PEM_read_bio_PrivateKey(bio, None, ossl.NO_PASSWORD, None)
-    finally:
-        ossl.BIO_free(bio)
+    ptr = _read_pem(ossl.PEM_read_bio_PrivateKey, data)
     return _adopt_sm2(ptr, private=True, what="PEM private key")
 
 
@@ -138,11 +145,7 @@ def load_private_der(data: bytes) -> PKey:
 
 
 def load_public_pem(data: bytes) -> PKey:
-    bio = _mem_bio(data)
-    try:
-        ptr = ossl.PEM_read_bio_PUBKEY(bio, None, ossl.NO_PASSWORD, None)
-    finally:
-        ossl.BIO_free(bio)
+    ptr = _read_pem(ossl.PEM_read_bio_PUBKEY, data)
     return _adopt_sm2(ptr, private=False, what="PEM public key")
 
 

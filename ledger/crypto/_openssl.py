@@ -110,24 +110,10 @@ i2d_PKCS8PrivateKey_bio = _fn(
 EVP_PKEY_free = _fn("EVP_PKEY_free", None, c_void_p)
 EVP_PKEY_is_a = _fn("EVP_PKEY_is_a", c_int, c_void_p, c_char_p)
 EVP_PKEY_get_size = _fn("EVP_PKEY_get_size", c_int, c_void_p)
-EVP_PKEY_get_utf8_string_param = _fn(
-    "EVP_PKEY_get_utf8_string_param",
-    c_int,
-    c_void_p,
-    c_char_p,
-    c_char_p,
-    c_size_t,
-    POINTER(c_size_t),
-)
-EVP_PKEY_get_octet_string_param = _fn(
-    "EVP_PKEY_get_octet_string_param",
-    c_int,
-    c_void_p,
-    c_char_p,
-    c_char_p,
-    c_size_t,
-    POINTER(c_size_t),
-)
+# int EVP_PKEY_get_*_string_param(pkey, key_name, buf, max_buf_sz, *out_len)
+_GET_STRING_PARAM = (c_int, c_void_p, c_char_p, c_char_p, c_size_t, POINTER(c_size_t))
+EVP_PKEY_get_utf8_string_param = _fn("EVP_PKEY_get_utf8_string_param", *_GET_STRING_PARAM)
+EVP_PKEY_get_octet_string_param = _fn("EVP_PKEY_get_octet_string_param", *_GET_STRING_PARAM)
 EVP_PKEY_CTX_new = _fn("EVP_PKEY_CTX_new", c_void_p, c_void_p, c_void_p)
 EVP_PKEY_CTX_new_from_name = _fn(
     "EVP_PKEY_CTX_new_from_name", c_void_p, c_void_p, c_char_p, c_char_p
