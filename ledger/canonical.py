@@ -115,6 +115,12 @@ def unhex0x(text: str, *, size: int | None = None) -> bytes:
     return data
 
 
+def whole_seconds(moment: datetime) -> datetime:
+    """``moment`` in UTC, cut to the second precision of :func:`timestamp` (so a time kept as
+    it is written is the time that is signed)."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
 def timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with second precision: ``2026-11-21T12:00:00Z``."""
     if moment.tzinfo is None:

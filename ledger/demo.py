@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ledger import _runtime
 from ledger.agreement import Document, VersionStatus, new_agreement_id
+from ledger.canonical import whole_seconds
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.errors import LedgerError
 from ledger.proof import confirm_on_chain, verify_proof
@@ -71,7 +72,7 @@ def _submit_one(
         agreement_id=agreement_id,
         version=1,
         document_sm3=document.sm3,
-        signed_at=now().replace(microsecond=0),
+        signed_at=whole_seconds(now()),
         distid=distid,
     )
     evidence.submit(document, signatures=signatures, agreement_id=agreement_id)

@@ -12,3 +12,12 @@ class LedgerError(Exception):
 
 class ConfigurationError(LedgerError):
     """Settings are missing or inconsistent (bad URL, missing key, unknown backend)."""
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """``text`` as one line (white space folded), cut to ``limit`` characters with ``...``:
+    how an error message, or what a peer answered, is shown."""
+    folded = " ".join(str(text).split())
+    if limit is None or len(folded) <= limit:
+        return folded
+    return folded[: limit - 3] + "..."

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger._ids import DEFAULT_DISTID
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
@@ -43,7 +45,7 @@ class Settings(BaseSettings):
         default=SecretStr("ledger-dev-password"),
         description="Password of the local keystore (set it outside development).",
     )
-    sm2_distid: str = Field(default="1234567812345678", min_length=1)
+    sm2_distid: str = Field(default=DEFAULT_DISTID.decode("ascii"), min_length=1)
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_max_body_bytes: int = Field(

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api._openapi import BODY_PROBLEMS, problems
 from api.deps import chain_reader
+from ledger import canonical
 from ledger.chain.client import ChainClient
 from ledger.proof import VerifiedProof, confirm_on_chain, verify_proof
 
@@ -65,14 +66,14 @@ async def verify(
         valid=True,
         confirmed_on_chain=chain is not None,
         agreement_id=proof.agreement_id,
-        document_digest=f"sm3:{proof.document_sm3.hex()}",
+        document_digest=canonical.label("sm3", proof.document_sm3),
         cid=proof.cid,
         roles=list(proof.roles),
         chain_id=proof.chain_id,
         contract=proof.contract,
-        anchor_id=f"keccak256:{proof.anchor_id.hex()}",
+        anchor_id=canonical.label("keccak256", proof.anchor_id),
         block_number=proof.block_number,
-        issuer_key_fingerprint=f"sm3:{proof.issuer_fingerprint.hex()}",
+        issuer_key_fingerprint=canonical.label("sm3", proof.issuer_fingerprint),
     )
 
 

@@ -18,6 +18,7 @@ Errors: :class:`AgreementError` (malformed input), :class:`SigningTimeOutOfWindo
 """
 
 from ledger.agreement._payload import (
+    DEFAULT_MEDIA_TYPE,
     MAX_VERSION,
     AgreementError,
     Document,
@@ -60,6 +61,7 @@ from ledger.agreement._rules import (
 )
 
 __all__ = [
+    "DEFAULT_MEDIA_TYPE",
     "MAX_DOCUMENT_BYTES",
     "MAX_MEDIA_TYPE_CHARS",
     "MAX_REASON_CHARS",

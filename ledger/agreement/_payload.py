@@ -51,12 +51,16 @@ def check_role(role: str) -> str:
     return role
 
 
+#: The media type of a document that names none.
+DEFAULT_MEDIA_TYPE = "text/plain; charset=utf-8"
+
+
 @dataclass(frozen=True)
 class Document:
     """The agreement document as the parties read and sign it."""
 
     content: bytes
-    media_type: str = "text/plain; charset=utf-8"
+    media_type: str = DEFAULT_MEDIA_TYPE
 
     @functools.cached_property
     def sm3(self) -> bytes:

@@ -95,10 +95,6 @@ def result_of(url: str, method: str, answer: Any) -> Any:
     )
 
 
-def to_hex(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
 def from_hex(value: str) -> bytes:
     return bytes.fromhex(value[2:] if value.startswith(("0x", "0X")) else value)
 

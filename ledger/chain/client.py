@@ -21,11 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import coincurve
-import rlp
-from eth_abi import decode as abi_decode
-from eth_account import Account
-from eth_utils import keccak, to_canonical_address
+from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
@@ -36,6 +32,7 @@ from web3.exceptions import (
     Web3Exception,
 )
 
+from ledger.canonical import hex0x
 from ledger.chain._jsonrpc import (
     HttpStatusError,
     RpcError,
@@ -44,15 +41,13 @@ from ledger.chain._jsonrpc import (
     quantity,
     request,
     result_of,
-    to_hex,
 )
+from ledger.chain._reverts import decode_revert, rpc_revert
+from ledger.chain._signing import LocalSigner
 from ledger.chain.artifact import Artifact
 from ledger.chain.errors import ChainError, NodeError, NotMined, TransactionFailed
 from ledger.chain.receipt import format_receipt
-from ledger.chain.transaction import bumped, fees_of
-
-#: The EIP-2718 type byte of an EIP-1559 (dynamic fee) transaction.
-_DYNAMIC_FEE_TX = b"\x02"
+from ledger.chain.transaction import dynamic_fees, fees_of, legacy_gas_price
 
 #: Receipt polling: the first look is immediate, then the pause doubles from this ...
 _RECEIPT_FIRST_POLL_S = 0.02
@@ -84,17 +79,21 @@ class ChainClient:
         self.rpc_url = rpc_url
         self.timeout_s = timeout_s
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
-        self.account = Account.from_key(private_key) if private_key else None
+        self._signer = LocalSigner(private_key) if private_key else None
         self._chain_id: int | None = None
         self._batch_requests = True  # until the node refuses a JSON-RPC batch
-        self._signing_key: coincurve.PrivateKey | None = None
         self._ids = itertools.count(1)
 
     @property
     def address(self) -> str:
-        if self.account is None:
+        return self.signer.address
+
+    @property
+    def signer(self) -> LocalSigner:
+        """The signing account; :class:`ChainError` if this client is read-only."""
+        if self._signer is None:
             raise ChainError("this chain client is read-only (no private key configured)")
-        return str(self.account.address)
+        return self._signer
 
     @property
     def chain_id(self) -> int:
@@ -138,29 +137,24 @@ class ChainClient:
         try:
             return self._rpc(lambda: call.call({"from": sender} if sender else {}))
         except (ContractCustomError, ContractLogicError) as exc:
-            raise _decode_revert(exc, artifact) from exc
+            raise decode_revert(exc, artifact) from exc
 
     def sign(self, call: Any, artifact: Artifact, *, nonce: int | None = None) -> SignedCall:
         """Sign ``call`` without sending it (callers may persist the bytes first)."""
 
         use_nonce = self.next_nonce() if nonce is None else nonce
 
-        def build() -> Any:
+        def build() -> bytes:
             tx = call.build_transaction(
                 {"from": self.address, "nonce": use_nonce, "chainId": self.chain_id}
             )
-            assert self.account is not None  # self.address checked it
-            return self.account.sign_transaction(tx)
+            return self.signer.sign(tx)
 
         try:
-            signed = self._rpc(build)
+            raw = self._rpc(build)
         except (ContractCustomError, ContractLogicError) as exc:  # gas estimation reverted
-            raise _decode_revert(exc, artifact) from exc
-        return SignedCall(
-            raw_transaction=bytes(signed.raw_transaction),
-            tx_hash=bytes(signed.hash),
-            nonce=use_nonce,
-        )
+            raise decode_revert(exc, artifact) from exc
+        return SignedCall(raw_transaction=raw, tx_hash=keccak(raw), nonce=use_nonce)
 
     def sign_data(
         self,
@@ -188,8 +182,7 @@ class ChainClient:
             floor = fees_of(replaces)
             nonce = floor.nonce
         sender = self.address
-        assert self.account is not None  # self.address checked it
-        call = {"from": sender, "to": Web3.to_checksum_address(to), "data": to_hex(data)}
+        call = {"from": sender, "to": Web3.to_checksum_address(to), "data": hex0x(data)}
         requests: list[tuple[str, Sequence[Any]]] = [
             ("eth_estimateGas", [call, "latest"]),  # not "pending": our stuck attempt is there
             ("eth_getBlockByNumber", ["latest", False]),
@@ -199,7 +192,7 @@ class ChainClient:
             requests.append(("eth_getTransactionCount", [sender, "pending"]))
         gas, block, tip, *pending = self.json_rpc_many(requests)
         if isinstance(gas, RpcError):
-            raise _rpc_revert(gas, artifact) or gas
+            raise rpc_revert(gas, artifact) or gas
         for answer in (block, *pending):
             if isinstance(answer, RpcError):
                 raise answer
@@ -216,47 +209,15 @@ class ChainClient:
                 priority = int(self._rpc(lambda: self.w3.eth.max_priority_fee))
             else:
                 priority = quantity(tip)
-            max_fee = priority + 2 * quantity(block["baseFeePerGas"])
-            if floor is not None:
-                priority = max(priority, bumped(floor.max_priority_fee))
-                max_fee = max(max_fee, bumped(floor.max_fee), priority)
-            tx["maxPriorityFeePerGas"] = priority
-            tx["maxFeePerGas"] = max_fee
-            raw = self._sign_dynamic_fee(tx)
-            return SignedCall(raw_transaction=raw, tx_hash=keccak(raw), nonce=tx["nonce"])
-        tx["gasPrice"] = quantity(self.json_rpc("eth_gasPrice"))
-        if floor is not None:
-            tx["gasPrice"] = max(tx["gasPrice"], bumped(floor.max_fee))
-        signed = self.account.sign_transaction(tx)
-        return SignedCall(
-            raw_transaction=bytes(signed.raw_transaction),
-            tx_hash=bytes(signed.hash),
-            nonce=int(tx["nonce"]),
-        )
-
-    def _sign_dynamic_fee(self, tx: dict[str, Any]) -> bytes:
-        """The signed EIP-1559 transaction (no access list): the same bytes as eth-account's
-        ``sign_transaction`` (RFC 6979 signatures are deterministic; a test compares them), at a
-        tenth of its CPU."""
-        if self._signing_key is None:
-            assert self.account is not None
-            self._signing_key = coincurve.PrivateKey(bytes(self.account.key))
-        fields = [
-            tx["chainId"],
-            tx["nonce"],
-            tx["maxPriorityFeePerGas"],
-            tx["maxFeePerGas"],
-            tx["gas"],
-            to_canonical_address(tx["to"]),
-            tx["value"],
-            tx["data"],
-            [],  # access list
-        ]
-        digest = keccak(_DYNAMIC_FEE_TX + rlp.encode(fields))
-        signature = self._signing_key.sign_recoverable(digest, hasher=None)  # r || s || y parity
-        r, s, y_parity = signature[:32], signature[32:64], signature[64]
-        fields += [y_parity, int.from_bytes(r, "big"), int.from_bytes(s, "big")]
-        return _DYNAMIC_FEE_TX + rlp.encode(fields)
+            tx["maxPriorityFeePerGas"], tx["maxFeePerGas"] = dynamic_fees(
+                priority=priority, base_fee=quantity(block["baseFeePerGas"]), replaces=floor
+            )
+            raw = self.signer.sign_dynamic_fee(tx)
+        else:
+            gas_price = quantity(self.json_rpc("eth_gasPrice"))
+            tx["gasPrice"] = legacy_gas_price(gas_price=gas_price, replaces=floor)
+            raw = self.signer.sign(tx)
+        return SignedCall(raw_transaction=raw, tx_hash=keccak(raw), nonce=tx["nonce"])
 
     def next_nonce(self) -> int:
         return quantity(self.json_rpc("eth_getTransactionCount", self.address, "pending"))
@@ -269,7 +230,7 @@ class ChainClient:
         """Send signed bytes; sending the same bytes again is harmless (same hash)."""
         tx_hash = keccak(raw_transaction)
         try:
-            self.json_rpc("eth_sendRawTransaction", to_hex(raw_transaction))
+            self.json_rpc("eth_sendRawTransaction", hex0x(raw_transaction))
         except NodeError as exc:
             text = str(exc).lower()
             if "already known" in text or "already imported" in text or "nonce too low" in text:
@@ -306,7 +267,7 @@ class ChainClient:
             receipts = [self._raw_receipt(tx_hashes[0])]
         else:
             answers = self.json_rpc_many(
-                [("eth_getTransactionReceipt", [to_hex(h)]) for h in tx_hashes]
+                [("eth_getTransactionReceipt", [hex0x(h)]) for h in tx_hashes]
             )
             for answer in answers:
                 if isinstance(answer, RpcError):
@@ -371,7 +332,7 @@ class ChainClient:
         return results
 
     def _raw_receipt(self, tx_hash: bytes) -> dict[str, Any] | None:
-        receipt = self.json_rpc("eth_getTransactionReceipt", to_hex(tx_hash))
+        receipt = self.json_rpc("eth_getTransactionReceipt", hex0x(tx_hash))
         if receipt is not None and receipt.get("blockNumber") is None:
             return None  # some nodes answer a pending transaction with an unmined receipt
         return receipt
@@ -387,34 +348,3 @@ class ChainClient:
             if type(exc).__module__.startswith(("requests", "urllib3", "aiohttp")):
                 raise NodeError(f"chain node at {self.rpc_url} unreachable: {exc}") from exc
             raise
-
-
-def _rpc_revert(error: RpcError, artifact: Artifact) -> TransactionFailed | None:
-    """The decoded revert a simulation answered with; None if ``error`` is not a revert."""
-    if error.code != 3 and "revert" not in error.rpc_message.lower():
-        return None
-    data = error.data
-    if isinstance(data, dict):  # some nodes nest it: {"data": {"data": "0x..."}}
-        data = data.get("data")
-    return _revert_from_data(data, error.rpc_message, artifact)
-
-
-def _decode_revert(exc: Exception, artifact: Artifact) -> TransactionFailed:
-    return _revert_from_data(getattr(exc, "data", None), str(exc), artifact)
-
-
-def _revert_from_data(data: Any, message: str, artifact: Artifact) -> TransactionFailed:
-    raw = bytes(HexBytes(data)) if isinstance(data, str) and data.startswith("0x") else b""
-    entry = artifact.error_by_selector().get(raw[:4]) if len(raw) >= 4 else None
-    if entry is None:
-        return TransactionFailed(f"{artifact.name} reverted: {message}")
-    types = [i["type"] for i in entry["inputs"]]
-    decoded = abi_decode(types, raw[4:]) if types else ()
-    args = tuple(
-        Web3.to_checksum_address(value) if kind == "address" else value
-        for kind, value in zip(types, decoded, strict=True)
-    )
-    shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
-    return TransactionFailed(
-        f"{artifact.name} reverted with {entry['name']}({shown})", error=entry["name"], args=args
-    )

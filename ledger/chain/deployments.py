@@ -15,6 +15,7 @@ from pathlib import Path
 
 from eth_utils import keccak
 
+from ledger import canonical
 from ledger.chain.artifact import load_artifact
 from ledger.chain.client import ChainClient
 from ledger.chain.devnode import DEV_CHAIN_ID
@@ -103,7 +104,7 @@ def deploy(client: ChainClient, deployments: Deployments, name: str) -> Deployme
         raise DeploymentError(f"{name} deployed at {address} holds unexpected code")
     deployment = Deployment(
         address=address,
-        tx_hash="0x" + sent.tx_hash.hex(),
+        tx_hash=canonical.hex0x(sent.tx_hash),
         block_number=sent.block_number,
         deployer=client.address,
         code_keccak256=keccak(code).hex(),

@@ -1,4 +1,5 @@
-"""Offline decoding of a signed EVM transaction: hash, sender, target, call data, chain ID."""
+"""Offline decoding of a signed EVM transaction (hash, sender, target, call data, chain ID,
+nonce and fees), and the fees a new or replacement transaction offers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
 from ledger.chain.errors import ChainError
+
+#: The EIP-2718 type byte of an EIP-1559 (dynamic fee) transaction.
+DYNAMIC_FEE_TX = b"\x02"
 
 
 class TransactionDecodeError(ChainError):
@@ -67,7 +71,7 @@ class Fees:
 def fees_of(raw: bytes) -> Fees:
     """The nonce and fees of a signed EIP-1559 or legacy transaction."""
     try:
-        if raw[:1] == b"\x02":  # chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, ...
+        if raw[:1] == DYNAMIC_FEE_TX:  # chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, ...
             fields = rlp.decode(raw[1:])
             nonce, priority, max_fee = (int.from_bytes(f, "big") for f in fields[1:4])
             return Fees(nonce=nonce, max_priority_fee=priority, max_fee=max_fee)
@@ -85,3 +89,20 @@ def bumped(fee: int) -> int:
     up, and at least one more (geth refuses a replacement that does not raise both fees)."""
     numerator, denominator = REPLACEMENT_BUMP
     return max(fee + 1, -(-fee * numerator // denominator))
+
+
+def dynamic_fees(*, priority: int, base_fee: int, replaces: Fees | None) -> tuple[int, int]:
+    """``(maxPriorityFeePerGas, maxFeePerGas)`` as web3 sets them: the node's priority fee, and
+    that + 2 x the latest base fee; for a replacement of ``replaces``, at least :func:`bumped`
+    of each of its fees."""
+    max_fee = priority + 2 * base_fee
+    if replaces is not None:
+        priority = max(priority, bumped(replaces.max_priority_fee))
+        max_fee = max(max_fee, bumped(replaces.max_fee), priority)
+    return priority, max_fee
+
+
+def legacy_gas_price(*, gas_price: int, replaces: Fees | None) -> int:
+    """The ``gasPrice`` of a legacy transaction: the node's, or for a replacement of
+    ``replaces`` at least :func:`bumped` of its price."""
+    return gas_price if replaces is None else max(gas_price, bumped(replaces.max_fee))

@@ -11,6 +11,8 @@ import os
 
 import click
 
+from ledger.cli.serve import MAX_WORKERS
+
 
 @click.group("bench")
 def bench() -> None:
@@ -55,7 +57,7 @@ def crypto_command(as_json: bool, seconds: float) -> None:
 )
 @click.option(
     "--processes",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, MAX_WORKERS),
     default=os.cpu_count() or 1,
     show_default="the number of CPUs",
     help="Service processes sharing one database, store and chain (as `ledger serve --workers`;"

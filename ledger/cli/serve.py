@@ -6,13 +6,16 @@ import click
 
 from ledger.settings import Settings
 
+#: Service processes one ``ledger serve`` (and ``ledger bench evidence``) starts at most.
+MAX_WORKERS = 64
+
 
 @click.command()
 @click.option("--host", default=None, help="Bind address (default LEDGER_API_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default LEDGER_API_PORT, 8000).")
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     help="Service processes. They share the database, store and chain; batches are claimed"

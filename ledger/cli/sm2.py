@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ledger import canonical
+from ledger._ids import DEFAULT_DISTID
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
     from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 
 PASSWORD_ENV = "LEDGER_KEY_PASSWORD"
-DEFAULT_ID = "1234567812345678"
+DEFAULT_ID = DEFAULT_DISTID.decode("ascii")
 _MAX_KEY_FILE = 1 << 20
 
 
@@ -204,4 +206,4 @@ def keygen_command(
     public = private.public_key()
     if out_pub is not None:
         _write_new(out_pub, public.to_pem(), mode=0o644, force=force)
-    click.echo(f"sm3:{public.fingerprint().hex()}")
+    click.echo(canonical.label("sm3", public.fingerprint()))

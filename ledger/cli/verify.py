@@ -26,9 +26,10 @@ from pathlib import Path
 
 import click
 
+from ledger import canonical
 from ledger.agreement import VersionKind
 from ledger.chain.client import ChainClient
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, one_line
 from ledger.proof import ProofInvalid, VerifiedProof, confirm_on_chain, verify_proof
 
 PROOF_GLOB = "*.proof.json"
@@ -107,7 +108,7 @@ def _describe(proof: VerifiedProof) -> str:
     where = f"anchored on chain {proof.chain_id} in block {proof.block_number}"
     if proof.batch_id is not None:
         where += (
-            f" (batch keccak256:{proof.batch_id.hex()}, leaf {proof.leaf_index}"
+            f" (batch {canonical.label('keccak256', proof.batch_id)}, leaf {proof.leaf_index}"
             f" of {proof.tree_size})"
         )
     return f"{what} signed by {', '.join(proof.roles)}, {where}"
@@ -185,9 +186,9 @@ def _verify_many(
             if confirmations is not None:
                 confirmations.confirm(proof)
         except ProofInvalid as exc:
-            return _Outcome(path, _INVALID, _one_line(exc))
+            return _Outcome(path, _INVALID, one_line(exc))
         except LedgerError as exc:  # the node failed: no verdict on this proof
-            return _Outcome(path, _UNCHECKED, _one_line(exc))
+            return _Outcome(path, _UNCHECKED, one_line(exc))
         return _Outcome(path, _VALID)
 
     stderr = sys.stderr  # looked up now: CliRunner swaps it
@@ -204,14 +205,8 @@ def _verify_many(
     return outcomes
 
 
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
-
-
 def _fingerprint(text: str) -> bytes:
-    if not text.startswith("sm3:") or len(text) != 68:
-        raise click.BadParameter(f"expected sm3:<64 hex>, got {text!r}", param_hint="--issuer")
     try:
-        return bytes.fromhex(text[4:])
-    except ValueError:
-        raise click.BadParameter(f"not hex: {text!r}", param_hint="--issuer") from None
+        return canonical.unlabel("sm3", text)
+    except canonical.EncodingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--issuer") from None

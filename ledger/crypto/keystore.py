@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from ledger import canonical
 from ledger.crypto import sm4
 from ledger.crypto.errors import CryptoError, DecryptionError, KeystoreError
 from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
@@ -70,7 +71,7 @@ def _aad(header: dict[str, Any]) -> bytes:
 
 
 def _fingerprint_text(public: SM2PublicKey) -> str:
-    return "sm3:" + public.fingerprint().hex()
+    return canonical.label("sm3", public.fingerprint())
 
 
 def encrypt_key(key: SM2PrivateKey, password: bytes, *, scrypt_n: int = DEFAULT_SCRYPT_N) -> bytes:

@@ -16,6 +16,7 @@ import functools
 import re
 from typing import Final, TypeAlias
 
+from ledger._ids import DEFAULT_DISTID as DEFAULT_DISTID  # re-exported: the SM2 default
 from ledger.crypto import _libcrypto
 from ledger.crypto.errors import InvalidSignature, KeyFormatError
 from ledger.crypto.sm3 import sm3
@@ -24,8 +25,6 @@ __all__ = ["DEFAULT_DISTID", "RAW_PUBLIC_KEY_SIZE", "BytesLike", "SM2PrivateKey"
 
 BytesLike: TypeAlias = bytes | bytearray | memoryview
 
-DEFAULT_DISTID: Final = b"1234567812345678"
-"""The default distinguishing ID of GB/T 35276 / GM/T 0009: the ASCII digits 1-8 twice."""
 
 _MAX_DISTID = 8190  # ENTL_A is the bit length on 2 bytes; OpenSSL wants len < 65535 // 8
 RAW_PUBLIC_KEY_SIZE: Final = 65

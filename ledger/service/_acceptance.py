@@ -28,13 +28,14 @@ from ledger.agreement import (
     signer_refusal,
     version_refusal,
 )
+from ledger.canonical import whole_seconds
 from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PublicKey
 from ledger.db import Conflict
 from ledger.db.records import NewVersion
 from ledger.document import DocumentError, KeyWrapper, SealedDocument, seal_and_store
 from ledger.errors import LedgerError
-from ledger.service._rows import Submission, Written, accepted_row, whole_seconds
+from ledger.service._rows import Submission, Written, accepted_row
 from ledger.service.errors import AgreementConflict, SignatureRejected, SigningTimeRejected
 from ledger.signature import Signature
 from ledger.store import StoreBackend, StoreError

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from ledger.agreement import (
@@ -49,11 +49,6 @@ class Written(NamedTuple):
     version: int
     kind: str
     status: str
-
-
-def whole_seconds(moment: datetime) -> datetime:
-    # Times in payloads and leaf entries have second precision (RFC 3339 ...Z).
-    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def signature_of(record: SignatureRecord) -> Signature:

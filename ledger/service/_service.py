@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from ledger.agreement import (
     REQUIRED_ROLES,
-    Agreement,
     AgreementError,
     AgreementVersion,
     Document,
@@ -24,27 +23,26 @@ from ledger.agreement import (
     next_version,
     void_notice,
 )
+from ledger.canonical import whole_seconds
 from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from ledger.db import Database
 from ledger.document import KeyWrapper
 from ledger.errors import LedgerError
 from ledger.service._acceptance import Acceptance
 from ledger.service._committer import GroupCommitter
+from ledger.service._records import VersionRecords
 from ledger.service._rows import (
     Submission,
     database_errors,
     entry_of,
-    proof_file,
     signature_of,
-    whole_seconds,
 )
-from ledger.service.errors import AgreementConflict, NotAnchoredYet
+from ledger.service.errors import AgreementConflict
 from ledger.signature import Signature
 from ledger.store import StoreBackend
-from ledger.store.car import car_bytes
 
 
-class EvidenceService:
+class EvidenceService(VersionRecords):
     """Drafts, signatures, acceptance (acknowledged = durably in the outbox), proofs.
 
     Two ways in, same rules (:mod:`ledger.agreement`):
@@ -86,7 +84,9 @@ class EvidenceService:
         :class:`~ledger.agreement.SigningWindow`: 24 h back, 5 min ahead).
         ``on_accepted(n)`` is told when the last signature accepts a version step by step (the
         committer tells the anchoring loop of submitted ones)."""
-        self._db = database
+        super().__init__(
+            database=database, store=store, issuer_key=issuer_key, distid=distid, now=now
+        )
         self._acceptance = Acceptance(
             store=store,
             domain=domain,
@@ -95,16 +95,8 @@ class EvidenceService:
             now=now,
         )
         self._on_accepted = on_accepted
-        self._store = store
         self.domain = domain
-        self._issuer = issuer_key
-        self._distid = distid
         self._committer = committer
-        self._now = now
-
-    @property
-    def issuer_fingerprint(self) -> bytes:
-        return self._issuer.public_key().fingerprint()
 
     # -- as the API takes them ---------------------------------------------------------------
 
@@ -122,12 +114,11 @@ class EvidenceService:
         once (``agreement_id``, which the parties signed, is then required; ``readers`` default
         to the signers)."""
         if signatures is None:
-            if readers is None:
-                raise AgreementError(
-                    "a draft needs readers: the keys allowed to decrypt the document"
-                )
             return self.create_draft(
-                document, readers=readers, required_roles=required_roles, agreement_id=agreement_id
+                document,
+                readers=_draft_readers(readers),
+                required_roles=required_roles,
+                agreement_id=agreement_id,
             )
         if agreement_id is None:
             raise AgreementError(
@@ -171,10 +162,7 @@ class EvidenceService:
             document = void_notice(agreement_id, voids_version=latest.version, reason=reason)
         assert document is not None
         if signatures is None:
-            if readers is None:
-                raise AgreementError(
-                    "a draft needs readers: the keys allowed to decrypt the document"
-                )
+            readers = _draft_readers(readers)
             return self._draft(agreement_id, version, kind, document, readers, roles, latest)
         return self.submit(
             document,
@@ -341,42 +329,7 @@ class EvidenceService:
             )
         return self._acceptance.accept_many(submissions, latest, self._committer.commit_many)
 
-    # -- reading ---------------------------------------------------------------------------
-
-    def get_version(self, agreement_id: str, version: int) -> AgreementVersion:
-        with database_errors():
-            return self._db.get_version(check_agreement_id(agreement_id), check_version(version))
-
-    def versions(self, agreement_id: str) -> list[AgreementVersion]:
-        with database_errors():
-            return self._db.versions(check_agreement_id(agreement_id))
-
-    def agreement(self, agreement_id: str) -> Agreement:
-        """Every version of the agreement and the state they put it in."""
-        return Agreement(tuple(self.versions(agreement_id)))
-
-    def proof(self, agreement_id: str, version: int, *, include_car: bool = True) -> bytes:
-        """The ``ledger-proof/1`` file of an anchored version (sealed by this service)."""
-        record = self.get_version(agreement_id, version)
-        if record.status is not VersionStatus.ANCHORED:
-            raise NotAnchoredYet(f"{agreement_id} v{version} is {record.status}, not anchored yet")
-        with database_errors():
-            inclusion = self._db.inclusion(agreement_id, version)
-        car = car_bytes(self._store, record.document_cid) if include_car else None
-        return proof_file(record, inclusion, car=car, issuer_key=self._issuer, distid=self._distid)
-
-    def erase_document(self, agreement_id: str) -> int:
-        """Crypto-shred every version's document: the wrapped keys go, proofs stay valid."""
-        with database_errors():
-            return self._db.erase_document_keys(
-                check_agreement_id(agreement_id), erased_at=self._now()
-            )
-
     # -- plumbing --------------------------------------------------------------------------
-
-    def _latest(self, agreement_id: str) -> AgreementVersion:
-        with database_errors():
-            return self._db.latest_version(check_agreement_id(agreement_id))
 
     def _draft(
         self,
@@ -412,3 +365,10 @@ class EvidenceService:
         except AgreementConflict:  # a concurrent writer took the version after our check
             self._acceptance.discard([sealed.cid])
             raise
+
+
+def _draft_readers(readers: Sequence[SM2PublicKey] | None) -> Sequence[SM2PublicKey]:
+    """A draft names its readers (a signed submission defaults them to the signers)."""
+    if readers is None:
+        raise AgreementError("a draft needs readers: the keys allowed to decrypt the document")
+    return readers

@@ -40,7 +40,7 @@ from ledger.store._multiformats import (
     encode_varint,
     v1_text,
 )
-from ledger.store.errors import ContentCorrupt, InvalidCid, StoreError
+from ledger.store.errors import ContentCorrupt, ContentNotFound, InvalidCid, StoreError
 
 CHUNK_SIZE = 262144  # Kubo's default chunker: size-262144
 MAX_LINKS = 174  # Kubo's default helpers.DefaultLinksPerBlock
@@ -345,6 +345,18 @@ def iter_file(load: BlockLoader, cid: Cid) -> Iterator[bytes]:
         total += got
     if fsdata.filesize is not None and total != fsdata.filesize:
         raise ContentCorrupt(f"{cid}: {total} bytes, filesize says {fsdata.filesize}", cid=str(cid))
+
+
+def iter_content(load: BlockLoader, root: Cid) -> Iterator[bytes]:
+    """:func:`iter_file` as a store reads it: a block missing below ``root`` makes the content
+    incomplete (:class:`ContentNotFound` naming the missing block); ``root`` missing, not
+    found."""
+    try:
+        yield from iter_file(load, root)
+    except ContentNotFound as exc:
+        if exc.cid == str(root):
+            raise
+        raise ContentNotFound(f"content {root} is incomplete: {exc}", cid=exc.cid) from None
 
 
 def iter_blocks(load: BlockLoader, cid: Cid) -> Iterator[tuple[Cid, bytes]]:

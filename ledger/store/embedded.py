@@ -39,7 +39,7 @@ from ledger.store._unixfs import (
     Chunks,
     build_file,
     iter_blocks,
-    iter_file,
+    iter_content,
     read_chunks,
     single_leaf,
     single_leaf_text,
@@ -272,15 +272,7 @@ class EmbeddedStore:
         root = _as_cid(cid)
         if not os.path.exists(self._block_path(root)):
             raise ContentNotFound(f"content {root} not found", cid=str(root))
-        return self._iter_content(root)
-
-    def _iter_content(self, root: Cid) -> Iterator[bytes]:
-        try:
-            yield from iter_file(self._load, root)
-        except ContentNotFound as exc:
-            if exc.cid == str(root):
-                raise
-            raise ContentNotFound(f"content {root} is incomplete: {exc}", cid=exc.cid) from None
+        return iter_content(self._load, root)
 
     def has(self, cid: CidLike) -> bool:
         """Whether the root block of ``cid`` is stored (hence, by write order, its whole DAG).

@@ -16,7 +16,7 @@ RPC calls used (all ``POST``, as the RPC API requires):
                    hash=sha2-256&pin=true&progress=false`` (multipart, one file)
 ``get``            ``cat?arg=CID&timeout=..`` then, only if the bytes do not hash to the CID with
                    our layout (another layout, a CIDv0, a truncated stream), the block walk below
-``get_stream``     ``block/get?arg=CID&timeout=..`` per block, walked by ``_unixfs.iter_file``
+``get_stream``     ``block/get?arg=CID&timeout=..`` per block, walked by ``_unixfs.iter_content``
 ``blocks``         ``block/get`` per block, walked by ``_unixfs.iter_blocks`` (the order of
                    ``refs?recursive=true`` with the root in front: CAR order)
 ``has``            ``block/stat?arg=CID&offline=true&timeout=..`` (see :meth:`KuboStore.has`)
@@ -26,10 +26,9 @@ RPC calls used (all ``POST``, as the RPC API requires):
 ``healthy``        ``version``
 =================  =============================================================================
 
-A CID the node does not have makes js-ipfs (and an online Kubo) look for it until the request's
-``timeout=`` expires; the answer is then HTTP 500 ``"... request timed out"`` (Kubo: ``context
-deadline exceeded``), which this module reports as :class:`ContentNotFound`. So ``timeout_s``
-is also how long a missing CID takes to be reported.
+A CID the node does not have is reported as :class:`ContentNotFound` once the request's
+``timeout=`` expires (see :mod:`ledger.store._kubo_rpc`, the transport), so ``timeout_s`` is
+also how long a missing CID takes to be reported.
 
 js-ipfs 0.66.1 quirks found on the way (Kubo has none of them): it ignores ``offline=true``
 (so ``has`` of a missing CID costs ``has_timeout_s``); ``pin/ls?cid-base=base32`` fails outright
@@ -42,25 +41,27 @@ unhandled "Want for ... aborted" rejection in ipfs-bitswap) - ``block/get``, ``r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from os import PathLike
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 
-from ledger.errors import ConfigurationError
+from ledger.errors import ConfigurationError, one_line
+from ledger.store._kubo_rpc import KEPT_HINTS, NOT_PINNED_HINTS, KuboRpc
 from ledger.store._multiformats import Cid, parse_cid
 from ledger.store._unixfs import (
+    CHUNK_SIZE,
     Chunks,
     FileDagBuilder,
     build_file,
     iter_blocks,
-    iter_file,
+    iter_content,
     read_chunks,
 )
 from ledger.store.embedded import CidLike, _as_cid
-from ledger.store.errors import ContentCorrupt, ContentNotFound, StoreError, StoreUnavailable
+from ledger.store.errors import ContentCorrupt, ContentNotFound, StoreError
 
 __all__ = ["ADD_PARAMS", "KuboStore"]
 
@@ -70,35 +71,11 @@ ADD_PARAMS = {
     "cid-version": "1",
     "cid-base": "base32",
     "raw-leaves": "true",
-    "chunker": "size-262144",
+    "chunker": f"size-{CHUNK_SIZE}",
     "hash": "sha2-256",
     "pin": "true",
     "progress": "false",
 }
-
-_HTTP_MARGIN_S = 5.0  # HTTP read timeout beyond the node-side `timeout=` of a request
-_MAX_CONNECT_S = 5.0
-_HEALTH_TIMEOUT_S = 3.0
-
-# Error messages (lower-cased) by which a node says "I do not have that content": js-ipfs's
-# `timeout=` expiring ("request timed out") or a refs stream's "want ... aborted", Kubo's
-# "context deadline exceeded" / offline "block was not found locally" / "ipld: could not find".
-_NOT_FOUND_HINTS = ("timed out", "deadline exceeded", "not found", "could not find", "aborted")
-# ... "that content is not a (UnixFS) file": a user error, not an unavailable node.
-_NOT_A_FILE_HINTS = ("directory", "not a file", "not unixfs", "unsupported")
-_NOT_PINNED_HINTS = ("not pinned", "pinned indirectly")
-# ... "that block stays": gone already, or another pin still holds it.
-_KEPT_HINTS = ("not found", "pinned")
-
-
-def _duration(seconds: float) -> str:
-    """A node-side ``timeout=`` value (Go ``time.ParseDuration`` / js ``parse-duration``)."""
-    return f"{max(1, round(seconds * 1000))}ms"
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _HashingReader:
@@ -140,31 +117,19 @@ class KuboStore:
         client: httpx.Client | None = None,
         has_timeout_s: float = 1.0,
     ) -> None:
-        url = api_url.strip().rstrip("/")
-        url = url.removesuffix("/api/v0")
-        try:
-            parsed = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise ConfigurationError(f"invalid IPFS API URL {api_url!r}: {exc}") from None
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ConfigurationError(
-                f"invalid IPFS API URL {api_url!r}: expected http(s)://host:port"
-            )
         if timeout_s <= 0 or has_timeout_s <= 0:
             raise ConfigurationError("IPFS timeouts must be positive")
-        self.api_url = url
+        self._rpc = KuboRpc(api_url=api_url, timeout_s=float(timeout_s), client=client)
+        self.api_url = self._rpc.api_url
         self.timeout_s = float(timeout_s)
         self.has_timeout_s = float(has_timeout_s)
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client()
 
     def __repr__(self) -> str:
         return f"KuboStore(api_url={self.api_url!r})"
 
     def close(self) -> None:
         """Close the HTTP client if this store created it."""
-        if self._owns_client:
-            self._client.close()
+        self._rpc.close()
 
     def __enter__(self) -> KuboStore:
         return self
@@ -176,99 +141,6 @@ class KuboStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    # -- RPC ---------------------------------------------------------------------------------
-
-    def _timeout(self, read_s: float) -> httpx.Timeout:
-        return httpx.Timeout(read_s, connect=min(self.timeout_s, _MAX_CONNECT_S))
-
-    def _rpc(
-        self,
-        command: str,
-        params: dict[str, str],
-        *,
-        read_s: float | None = None,
-        cid: Cid | None = None,
-        files: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        """POST ``/api/v0/<command>``; return a 200 response or raise the matching StoreError.
-
-        ``cid``: the content the command reads; a "not found"/timeout answer then raises
-        :class:`ContentNotFound` for it.
-        """
-        response = self._post(command, params, read_s=read_s, files=files)
-        if response.status_code != 200:
-            self._raise_for(command, response, cid)
-        return response
-
-    def _post(
-        self,
-        command: str,
-        params: dict[str, str],
-        *,
-        read_s: float | None = None,
-        files: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        """POST ``/api/v0/<command>``, any HTTP status; transport failures: StoreUnavailable."""
-        url = f"{self.api_url}/api/v0/{command}"
-        read_s = read_s if read_s is not None else self.timeout_s + _HTTP_MARGIN_S
-        try:
-            response = self._client.post(
-                url, params=params, files=files, timeout=self._timeout(read_s)
-            )
-        except httpx.TimeoutException as exc:
-            raise StoreUnavailable(
-                f"IPFS node at {self.api_url} timed out on {command} "
-                f"({type(exc).__name__}, limit {read_s:g}s)",
-                url=self.api_url,
-            ) from None
-        except httpx.TransportError as exc:  # refused, reset, closed mid-answer, DNS, ...
-            raise StoreUnavailable(
-                f"IPFS node at {self.api_url} is unreachable ({command}): "
-                f"{_one_line(str(exc) or type(exc).__name__, 200)}",
-                url=self.api_url,
-            ) from None
-        return response
-
-    @staticmethod
-    def _message(response: httpx.Response) -> str:
-        """The node's error message (Kubo RPC errors: ``{"Message", "Code", "Type"}``)."""
-        message = response.text
-        try:
-            body = response.json()
-            if isinstance(body, dict) and isinstance(body.get("Message"), str):
-                message = body["Message"]
-        except ValueError:
-            pass
-        return _one_line(message) or response.reason_phrase
-
-    def _raise_for(self, command: str, response: httpx.Response, cid: Cid | None) -> NoReturn:
-        status = response.status_code
-        message = self._message(response)
-        lower = message.lower()
-        where = f"IPFS node at {self.api_url}"
-        if cid is not None and status in (404, 500):
-            if any(hint in lower for hint in _NOT_FOUND_HINTS) and lower not in ("not found", ""):
-                raise ContentNotFound(
-                    f"content {cid} not found on the {where} ({command}: {message})",
-                    cid=str(cid),
-                )
-            if status == 500 and any(hint in lower for hint in _NOT_A_FILE_HINTS):
-                raise StoreError(f"{cid} cannot be read as a file ({command}: {message})")
-        if status >= 500:
-            raise StoreUnavailable(
-                f"{where} failed {command}: HTTP {status}: {message}", url=self.api_url
-            )
-        if status in (404, 405, 501):
-            raise StoreUnavailable(
-                f"{where} does not serve /api/v0/{command} (HTTP {status}: {message}): "
-                "not a Kubo RPC API?",
-                url=self.api_url,
-            )
-        raise StoreError(f"{where} rejected {command}: HTTP {status}: {message}")
-
-    def _content_params(self, cid: Cid, timeout_s: float | None = None) -> dict[str, str]:
-        return {"arg": str(cid), "timeout": _duration(timeout_s or self.timeout_s)}
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -295,17 +167,13 @@ class KuboStore:
         return self.put_stream(read_chunks(path))
 
     def _add(self, file: tuple[str, Any, str]) -> str:
-        response = self._rpc("add", ADD_PARAMS, files={"file": file})
+        response = self._rpc.call("add", ADD_PARAMS, files={"file": file})
         lines = [line for line in response.text.splitlines() if line.strip()]
         try:
             last = json.loads(lines[-1])
             return str(parse_cid(str(last["Hash"])).to_v1())
         except (IndexError, ValueError, KeyError, TypeError, StoreError):
-            raise StoreUnavailable(
-                f"IPFS node at {self.api_url} gave an unexpected add answer: "
-                f"{_one_line(response.text, 200)!r}",
-                url=self.api_url,
-            ) from None
+            raise self._rpc.unexpected("add", response) from None
 
     def _check_added(self, node_cid: str, expected: str) -> str:
         if node_cid != expected:
@@ -320,7 +188,7 @@ class KuboStore:
 
     def _load_block(self, cid: Cid) -> bytes:
         """One block, hash-verified (the ``BlockLoader`` of the shared DAG walkers)."""
-        block = self._rpc("block/get", self._content_params(cid), cid=cid).content
+        block = self._rpc.call("block/get", self._rpc.content_params(cid), cid=cid).content
         if not cid.verify(block):
             raise ContentCorrupt(
                 f"block {cid} from the IPFS node at {self.api_url} does not match its hash",
@@ -335,7 +203,7 @@ class KuboStore:
         be checked that way: it is then read block by block, every block hash-verified.
         """
         root = _as_cid(cid)
-        data = self._rpc("cat", self._content_params(root), cid=root).content
+        data = self._rpc.call("cat", self._rpc.content_params(root), cid=root).content
         if str(build_file((data,))) == str(root.to_v1()):
             return data
         return b"".join(self.get_stream(root))
@@ -351,16 +219,7 @@ class KuboStore:
             block = first.pop(block_cid, None)
             return block if block is not None else self._load_block(block_cid)
 
-        return self._iter_content(load, root)
-
-    @staticmethod
-    def _iter_content(load: Callable[[Cid], bytes], root: Cid) -> Iterator[bytes]:
-        try:
-            yield from iter_file(load, root)
-        except ContentNotFound as exc:
-            if exc.cid == str(root):
-                raise
-            raise ContentNotFound(f"content {root} is incomplete: {exc}", cid=exc.cid) from None
+        return iter_content(load, root)
 
     def has(self, cid: CidLike) -> bool:
         """Whether the node has the root block of ``cid`` locally (``block/stat``).
@@ -370,9 +229,10 @@ class KuboStore:
         through this store is pinned recursively, so its root being there means all of it is.
         """
         root = _as_cid(cid)
-        params = {**self._content_params(root, self.has_timeout_s), "offline": "true"}
+        params = {**self._rpc.content_params(root, self.has_timeout_s), "offline": "true"}
         try:
-            self._rpc("block/stat", params, read_s=self.has_timeout_s + _HTTP_MARGIN_S, cid=root)
+            read_s = self._rpc.read_timeout(self.has_timeout_s)
+            self._rpc.call("block/stat", params, read_s=read_s, cid=root)
         except ContentNotFound:
             return False
         return True
@@ -390,37 +250,33 @@ class KuboStore:
         """Pin ``cid`` recursively on the node. Idempotent; ContentNotFound if it is not there
         (after ``timeout_s``)."""
         root = _as_cid(cid)
-        params = {**self._content_params(root), "recursive": "true"}
+        params = {**self._rpc.content_params(root), "recursive": "true"}
         try:
-            self._rpc("pin/add", params, cid=root)
+            self._rpc.call("pin/add", params, cid=root)
         except ContentNotFound as exc:
             raise ContentNotFound(f"cannot pin {root}: {exc}", cid=str(root)) from None
 
     def unpin(self, cid: CidLike) -> bool:
         """Remove the recursive pin of ``cid``; return whether it was pinned."""
         root = _as_cid(cid)
-        response = self._post("pin/rm", {"arg": str(root), "recursive": "true"})
+        response = self._rpc.post("pin/rm", {"arg": str(root), "recursive": "true"})
         if response.status_code == 200:
             return True
         # the node answers HTTP 500 "... is not pinned" (Kubo: "not pinned or pinned indirectly")
-        lower = self._message(response).lower()
-        if response.status_code == 500 and any(hint in lower for hint in _NOT_PINNED_HINTS):
+        lower = self._rpc.message(response).lower()
+        if response.status_code == 500 and any(hint in lower for hint in NOT_PINNED_HINTS):
             return False
-        self._raise_for("pin/rm", response, None)
+        self._rpc.raise_for("pin/rm", response, None)
 
     def pins(self) -> list[str]:
         """Recursively pinned CIDs (CIDv1 base32 when parseable), sorted."""
         # No `cid-base=base32`: js-ipfs then fails the whole listing ("Cannot string encode V0 in
         # base32 encoding") as soon as one CIDv0 is pinned. Spellings are normalised below.
-        response = self._rpc("pin/ls", {"type": "recursive"})
+        response = self._rpc.call("pin/ls", {"type": "recursive"})
         try:
             keys = response.json().get("Keys") or {}
         except (ValueError, AttributeError):
-            raise StoreUnavailable(
-                f"IPFS node at {self.api_url} gave an unexpected pin/ls answer: "
-                f"{_one_line(response.text, 200)!r}",
-                url=self.api_url,
-            ) from None
+            raise self._rpc.unexpected("pin/ls", response) from None
         pinned = set()
         for key in keys:
             try:
@@ -442,13 +298,13 @@ class KuboStore:
         if not self.has(root):
             return False
         for block_cid, _ in iter_blocks(self._load_block, root):
-            response = self._rpc("block/rm", {"arg": str(block_cid)})
+            response = self._rpc.call("block/rm", {"arg": str(block_cid)})
             for line in response.text.splitlines():
                 try:
                     error = str(json.loads(line).get("Error") or "") if line.strip() else ""
                 except (ValueError, AttributeError):
-                    error = _one_line(line, 200)
-                if error and not any(hint in error.lower() for hint in _KEPT_HINTS):
+                    error = one_line(line, 200)
+                if error and not any(hint in error.lower() for hint in KEPT_HINTS):
                     raise StoreError(
                         f"IPFS node at {self.api_url} did not remove {block_cid}: {error}"
                     )
@@ -458,11 +314,4 @@ class KuboStore:
 
     def healthy(self) -> bool:
         """Whether the node answers ``version`` (quickly); never raises."""
-        try:
-            response = self._client.post(
-                f"{self.api_url}/api/v0/version",
-                timeout=httpx.Timeout(min(self.timeout_s, _HEALTH_TIMEOUT_S)),
-            )
-            return response.status_code == 200 and bool(response.json().get("Version"))
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return False
+        return self._rpc.healthy()

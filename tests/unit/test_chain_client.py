@@ -53,7 +53,7 @@ def test_dynamic_fee_signing_matches_eth_account(
     }
     client = ChainClient(rpc_url="http://127.0.0.1:9", private_key=DEV_PRIVATE_KEY)
     expected = Account.from_key(DEV_PRIVATE_KEY).sign_transaction(tx)
-    assert client._sign_dynamic_fee(tx) == bytes(expected.raw_transaction)
+    assert client.signer.sign_dynamic_fee(tx) == bytes(expected.raw_transaction)
 
 
 class FakeNode:

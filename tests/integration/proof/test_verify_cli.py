@@ -136,6 +136,18 @@ def test_issuer_pinning_over_a_directory(proof_tree: Path) -> None:
     assert all("is not trusted" in line for line in done.stdout.splitlines()[:-1])
 
 
+@pytest.mark.parametrize(
+    "issuer", ["00" * 32, "sm3:" + "00" * 31, "sm3:" + "0G" * 32, "SM3:" + "00" * 32, "keccak256:0"]
+)
+def test_an_issuer_that_is_not_an_sm3_fingerprint_is_bad_input(tmp_path: Path, issuer: str) -> None:
+    (tmp_path / "a.proof.json").write_text("{}")
+    done = _ledger("verify", "--issuer", issuer, str(tmp_path))
+    assert done.exit_code == 2
+    assert done.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for --issuer: expected an sm3 digest 'sm3:<64 hex>', got {issuer!r}"
+    )
+
+
 def test_a_directory_without_proofs_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text("{}")
     done = _ledger("verify", str(tmp_path))
