@@ -13,7 +13,7 @@ import warnings
 import sqlalchemy as sa
 from alembic import context
 
-from ledger.db._engine import BEGIN_OPTION, make_engine
+from ledger.db.engine import BEGIN_OPTION, make_engine
 from ledger.db.schema import metadata
 
 config = context.config

@@ -2,10 +2,12 @@
 
 * :func:`open_database` -> :class:`Database`, :func:`upgrade` (Alembic, to head; the service
   calls it at start), :func:`downgrade`, :func:`current_revision`, :func:`head_revision`;
-* :class:`Database`: one transaction per method (see :mod:`ledger.db.database` for the anchoring
-  life cycle and why it is idempotent across crashes, group commit with
-  :meth:`Database.submit_many`, and crypto-shredding with
-  :meth:`Database.erase_document_keys`);
+* :class:`Database`: one transaction per method, the methods of one repository per concern
+  (:mod:`ledger.db.database` lists them): agreement versions and signatures
+  (:mod:`ledger.db.versions`, group commit in :mod:`ledger.db.group_commit`), document keys and
+  crypto-shredding (:mod:`ledger.db.document_keys`), the anchoring outbox
+  (:mod:`ledger.db.outbox`, with the anchoring life cycle and why it is idempotent across
+  crashes; :mod:`ledger.db.inclusion`, :mod:`ledger.db.batches`, :mod:`ledger.db.lease`);
 * records (:mod:`ledger.db.records`; the agreement's own records, :class:`AgreementVersion` and
   the rest, come from the domain, :mod:`ledger.agreement`) and errors (:mod:`ledger.db.errors`).
 
@@ -13,14 +15,8 @@ SQLite (the default, ``<data_dir>/ledger.db``) and PostgreSQL (psycopg 3) behave
 """
 
 from ledger.agreement import AgreementVersion, SignatureRecord, VersionKind, VersionStatus
-from ledger.db.database import Database
-from ledger.db.engine import (
-    current_revision,
-    downgrade,
-    head_revision,
-    open_database,
-    upgrade,
-)
+from ledger.db.database import Database, open_database
+from ledger.db.engine import current_revision, downgrade, head_revision, upgrade
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.db.records import (
     Batch,

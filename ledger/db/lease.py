@@ -10,7 +10,7 @@ to the life of the holder, so a leader killed with SIGKILL gives it up at once:
   seconds). :meth:`AnchoringLease.check` asks over that connection; if the connection is gone the
   lease is lost, and the holder must stop acting at once (another process may have it now).
 * SQLite on a file: ``flock`` on ``<database>-anchoring`` (beside the database, like
-  :class:`~ledger.db._engine.WriteLock`), released by the kernel when the process dies. An
+  :class:`~ledger.db._plumbing.WriteLock`), released by the kernel when the process dies. An
   in-memory database belongs to one process: its lease is always granted.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-from ledger.db._engine import LOCK_TIMEOUT_MS
+from ledger.db.engine import LOCK_TIMEOUT_MS
 
 #: Key of the PostgreSQL advisory lock of the anchoring lease ("anchor").
 _LEASE_KEY = 0x616E63686F72

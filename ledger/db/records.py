@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from ledger.agreement import VersionKind
 
@@ -19,6 +20,15 @@ class BatchStatus(StrEnum):
     OPEN = "open"  # leaves claimed; root, then the signed transaction, still to come
     SUBMITTED = "submitted"  # the signed transaction is stored (and maybe sent)
     ANCHORED = "anchored"  # the transaction is in a block; every leaf has its proof
+
+
+class LatestRow(NamedTuple):
+    """The latest stored version of an agreement, as the next-version rule needs it (a
+    :class:`~ledger.agreement.LatestVersion`): lighter than a whole :class:`AgreementVersion`."""
+
+    version: int
+    kind: str
+    status: str
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ledger.db import (
     NotFound,
     VersionKind,
     VersionStatus,
+    group_commit,
     open_database,
 )
 from ledger.db.schema import outbox
@@ -269,14 +270,14 @@ def test_a_version_stored_after_the_read_turns_into_a_conflict_slot(
     """A concurrent writer commits between submit_many's read and its insert (possible on
     PostgreSQL): the unique key refuses the insert, submit_many reads again and reports it."""
     [(taken, _)] = accepted(database)
-    real = Database._latest_versions
+    real = group_commit.read_latest
     reads: list[int] = []
 
     def stale_first(conn: sa.Connection, agreement_ids: set[str]) -> Any:
         reads.append(len(agreement_ids))
         return {} if len(reads) == 1 else real(conn, agreement_ids)
 
-    monkeypatch.setattr(Database, "_latest_versions", staticmethod(stale_first))
+    monkeypatch.setattr(group_commit, "read_latest", stale_first)
     other = new_version()
     results = database.submit_many([new_version(taken, 1), other])
     assert len(reads) == 2

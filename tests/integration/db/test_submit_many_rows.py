@@ -1,6 +1,6 @@
 """submit_many writes its rows straight through the driver (values converted by hand, not by the
 columns' SQLAlchemy types): they must be stored exactly as SQLAlchemy Core stores them, on both
-backends, and its fast form checks must accept exactly what the detailed ones accept."""
+backends."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _items() -> list[NewVersion]:
     """Accepted items covering the conversions: times in several zones (one crossing midnight
     and a year, one before year 1000, microseconds and none), roles unsorted, a void in the
     same call, no keys and three keys, non-ASCII text, a large size, blobs with NUL and 0xff,
-    and items only the detailed checks accept (kind as text, lists, a mapping proxy)."""
+    and items the checks normalize (kind as text, lists, a mapping proxy)."""
     first = new_version(accepted_at=at(3))
     void = new_version(first.agreement_id, 2, kind=VersionKind.VOID, accepted_at=at(4))
     west = timezone(timedelta(hours=-5))
@@ -246,9 +246,9 @@ def test_results_are_ordinary_records(database: Database) -> None:
             record.version = 9  # type: ignore[misc]
 
 
-#: Malformations the fast checks see first (each must still be refused, with the detailed
-#: message): falsy text, bools as ints, lists where tuples are expected, non-mappings.
-FAST_PATH_MALFORMED: list[tuple[dict[str, Any], str]] = [
+#: Malformations of the right shape but the wrong type or value, refused with the exact message:
+#: falsy text, bools as ints, a string of roles, a bytearray, a list of pairs, a text time.
+MALFORMED_WITH_MESSAGE: list[tuple[dict[str, Any], str]] = [
     ({"document_cid": ""}, "document_cid must be a non-empty string"),
     ({"media_type": ""}, "media_type must be a non-empty string"),
     ({"contract": ""}, "contract must be a non-empty string"),
@@ -264,8 +264,8 @@ FAST_PATH_MALFORMED: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("change", "message"), FAST_PATH_MALFORMED)
-def test_fast_checks_refuse_what_the_detailed_checks_refuse(
+@pytest.mark.parametrize(("change", "message"), MALFORMED_WITH_MESSAGE)
+def test_a_malformed_item_is_refused_with_what_is_malformed(
     database: Database, change: dict[str, Any], message: str
 ) -> None:
     good = new_version()
