@@ -37,11 +37,12 @@ from ledger.agreement import Document, LeafEntry, VersionKind, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode, free_port
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.db import open_database
 from ledger.db.schema import batches, outbox
 from ledger.document import seal_and_store
 from ledger.merkle import MerkleTree
 from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
-from ledger.service import RunningService, Submission, prepare, running_service
+from ledger.service import RunningService, Submission, _bench_http, prepare, running_service
 from ledger.settings import Settings
 from ledger.signature import Signature, in_role_order, sign_version, signature_set_digest
 from ledger.store.car import car_bytes
@@ -294,10 +295,14 @@ def run(
     batch_max_size: int = 1000,
     batch_max_wait_s: float = 0.5,
     database_url: str | None = None,
+    http: bool = False,
+    http_clients: int = 1,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """``database_url``: the service database (an empty one: SQLite or PostgreSQL); None means
-    ``LEDGER_DATABASE_URL``, else a fresh SQLite file."""
+    ``LEDGER_DATABASE_URL``, else a fresh SQLite file. With ``http``, the same
+    clients' work then goes through ``ledger serve --workers <processes>`` over HTTP, on the same
+    data dir, chain and database."""
     progress("openssl speed sm2 (reference)")
     reference = openssl_sm2(max(1, round(min(seconds, 3))))
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
@@ -351,9 +356,37 @@ def run(
                     "gas and proof sizes at batch sizes " + ", ".join(map(str, GAS_BATCH_SIZES))
                 )
                 gas, proof_sizes = _gas_and_proof_sizes(service)
+            over_http = None
+            if http:
+                over_http = _bench_http.run(
+                    _environment(settings_kwargs),
+                    log=Path(tmp) / "serve.log",
+                    server_workers=processes,
+                    client_processes=http_clients,
+                    client_threads=workers,
+                    seconds=seconds,
+                    per_customer=per_customer,
+                    bulk=bulk,
+                    document=DOCUMENT,
+                    wait_anchored=lambda: _wait_anchored_at(settings, timeout_s=120),
+                    progress=progress,
+                )
         finally:
             node.stop()
     ack_latencies = [latency for latency, _ in acked.values()]
+    http_result = None
+    if over_http is not None:
+        http_latencies = over_http.pop("latencies")
+        http_result = {
+            **over_http,
+            "ack_p50_ms": _ms(_percentile(http_latencies, 0.50)),
+            "ack_p99_ms": _ms(_percentile(http_latencies, 0.99)),
+            "of_in_process": (
+                over_http["acks_per_s"] / (len(acked) / elapsed)
+                if over_http["acks_per_s"] and elapsed and acked
+                else None
+            ),
+        }
     return {
         "seconds": round(elapsed, 3),
         "database": backend,
@@ -378,7 +411,26 @@ def run(
         "proof_path_hashes": {size: s["path_hashes"] for size, s in proof_sizes.items()},
         "openssl_sm2_sign_per_s": reference[0] if reference else None,
         "openssl_sm2_verify_per_s": reference[1] if reference else None,
+        "http": http_result,
     }
+
+
+def _environment(settings_kwargs: dict[str, Any]) -> dict[str, str]:
+    """The settings of the bench's service as ``LEDGER_*`` variables, for ``ledger serve``."""
+    env = {}
+    for name, value in settings_kwargs.items():
+        secret = getattr(value, "get_secret_value", None)
+        env[f"LEDGER_{name.upper()}"] = str(secret() if secret else value)
+    return env
+
+
+def _wait_anchored_at(settings: Settings, *, timeout_s: float) -> None:
+    with open_database(settings.resolved_database_url) as database:
+        deadline = time.monotonic() + timeout_s
+        while database.counts().accepted > 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not all anchored within {timeout_s} s")
+            time.sleep(0.05)
 
 
 def _ms(value: float | None) -> float | None:
@@ -422,6 +474,21 @@ def format_table(r: dict[str, Any]) -> str:
             "",
         )
     )
+    over_http = r.get("http")
+    if over_http:
+        rows[1:1] = [
+            (
+                "over HTTP: acknowledged / s (ledger serve --workers"
+                f" {over_http['server_workers']})",
+                f"{over_http['acks_per_s']:,.0f} ({over_http['of_in_process']:.0%} of in-process)",
+                "target >= 70% of in-process",
+            ),
+            (
+                "over HTTP: request latency p50 / p99 (ms)",
+                f"{over_http['ack_p50_ms']:,.1f} / {over_http['ack_p99_ms']:,.1f}",
+                "",
+            ),
+        ]
     header = ("metric", "measured", "target")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     lines = [
