@@ -93,12 +93,15 @@ def _acknowledge(
     seconds: float,
     workers: int,
     bulk: int,
-) -> tuple[dict[str, tuple[float, datetime]], float]:
+) -> tuple[dict[str, tuple[float, datetime]], float, float]:
     """Submit until ``seconds`` pass, one agreement per call (``bulk`` 1, :meth:`submit`) or
-    ``bulk`` per call (:meth:`submit_many`); agreement ID -> (ack latency s, ack wall time)."""
+    ``bulk`` per call (:meth:`submit_many`); agreement ID -> (ack latency s, ack wall time),
+    the seconds it took, and the CPU seconds this process spent meanwhile (the service's work:
+    the client threads only call it, their parties signed before)."""
     acked: dict[str, tuple[float, datetime]] = {}
     lock = threading.Lock()
     items = iter(work)
+    cpu_began = time.process_time()
     began = time.perf_counter()
     deadline = began + seconds
     evidence = service.evidence
@@ -134,7 +137,7 @@ def _acknowledge(
         t.start()
     for t in threads:
         t.join()
-    return acked, time.perf_counter() - began
+    return acked, time.perf_counter() - began, time.process_time() - cpu_began
 
 
 def _inclusion_latencies(
@@ -226,10 +229,16 @@ def _child(
     with running_service(Settings(**settings_kwargs)) as service:
         work = _signed(service, count, per_customer=per_customer)
         barrier.wait()
-        acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers, bulk=bulk)
+        acked, elapsed, cpu_s = _acknowledge(
+            service, work, seconds=seconds, workers=workers, bulk=bulk
+        )
         _wait_anchored(service, timeout_s=120)
         results.put(
-            ({a: (latency, wall.isoformat()) for a, (latency, wall) in acked.items()}, elapsed)
+            (
+                {a: (latency, wall.isoformat()) for a, (latency, wall) in acked.items()},
+                elapsed,
+                cpu_s,
+            )
         )
 
 
@@ -250,7 +259,7 @@ def _acknowledge_in_processes(
     workers: int,
     per_customer: int,
     bulk: int,
-) -> tuple[dict[str, tuple[float, datetime]], float]:
+) -> tuple[dict[str, tuple[float, datetime]], float, float]:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
     results = context.Queue()
@@ -273,16 +282,17 @@ def _acknowledge_in_processes(
     for child in children:
         child.start()
     acked: dict[str, tuple[float, datetime]] = {}
-    elapsed = 0.0
+    elapsed = cpu_s = 0.0
     for _ in children:
-        part, part_elapsed = results.get(timeout=600)
+        part, part_elapsed, part_cpu_s = results.get(timeout=600)
         acked.update({a: (lat, datetime.fromisoformat(w)) for a, (lat, w) in part.items()})
         elapsed = max(elapsed, part_elapsed)
+        cpu_s += part_cpu_s
     for child in children:
         child.join(60)
         if child.exitcode != 0:
             raise RuntimeError(f"a service process exited with {child.exitcode}")
-    return acked, elapsed
+    return acked, elapsed, cpu_s
 
 
 def run(
@@ -331,7 +341,7 @@ def run(
                     f" agreements as the parties (not timed), then acknowledges for {seconds:g} s"
                     f" with {workers} client threads"
                 )
-                acked, elapsed = _acknowledge_in_processes(
+                acked, elapsed, cpu_s = _acknowledge_in_processes(
                     settings_kwargs,
                     processes=processes,
                     count=count,
@@ -345,7 +355,7 @@ def run(
                     progress(f"signing {count:,} agreements as the parties (not timed)")
                     work = _signed(service, count, per_customer=per_customer)
                     progress(f"acknowledging for {seconds:g} s with {workers} client threads")
-                    acked, elapsed = _acknowledge(
+                    acked, elapsed, cpu_s = _acknowledge(
                         service, work, seconds=seconds, workers=workers, bulk=bulk
                     )
                 progress("waiting for every acknowledged agreement to be anchored")
@@ -401,6 +411,7 @@ def run(
         "acknowledged": len(acked),
         "anchored": anchored.anchored,
         "acks_per_s": len(acked) / elapsed if elapsed else None,
+        "cpu_ms_per_agreement": round(cpu_s / len(acked) * 1000, 3) if acked else None,
         "ack_p50_ms": _ms(_percentile(ack_latencies, 0.50)),
         "ack_p99_ms": _ms(_percentile(ack_latencies, 0.99)),
         "inclusion_p50_ms": _ms(_percentile(inclusion, 0.50)),
@@ -447,6 +458,7 @@ TARGETS = {
 def format_table(r: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = [
         ("agreements acknowledged / s", f"{r['acks_per_s']:,.0f}", "target >= 1,000"),
+        ("service CPU per agreement (ms)", f"{r['cpu_ms_per_agreement']:.2f}", ""),
         ("ack latency p50 / p99 (ms)", f"{r['ack_p50_ms']:,.1f} / {r['ack_p99_ms']:,.1f}", ""),
         (
             "ack -> on-chain inclusion p50 / p99 (ms)",
@@ -482,6 +494,11 @@ def format_table(r: dict[str, Any]) -> str:
                 f" {over_http['server_workers']})",
                 f"{over_http['acks_per_s']:,.0f} ({over_http['of_in_process']:.0%} of in-process)",
                 "target >= 70% of in-process",
+            ),
+            (
+                "over HTTP: server CPU per agreement (ms)",
+                f"{over_http['cpu_ms_per_agreement']:.2f}",
+                "",
             ),
             (
                 "over HTTP: request latency p50 / p99 (ms)",

@@ -109,7 +109,7 @@ def _client(
     latencies: list[float] = []
     acked = 0
     failures: list[str] = []
-    barrier.wait()
+    barrier.wait()  # the parent reads the server's CPU time as this opens
     began = time.perf_counter()
     deadline = began + seconds
 
@@ -196,6 +196,30 @@ class _Server:
         conn.close()
         return dict(body)
 
+    def cpu_s(self) -> float:
+        """CPU seconds spent so far by the server and every process below it (uvicorn's
+        supervisor and its workers), from /proc (Linux)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        parents: dict[int, int] = {}
+        times: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                # the command name (field 2) may hold spaces: split after its closing ")"
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            parents[int(entry.name)] = int(fields[1])
+            times[int(entry.name)] = int(fields[11]) + int(fields[12])  # utime + stime
+        tree = {self._process.pid}
+        grew = True
+        while grew:
+            below = {pid for pid, parent in parents.items() if parent in tree}
+            grew = not below <= tree
+            tree |= below
+        return sum(times.get(pid, 0) for pid in tree) / tick
+
     def stop(self) -> None:
         if self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGTERM)
@@ -235,7 +259,7 @@ def run(
             f" {client_threads} connections each submit for {seconds:g} s"
         )
         context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(client_processes)
+        barrier = context.Barrier(client_processes + 1)
         results = context.Queue()
         clients = [
             context.Process(
@@ -257,6 +281,8 @@ def run(
         ]
         for client in clients:
             client.start()
+        barrier.wait(timeout=900)
+        cpu_began = server.cpu_s()
         acked, elapsed, latencies, failures = 0, 0.0, [], []
         for _ in clients:
             part_acked, part_latencies, part_elapsed, part_failures = results.get(timeout=900)
@@ -264,6 +290,7 @@ def run(
             latencies.extend(part_latencies)
             elapsed = max(elapsed, part_elapsed)
             failures.extend(part_failures)
+        cpu_s = server.cpu_s() - cpu_began
         for client in clients:
             client.join(60)
         if failures:
@@ -274,6 +301,7 @@ def run(
             "acknowledged": acked,
             "seconds": round(elapsed, 3),
             "acks_per_s": acked / elapsed if elapsed else None,
+            "cpu_ms_per_agreement": round(cpu_s / acked * 1000, 3) if acked else None,
             "latencies": latencies,
             "server_workers": server_workers,
             "client_processes": client_processes,
