@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from ledger.chain.client import ChainClient
 from ledger.service import RunningService
@@ -15,7 +17,7 @@ from ledger.settings import Settings
 MAX_PROOF_BYTES = 64 * 1024 * 1024
 
 
-def get_service(request: Request) -> RunningService:
+async def get_service(request: Request) -> RunningService:
     """The evidence service this process runs (503 if it is not running)."""
     service = getattr(request.app.state, "service", None)
     if service is None:
@@ -24,6 +26,18 @@ def get_service(request: Request) -> RunningService:
 
 
 Service = Annotated[RunningService, Depends(get_service)]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+async def off_loop(work: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """Run ``work`` (the service: database, content store, SM2, the wait for a group commit) in
+    the worker threads, keeping the event loop free. Routes and dependencies are ``async`` and
+    call this once: FastAPI runs a plain ``def`` route, each ``def`` dependency and the route's
+    response serialization in the worker threads one hop at a time, three hops per request,
+    which cost about 30% of the framework's CPU per request (measured)."""
+    return await run_in_threadpool(work, *args, **kwargs)
 
 
 @cache

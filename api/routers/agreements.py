@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from api._openapi import BODY_PROBLEMS, AgreementIdPath, VersionPath, problems
-from api.deps import Service
+from api.deps import Service, off_loop
 from api.models.agreements import (
     AgreementOut,
     BulkIn,
@@ -37,22 +37,28 @@ _ERRORS = problems(
 
 
 # --- routes --------------------------------------------------------------------------------
+# Each route is ``async`` and hands its blocking part (the service, and the conversions that
+# decode keys) to the worker threads once, through off_loop: see api.deps.
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut:
+async def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut:
     """Create version 1: a draft, or accepted at once when every signature is included.
 
     Accepted (status ``accepted``) means durably stored and queued for anchoring."""
-    return VersionOut.of(
-        service.evidence.create_agreement(
-            body.document.to_document(),
-            readers=readers_of(body.readers),
-            required_roles=body.required_roles,
-            agreement_id=body.agreement_id,
-            signatures=signatures_of(body.signatures),
+
+    def create() -> VersionOut:
+        return VersionOut.of(
+            service.evidence.create_agreement(
+                body.document.to_document(),
+                readers=readers_of(body.readers),
+                required_roles=body.required_roles,
+                agreement_id=body.agreement_id,
+                signatures=signatures_of(body.signatures),
+            )
         )
-    )
+
+    return await off_loop(create)
 
 
 @router.post(
@@ -64,41 +70,50 @@ def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut:
         }
     ),
 )
-def submit_bulk(body: BulkIn, service: Service) -> BulkOut:
+async def submit_bulk(body: BulkIn, service: Service) -> BulkOut:
     """Many fully signed agreements (version 1) at once: each is judged on its own and gets
     ``201`` with its accepted version, or its problem (400, 409, 422) having stored nothing.
 
     The response comes once every accepted one is durably stored and queued for anchoring, as
     for a single ``POST /v1/agreements``. ``503`` if the store or the database fails: then none
     of them is acknowledged, and a retry reports those stored after all as ``409``."""
-    parsed: list[Submission | LedgerError] = []
-    for item in body.agreements:
-        try:
-            parsed.append(item.to_submission())
-        except LedgerError as error:
-            parsed.append(error)
-    submitted = iter(service.evidence.submit_many([p for p in parsed if isinstance(p, Submission)]))
-    return BulkOut.of([next(submitted) if isinstance(p, Submission) else p for p in parsed])
+
+    def submit() -> BulkOut:
+        parsed: list[Submission | LedgerError] = []
+        for item in body.agreements:
+            try:
+                parsed.append(item.to_submission())
+            except LedgerError as error:
+                parsed.append(error)
+        accepted = [p for p in parsed if isinstance(p, Submission)]
+        submitted = iter(service.evidence.submit_many(accepted))
+        return BulkOut.of([next(submitted) if isinstance(p, Submission) else p for p in parsed])
+
+    return await off_loop(submit)
 
 
 @router.post("/{agreement_id}/versions", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-def create_version(
+async def create_version(
     agreement_id: AgreementIdPath, body: NewVersionIn, service: Service
 ) -> VersionOut:
     """Supersede the agreement with a new document, or void it (a new version; nothing is
     deleted). Without signatures this is a draft; with every signature it is accepted."""
-    return VersionOut.of(
-        service.evidence.create_version(
-            agreement_id,
-            version=body.version,
-            kind=body.kind,
-            document=None if body.document is None else body.document.to_document(),
-            reason=body.reason,
-            readers=readers_of(body.readers),
-            required_roles=body.required_roles,
-            signatures=signatures_of(body.signatures),
+
+    def create() -> VersionOut:
+        return VersionOut.of(
+            service.evidence.create_version(
+                agreement_id,
+                version=body.version,
+                kind=body.kind,
+                document=None if body.document is None else body.document.to_document(),
+                reason=body.reason,
+                readers=readers_of(body.readers),
+                required_roles=body.required_roles,
+                signatures=signatures_of(body.signatures),
+            )
         )
-    )
+
+    return await off_loop(create)
 
 
 @router.post(
@@ -106,25 +121,31 @@ def create_version(
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
 )
-def add_signature(
+async def add_signature(
     agreement_id: AgreementIdPath, version: VersionPath, body: SignatureIn, service: Service
 ) -> VersionOut:
     """Add one party's signature to a draft; the last required one accepts the version."""
-    return VersionOut.of(service.evidence.add_signature(agreement_id, version, body.to_signature()))
+    return await off_loop(
+        lambda: VersionOut.of(
+            service.evidence.add_signature(agreement_id, version, body.to_signature())
+        )
+    )
 
 
 @router.get("/{agreement_id}", responses=_ERRORS)
-def get_agreement(agreement_id: AgreementIdPath, service: Service) -> AgreementOut:
+async def get_agreement(agreement_id: AgreementIdPath, service: Service) -> AgreementOut:
     """Every version of the agreement, its state (draft, in force, void) and current version."""
-    return AgreementOut.of(service.evidence.agreement(agreement_id))
+    return await off_loop(lambda: AgreementOut.of(service.evidence.agreement(agreement_id)))
 
 
 @router.get("/{agreement_id}/versions/{version}", responses=_ERRORS)
-def get_version(
+async def get_version(
     agreement_id: AgreementIdPath, version: VersionPath, service: Service
 ) -> VersionOut:
     """One version: status, signatures, missing roles, and the payload the parties sign."""
-    return VersionOut.of(service.evidence.get_version(agreement_id, version))
+    return await off_loop(
+        lambda: VersionOut.of(service.evidence.get_version(agreement_id, version))
+    )
 
 
 @router.get(
@@ -135,11 +156,11 @@ def get_version(
         **_ERRORS,
     },
 )
-def download_proof(
+async def download_proof(
     agreement_id: AgreementIdPath, version: VersionPath, service: Service, car: bool = True
 ) -> Response:
     """The proof file of an anchored version (409 while its batch is not anchored yet)."""
-    data = service.evidence.proof(agreement_id, version, include_car=car)
+    data = await off_loop(service.evidence.proof, agreement_id, version, include_car=car)
     return Response(
         content=data,
         media_type="application/json",
@@ -150,9 +171,10 @@ def download_proof(
 
 
 @router.delete("/{agreement_id}/document-keys", responses=_ERRORS)
-def erase_document(agreement_id: AgreementIdPath, service: Service) -> ErasureOut:
+async def erase_document(agreement_id: AgreementIdPath, service: Service) -> ErasureOut:
     """Crypto-shred the agreement's documents (every version): the wrapped keys are destroyed,
     the ciphertext becomes unreadable, and every proof still verifies."""
     return ErasureOut(
-        agreement_id=agreement_id, keys_erased=service.evidence.erase_document(agreement_id)
+        agreement_id=agreement_id,
+        keys_erased=await off_loop(service.evidence.erase_document, agreement_id),
     )

@@ -24,7 +24,7 @@ class SigningDomainOut(BaseModel):
 
 
 @router.get("/signing-domain")
-def signing_domain(service: Service) -> SigningDomainOut:
+async def signing_domain(service: Service) -> SigningDomainOut:
     """Signatures cover this chain ID and contract: they cannot be replayed elsewhere."""
     evidence = service.evidence
     return SigningDomainOut(

@@ -87,6 +87,19 @@ def crypto_command(as_json: bool, seconds: float) -> None:
     help="The service database, an empty one (sqlite:///... or postgresql://...); default:"
     " LEDGER_DATABASE_URL, else a fresh SQLite file. The report names the backend measured.",
 )
+@click.option(
+    "--http",
+    is_flag=True,
+    help="Then the same again through a real `ledger serve --workers <processes>` over HTTP"
+    " (clients in their own processes), reported beside the in-process figure.",
+)
+@click.option(
+    "--http-clients",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="With --http: client processes, each with --workers connections.",
+)
 def evidence_command(
     as_json: bool,
     seconds: float,
@@ -95,6 +108,8 @@ def evidence_command(
     per_customer: int,
     bulk: int,
     database_url: str | None,
+    http: bool,
+    http_clients: int,
 ) -> None:
     """The evidence service end to end: acknowledgments/s, time to ack and to on-chain
     inclusion, gas per agreement and proof size by batch size; `openssl speed sm2` reference."""
@@ -107,6 +122,8 @@ def evidence_command(
         per_customer=per_customer,
         bulk=bulk,
         database_url=database_url,
+        http=http,
+        http_clients=http_clients,
         progress=lambda m: click.echo(f"... {m}", err=True),
     )
     if as_json:

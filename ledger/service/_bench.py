@@ -37,11 +37,12 @@ from ledger.agreement import Document, LeafEntry, VersionKind, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode, free_port
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.db import open_database
 from ledger.db.schema import batches, outbox
 from ledger.document import seal_and_store
 from ledger.merkle import MerkleTree
 from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
-from ledger.service import RunningService, Submission, prepare, running_service
+from ledger.service import RunningService, Submission, _bench_http, prepare, running_service
 from ledger.settings import Settings
 from ledger.signature import Signature, in_role_order, sign_version, signature_set_digest
 from ledger.store.car import car_bytes
@@ -92,12 +93,15 @@ def _acknowledge(
     seconds: float,
     workers: int,
     bulk: int,
-) -> tuple[dict[str, tuple[float, datetime]], float]:
+) -> tuple[dict[str, tuple[float, datetime]], float, float]:
     """Submit until ``seconds`` pass, one agreement per call (``bulk`` 1, :meth:`submit`) or
-    ``bulk`` per call (:meth:`submit_many`); agreement ID -> (ack latency s, ack wall time)."""
+    ``bulk`` per call (:meth:`submit_many`); agreement ID -> (ack latency s, ack wall time),
+    the seconds it took, and the CPU seconds this process spent meanwhile (the service's work:
+    the client threads only call it, their parties signed before)."""
     acked: dict[str, tuple[float, datetime]] = {}
     lock = threading.Lock()
     items = iter(work)
+    cpu_began = time.process_time()
     began = time.perf_counter()
     deadline = began + seconds
     evidence = service.evidence
@@ -133,7 +137,7 @@ def _acknowledge(
         t.start()
     for t in threads:
         t.join()
-    return acked, time.perf_counter() - began
+    return acked, time.perf_counter() - began, time.process_time() - cpu_began
 
 
 def _inclusion_latencies(
@@ -225,10 +229,16 @@ def _child(
     with running_service(Settings(**settings_kwargs)) as service:
         work = _signed(service, count, per_customer=per_customer)
         barrier.wait()
-        acked, elapsed = _acknowledge(service, work, seconds=seconds, workers=workers, bulk=bulk)
+        acked, elapsed, cpu_s = _acknowledge(
+            service, work, seconds=seconds, workers=workers, bulk=bulk
+        )
         _wait_anchored(service, timeout_s=120)
         results.put(
-            ({a: (latency, wall.isoformat()) for a, (latency, wall) in acked.items()}, elapsed)
+            (
+                {a: (latency, wall.isoformat()) for a, (latency, wall) in acked.items()},
+                elapsed,
+                cpu_s,
+            )
         )
 
 
@@ -249,7 +259,7 @@ def _acknowledge_in_processes(
     workers: int,
     per_customer: int,
     bulk: int,
-) -> tuple[dict[str, tuple[float, datetime]], float]:
+) -> tuple[dict[str, tuple[float, datetime]], float, float]:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
     results = context.Queue()
@@ -272,16 +282,17 @@ def _acknowledge_in_processes(
     for child in children:
         child.start()
     acked: dict[str, tuple[float, datetime]] = {}
-    elapsed = 0.0
+    elapsed = cpu_s = 0.0
     for _ in children:
-        part, part_elapsed = results.get(timeout=600)
+        part, part_elapsed, part_cpu_s = results.get(timeout=600)
         acked.update({a: (lat, datetime.fromisoformat(w)) for a, (lat, w) in part.items()})
         elapsed = max(elapsed, part_elapsed)
+        cpu_s += part_cpu_s
     for child in children:
         child.join(60)
         if child.exitcode != 0:
             raise RuntimeError(f"a service process exited with {child.exitcode}")
-    return acked, elapsed
+    return acked, elapsed, cpu_s
 
 
 def run(
@@ -294,10 +305,14 @@ def run(
     batch_max_size: int = 1000,
     batch_max_wait_s: float = 0.5,
     database_url: str | None = None,
+    http: bool = False,
+    http_clients: int = 1,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """``database_url``: the service database (an empty one: SQLite or PostgreSQL); None means
-    ``LEDGER_DATABASE_URL``, else a fresh SQLite file."""
+    ``LEDGER_DATABASE_URL``, else a fresh SQLite file. With ``http``, the same
+    clients' work then goes through ``ledger serve --workers <processes>`` over HTTP, on the same
+    data dir, chain and database."""
     progress("openssl speed sm2 (reference)")
     reference = openssl_sm2(max(1, round(min(seconds, 3))))
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
@@ -326,7 +341,7 @@ def run(
                     f" agreements as the parties (not timed), then acknowledges for {seconds:g} s"
                     f" with {workers} client threads"
                 )
-                acked, elapsed = _acknowledge_in_processes(
+                acked, elapsed, cpu_s = _acknowledge_in_processes(
                     settings_kwargs,
                     processes=processes,
                     count=count,
@@ -340,7 +355,7 @@ def run(
                     progress(f"signing {count:,} agreements as the parties (not timed)")
                     work = _signed(service, count, per_customer=per_customer)
                     progress(f"acknowledging for {seconds:g} s with {workers} client threads")
-                    acked, elapsed = _acknowledge(
+                    acked, elapsed, cpu_s = _acknowledge(
                         service, work, seconds=seconds, workers=workers, bulk=bulk
                     )
                 progress("waiting for every acknowledged agreement to be anchored")
@@ -351,9 +366,37 @@ def run(
                     "gas and proof sizes at batch sizes " + ", ".join(map(str, GAS_BATCH_SIZES))
                 )
                 gas, proof_sizes = _gas_and_proof_sizes(service)
+            over_http = None
+            if http:
+                over_http = _bench_http.run(
+                    _environment(settings_kwargs),
+                    log=Path(tmp) / "serve.log",
+                    server_workers=processes,
+                    client_processes=http_clients,
+                    client_threads=workers,
+                    seconds=seconds,
+                    per_customer=per_customer,
+                    bulk=bulk,
+                    document=DOCUMENT,
+                    wait_anchored=lambda: _wait_anchored_at(settings, timeout_s=120),
+                    progress=progress,
+                )
         finally:
             node.stop()
     ack_latencies = [latency for latency, _ in acked.values()]
+    http_result = None
+    if over_http is not None:
+        http_latencies = over_http.pop("latencies")
+        http_result = {
+            **over_http,
+            "ack_p50_ms": _ms(_percentile(http_latencies, 0.50)),
+            "ack_p99_ms": _ms(_percentile(http_latencies, 0.99)),
+            "of_in_process": (
+                over_http["acks_per_s"] / (len(acked) / elapsed)
+                if over_http["acks_per_s"] and elapsed and acked
+                else None
+            ),
+        }
     return {
         "seconds": round(elapsed, 3),
         "database": backend,
@@ -368,6 +411,7 @@ def run(
         "acknowledged": len(acked),
         "anchored": anchored.anchored,
         "acks_per_s": len(acked) / elapsed if elapsed else None,
+        "cpu_ms_per_agreement": round(cpu_s / len(acked) * 1000, 3) if acked else None,
         "ack_p50_ms": _ms(_percentile(ack_latencies, 0.50)),
         "ack_p99_ms": _ms(_percentile(ack_latencies, 0.99)),
         "inclusion_p50_ms": _ms(_percentile(inclusion, 0.50)),
@@ -378,7 +422,26 @@ def run(
         "proof_path_hashes": {size: s["path_hashes"] for size, s in proof_sizes.items()},
         "openssl_sm2_sign_per_s": reference[0] if reference else None,
         "openssl_sm2_verify_per_s": reference[1] if reference else None,
+        "http": http_result,
     }
+
+
+def _environment(settings_kwargs: dict[str, Any]) -> dict[str, str]:
+    """The settings of the bench's service as ``LEDGER_*`` variables, for ``ledger serve``."""
+    env = {}
+    for name, value in settings_kwargs.items():
+        secret = getattr(value, "get_secret_value", None)
+        env[f"LEDGER_{name.upper()}"] = str(secret() if secret else value)
+    return env
+
+
+def _wait_anchored_at(settings: Settings, *, timeout_s: float) -> None:
+    with open_database(settings.resolved_database_url) as database:
+        deadline = time.monotonic() + timeout_s
+        while database.counts().accepted > 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not all anchored within {timeout_s} s")
+            time.sleep(0.05)
 
 
 def _ms(value: float | None) -> float | None:
@@ -395,6 +458,7 @@ TARGETS = {
 def format_table(r: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = [
         ("agreements acknowledged / s", f"{r['acks_per_s']:,.0f}", "target >= 1,000"),
+        ("service CPU per agreement (ms)", f"{r['cpu_ms_per_agreement']:.2f}", ""),
         ("ack latency p50 / p99 (ms)", f"{r['ack_p50_ms']:,.1f} / {r['ack_p99_ms']:,.1f}", ""),
         (
             "ack -> on-chain inclusion p50 / p99 (ms)",
@@ -422,6 +486,26 @@ def format_table(r: dict[str, Any]) -> str:
             "",
         )
     )
+    over_http = r.get("http")
+    if over_http:
+        rows[1:1] = [
+            (
+                "over HTTP: acknowledged / s (ledger serve --workers"
+                f" {over_http['server_workers']})",
+                f"{over_http['acks_per_s']:,.0f} ({over_http['of_in_process']:.0%} of in-process)",
+                "target >= 70% of in-process",
+            ),
+            (
+                "over HTTP: server CPU per agreement (ms)",
+                f"{over_http['cpu_ms_per_agreement']:.2f}",
+                "",
+            ),
+            (
+                "over HTTP: request latency p50 / p99 (ms)",
+                f"{over_http['ack_p50_ms']:,.1f} / {over_http['ack_p99_ms']:,.1f}",
+                "",
+            ),
+        ]
     header = ("metric", "measured", "target")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     lines = [
