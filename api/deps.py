@@ -19,7 +19,7 @@ MAX_PROOF_BYTES = 64 * 1024 * 1024
 
 async def get_service(request: Request) -> RunningService:
     """The evidence service this process runs (503 if it is not running)."""
-    service = getattr(request.app.state, "service", None)
+    service: RunningService | None = getattr(request.app.state, "service", None)
     if service is None:
         raise ServiceUnavailable("the evidence service is not running in this process")
     return service

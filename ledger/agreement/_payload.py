@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from eth_utils import is_checksum_address
+from eth_utils.address import is_checksum_address
 
 from ledger import canonical, merkle
 from ledger._ids import AGREEMENT_ID, ROLE

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
 from web3 import Web3
 

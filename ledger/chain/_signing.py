@@ -13,7 +13,8 @@ from typing import Any
 import coincurve
 import rlp
 from eth_account import Account
-from eth_utils import keccak, to_canonical_address
+from eth_utils.address import to_canonical_address
+from eth_utils.crypto import keccak
 
 from ledger.chain.transaction import DYNAMIC_FEE_TX
 
@@ -53,4 +54,5 @@ class LocalSigner:
         signature = self._key.sign_recoverable(digest, hasher=None)  # r || s || y parity
         r, s, y_parity = signature[:32], signature[32:64], signature[64]
         fields += [y_parity, int.from_bytes(r, "big"), int.from_bytes(s, "big")]
-        return DYNAMIC_FEE_TX + rlp.encode(fields)
+        encoded: bytes = rlp.encode(fields)
+        return DYNAMIC_FEE_TX + encoded

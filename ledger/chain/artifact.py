@@ -8,7 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eth_utils import function_abi_to_4byte_selector, keccak
+from eth_utils.abi import function_abi_to_4byte_selector
+from eth_utils.crypto import keccak
 
 from ledger.chain.errors import DeploymentError
 

@@ -19,9 +19,9 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
@@ -335,7 +335,7 @@ class ChainClient:
         receipt = self.json_rpc("eth_getTransactionReceipt", hex0x(tx_hash))
         if receipt is not None and receipt.get("blockNumber") is None:
             return None  # some nodes answer a pending transaction with an unmined receipt
-        return receipt
+        return cast("dict[str, Any] | None", receipt)
 
     def _rpc(self, action: Any) -> Any:
         try:

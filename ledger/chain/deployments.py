@@ -12,8 +12,9 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from ledger import canonical
 from ledger.chain.artifact import load_artifact
@@ -61,7 +62,7 @@ class Deployments:
             out.write("\n")
         os.replace(tmp, self.path(chain_id))
 
-    def _read(self, chain_id: int) -> dict:
+    def _read(self, chain_id: int) -> dict[str, Any]:
         try:
             data = json.loads(self.path(chain_id).read_text())
         except FileNotFoundError:

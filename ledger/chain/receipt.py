@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 from hexbytes import HexBytes
 from web3.datastructures import AttributeDict
 
@@ -74,4 +74,5 @@ def format_receipt(raw: Mapping[str, Any]) -> AttributeDict[str, Any]:
     """The receipt ``raw`` (as ``eth_getTransactionReceipt`` answered it), formatted as web3's
     ``eth.get_transaction_receipt`` returns it."""
     formatted = {k: _RECEIPT_FIELDS[k](v) if k in _RECEIPT_FIELDS else v for k, v in raw.items()}
-    return AttributeDict.recursive(formatted)
+    receipt: AttributeDict[str, Any] = AttributeDict.recursive(formatted)
+    return receipt

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import rlp
 from eth_account import Account
-from eth_account.typed_transactions import TypedTransaction
-from eth_utils import keccak, to_checksum_address
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
 from ledger.chain.errors import ChainError

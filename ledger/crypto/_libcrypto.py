@@ -104,7 +104,7 @@ def _mem_bio(data: bytes) -> int:
     bio = ossl.BIO_new_mem_buf(data, len(data))
     if not bio:
         raise ossl.error(OpenSSLError, "BIO_new_mem_buf")
-    return bio
+    return int(bio)
 
 
 def _read_pem(reader: Callable[..., Any], data: bytes) -> int | None:
@@ -216,7 +216,7 @@ def max_signature_size(key: PKey) -> int:
     size = ossl.EVP_PKEY_get_size(key.ptr)
     if size <= 0:
         raise ossl.error(OpenSSLError, "EVP_PKEY_get_size")
-    return size
+    return int(size)
 
 
 # --- the hot paths --------------------------------------------------------------------------
@@ -262,7 +262,9 @@ def verify(key: PKey, distid: bytes, signature: bytes, message: bytes) -> bool:
         raise ossl.error(OpenSSLError, "EVP_MD_CTX_new")
     try:
         _digest_init(mctx, ossl.EVP_DigestVerifyInit, "EVP_DigestVerifyInit", key, distid)
-        ok = ossl.EVP_DigestVerify(mctx, signature, len(signature), message, len(message)) == 1
+        ok: bool = (
+            ossl.EVP_DigestVerify(mctx, signature, len(signature), message, len(message)) == 1
+        )
         if not ok:
             ossl.ERR_clear_error()  # a bad signature leaves entries we must not let pile up
         return ok

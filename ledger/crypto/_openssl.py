@@ -22,7 +22,7 @@ from ctypes import (
     c_void_p,
     create_string_buffer,
 )
-from typing import Any
+from typing import Any, cast
 
 from ledger.crypto.errors import CryptoError, OpenSSLError
 
@@ -59,7 +59,7 @@ def _fn(name: str, restype: Any, *argtypes: Any) -> Callable[..., Any]:
     function = getattr(_lib, name)
     function.restype = restype
     function.argtypes = list(argtypes)
-    return function
+    return cast(Callable[..., Any], function)
 
 
 PEM_PASSWORD_CB = CFUNCTYPE(c_int, c_void_p, c_int, c_int, c_void_p)

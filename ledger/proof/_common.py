@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal, TypeVar
 
-from eth_utils import is_checksum_address
+from eth_utils.address import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from ledger import canonical
@@ -189,7 +189,9 @@ def parse(model: type[M], raw: Any) -> M:
 # --- the parts both formats write and check the same way
 
 
-def document_json(*, sm3_digest: bytes, media_type: str, size: int, content: bytes | None) -> dict:
+def document_json(
+    *, sm3_digest: bytes, media_type: str, size: int, content: bytes | None
+) -> dict[str, Any]:
     part: dict[str, Any] = {
         "digest": canonical.label("sm3", sm3_digest),
         "media_type": media_type,
@@ -334,7 +336,9 @@ def without_seal(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "seal"}
 
 
-def seal(body: dict[str, Any], *, domain: bytes, issuer_key: SM2PrivateKey, distid: bytes) -> dict:
+def seal(
+    body: dict[str, Any], *, domain: bytes, issuer_key: SM2PrivateKey, distid: bytes
+) -> dict[str, Any]:
     """The seal part: the issuer's SM2 signature over ``domain`` + the canonical body."""
     issuer = issuer_key.public_key()
     signed = domain + canonical.dumps(without_seal(body))
