@@ -113,7 +113,7 @@ def evidence_command(
 ) -> None:
     """The evidence service end to end: acknowledgments/s, time to ack and to on-chain
     inclusion, gas per agreement and proof size by batch size; `openssl speed sm2` reference."""
-    from ledger.service import _bench
+    from ledger.service import _bench, _bench_report
 
     result = _bench.run(
         seconds=seconds,
@@ -129,4 +129,4 @@ def evidence_command(
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
-        click.echo(_bench.format_table(result))
+        click.echo(_bench_report.format_table(result))

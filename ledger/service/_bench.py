@@ -20,7 +20,6 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-import statistics
 import tempfile
 import threading
 import time
@@ -33,30 +32,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from ledger.agreement import Document, LeafEntry, VersionKind, new_agreement_id
+from ledger.agreement import Document, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode, free_port
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import open_database
 from ledger.db.schema import batches, outbox
-from ledger.document import seal_and_store
-from ledger.merkle import MerkleTree
-from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
 from ledger.service import RunningService, Submission, _bench_http, prepare, running_service
+from ledger.service._bench_gas import GAS_BATCH_SIZES, gas_and_proof_sizes
+from ledger.service._bench_report import ms, percentile
 from ledger.settings import Settings
-from ledger.signature import Signature, in_role_order, sign_version, signature_set_digest
-from ledger.store.car import car_bytes
+from ledger.signature import Signature, sign_version
 
-GAS_BATCH_SIZES = (1, 100, 1000, 10_000)
 DOCUMENT = ("Securities account agreement. " * 34).encode()[:1024]  # 1 KiB
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1]
 
 
 def _signed(
@@ -154,64 +142,6 @@ def _inclusion_latencies(
         for a, (_, wall) in acked.items()
         if a in anchored
     ]
-
-
-def _gas_and_proof_sizes(
-    service: RunningService,
-) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
-    """One anchorBatch per size; leaf 0 is a real signed, encrypted and stored agreement (kept
-    out of the outbox, so the anchoring loop never anchors the same root), the rest random."""
-    evidence = service.evidence
-    ((agreement_id, document, signatures),) = _signed(service, 1, per_customer=1)
-    sealed = seal_and_store(
-        document,
-        agreement_id=agreement_id,
-        readers=[s.public_key for s in signatures],
-        store=service.store,
-    )
-    ordered = in_role_order(signatures)
-    entry = LeafEntry(
-        agreement_id=agreement_id,
-        agreement_version=1,
-        kind=VersionKind.AGREEMENT.value,
-        document_sm3=document.sm3,
-        document_cid=sealed.cid,
-        media_type=document.media_type,
-        size=len(document.content),
-        required_roles=tuple(sorted(s.role for s in signatures)),
-        signature_set_digest=signature_set_digest(ordered),
-        accepted_at=datetime.now(UTC).replace(microsecond=0),
-        domain=evidence.domain,
-    )
-    car = car_bytes(service.store, sealed.cid)
-    ledger_contract = service.ledger
-    issuer = service.issuer
-    gas: dict[str, float] = {}
-    sizes: dict[str, dict[str, int]] = {}
-    for size in GAS_BATCH_SIZES:
-        tree = MerkleTree([entry.leaf_hash, *(os.urandom(32) for _ in range(size - 1))])
-        sent = ledger_contract.anchor_batch(root=tree.root, size=size)
-        gas[str(size)] = int(sent.receipt["gasUsed"]) / size
-        common: dict[str, Any] = {
-            "entry": entry,
-            "signatures": ordered,
-            "inclusion": BatchInclusion(
-                leaf_index=0, tree_size=size, path=tree.inclusion_proof(0), root=tree.root
-            ),
-            "anchor": BatchAnchor(
-                raw_transaction=sent.raw_transaction,
-                tx_hash=sent.tx_hash,
-                block_number=sent.block_number,
-                block_hash=sent.block_hash,
-            ),
-            "issuer_key": issuer,
-        }
-        sizes[str(size)] = {
-            "path_hashes": len(tree.inclusion_proof(0)),
-            "bare": len(build_batch_proof(**common)),
-            "with_car": len(build_batch_proof(**common, car=car)),
-        }
-    return gas, sizes
 
 
 def _child(
@@ -365,7 +295,9 @@ def run(
                 progress(
                     "gas and proof sizes at batch sizes " + ", ".join(map(str, GAS_BATCH_SIZES))
                 )
-                gas, proof_sizes = _gas_and_proof_sizes(service)
+                gas, proof_sizes = gas_and_proof_sizes(
+                    service, _signed(service, 1, per_customer=1)[0]
+                )
             over_http = None
             if http:
                 over_http = _bench_http.run(
@@ -389,8 +321,8 @@ def run(
         http_latencies = over_http.pop("latencies")
         http_result = {
             **over_http,
-            "ack_p50_ms": _ms(_percentile(http_latencies, 0.50)),
-            "ack_p99_ms": _ms(_percentile(http_latencies, 0.99)),
+            "ack_p50_ms": ms(percentile(http_latencies, 0.50)),
+            "ack_p99_ms": ms(percentile(http_latencies, 0.99)),
             "of_in_process": (
                 over_http["acks_per_s"] / (len(acked) / elapsed)
                 if over_http["acks_per_s"] and elapsed and acked
@@ -412,10 +344,10 @@ def run(
         "anchored": anchored.anchored,
         "acks_per_s": len(acked) / elapsed if elapsed else None,
         "cpu_ms_per_agreement": round(cpu_s / len(acked) * 1000, 3) if acked else None,
-        "ack_p50_ms": _ms(_percentile(ack_latencies, 0.50)),
-        "ack_p99_ms": _ms(_percentile(ack_latencies, 0.99)),
-        "inclusion_p50_ms": _ms(_percentile(inclusion, 0.50)),
-        "inclusion_p99_ms": _ms(_percentile(inclusion, 0.99)),
+        "ack_p50_ms": ms(percentile(ack_latencies, 0.50)),
+        "ack_p99_ms": ms(percentile(ack_latencies, 0.99)),
+        "inclusion_p50_ms": ms(percentile(inclusion, 0.50)),
+        "inclusion_p99_ms": ms(percentile(inclusion, 0.99)),
         "gas_per_agreement": gas,
         "proof_bytes": {size: s["bare"] for size, s in proof_sizes.items()},
         "proof_bytes_with_car": {size: s["with_car"] for size, s in proof_sizes.items()},
@@ -442,85 +374,3 @@ def _wait_anchored_at(settings: Settings, *, timeout_s: float) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not all anchored within {timeout_s} s")
             time.sleep(0.05)
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 2)
-
-
-TARGETS = {
-    "acks_per_s": ">= 1,000",
-    "inclusion_p99_ms": "<= 2,000",
-    "gas_at_1000": "<= 250",
-}
-
-
-def format_table(r: dict[str, Any]) -> str:
-    rows: list[tuple[str, str, str]] = [
-        ("agreements acknowledged / s", f"{r['acks_per_s']:,.0f}", "target >= 1,000"),
-        ("service CPU per agreement (ms)", f"{r['cpu_ms_per_agreement']:.2f}", ""),
-        ("ack latency p50 / p99 (ms)", f"{r['ack_p50_ms']:,.1f} / {r['ack_p99_ms']:,.1f}", ""),
-        (
-            "ack -> on-chain inclusion p50 / p99 (ms)",
-            f"{r['inclusion_p50_ms']:,.0f} / {r['inclusion_p99_ms']:,.0f}",
-            "target p99 <= 2,000",
-        ),
-    ]
-    for size, gas in r["gas_per_agreement"].items():
-        target = "target <= 250" if int(size) >= 1000 else ""
-        rows.append((f"gas per agreement, batch of {int(size):,}", f"{gas:,.1f}", target))
-    for size, nbytes in r["proof_bytes"].items():
-        rows.append(
-            (
-                f"proof bytes, batch of {int(size):,} (path {r['proof_path_hashes'][size]})",
-                f"{nbytes:,} ({r['proof_bytes_with_car'][size]:,} with CAR)",
-                "grows with log2(batch)",
-            )
-        )
-    sign = r["openssl_sm2_sign_per_s"]
-    verify = r["openssl_sm2_verify_per_s"]
-    rows.append(
-        (
-            "reference: openssl speed sm2 sign / verify per s (1 core)",
-            "n/a" if sign is None else f"{sign:,.0f} / {verify:,.0f}",
-            "",
-        )
-    )
-    over_http = r.get("http")
-    if over_http:
-        rows[1:1] = [
-            (
-                "over HTTP: acknowledged / s (ledger serve --workers"
-                f" {over_http['server_workers']})",
-                f"{over_http['acks_per_s']:,.0f} ({over_http['of_in_process']:.0%} of in-process)",
-                "target >= 70% of in-process",
-            ),
-            (
-                "over HTTP: server CPU per agreement (ms)",
-                f"{over_http['cpu_ms_per_agreement']:.2f}",
-                "",
-            ),
-            (
-                "over HTTP: request latency p50 / p99 (ms)",
-                f"{over_http['ack_p50_ms']:,.1f} / {over_http['ack_p99_ms']:,.1f}",
-                "",
-            ),
-        ]
-    header = ("metric", "measured", "target")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
-    lines = [
-        " | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)),
-        "-+-".join("-" * w for w in widths),
-        *(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows),
-        "",
-        f"{r['acknowledged']:,} agreements acknowledged in {r['seconds']:g} s by"
-        f" {r['processes']} service process(es) x {r['workers']} client threads"
-        + (f" submitting {r['bulk']} at a time" if r["bulk"] > 1 else "")
-        + f" on"
-        f" {r['cpus']} CPUs ({r['document_bytes']} B documents, 2 signatures, 2 readers each;"
-        f" one broker, a new customer every {r['agreements_per_customer']} agreements);"
-        f" all {r['anchored']:,} anchored; batches of up to"
-        f" {r['batch_max_size']:,} or {r['batch_max_wait_s']:g} s; database:"
-        f" {r.get('database', 'sqlite')}.",
-    ]
-    return "\n".join(lines)
