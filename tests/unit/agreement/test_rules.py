@@ -107,8 +107,10 @@ def test_document_media_type_bound(media_type: str) -> None:
         check_document(Document(b"x", media_type=media_type))
 
 
-def test_document_media_type_at_limit() -> None:
-    check_document(Document(b"x", media_type="x" * MAX_MEDIA_TYPE_CHARS))
+@pytest.mark.parametrize("length", [1, MAX_MEDIA_TYPE_CHARS])
+def test_document_media_type_at_limit(length: int) -> None:
+    document = Document(b"x", media_type="x" * length)
+    assert check_document(document) is document
 
 
 def test_void_notice() -> None:
