@@ -4,7 +4,11 @@ uvicorn answers requests it cannot parse (a request line or headers over h11's 1
 syntax) itself, before the app sees them, with a ``text/plain`` 400. :class:`ProblemH11Protocol`
 is uvicorn's h11 protocol with that one reply written as problem+json by :mod:`api.problems`;
 uvicorn takes a protocol class for ``http`` (its documented extension point). Naming h11 also
-means the parser does not change when ``httptools`` happens to be installed.
+means the parser does not change when ``httptools`` happens to be installed: h11 bounds an
+incomplete request head (16 KiB), uvicorn's httptools protocol does not. The event loop is
+uvloop (a dependency; uvicorn's ``auto`` picks it): one agreement per request through
+``ledger serve --workers 2`` went from about 230 to 250-335 acknowledgments/s with it
+(``ledger bench evidence --bulk 1 --workers 16 --http --http-clients 2``, 2 cores).
 """
 
 from __future__ import annotations
