@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,6 +14,16 @@ from ledger.db import AgreementVersion, Database, NewSignature, NewVersion, Vers
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
 ROLES = ("customer", "broker")
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+#: The fixed part of every agreement id (``new_agreement_id``) in a ``match=`` pattern.
+AGREEMENT_ID = r"agr_[0-9a-f]{32}"
+
+
+def integrity_error(sqlite: str, postgresql: str) -> str:
+    """A ``match=`` pattern for an IntegrityError from either backend: SQLAlchemy's message
+    opens with the driver's exception class and its first line, then a newline and details."""
+    return rf"^(?:{re.escape(sqlite)}|{re.escape(postgresql)})\n"
 
 
 def at(seconds: float) -> datetime:

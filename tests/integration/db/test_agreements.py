@@ -23,6 +23,7 @@ from tests.integration.db._support import (
     at,
     create_draft,
     digest,
+    integrity_error,
     leaf_of,
     new_agreement_id,
     sign,
@@ -125,15 +126,17 @@ def test_versions_are_gapless_and_a_void_is_a_new_version(database: Database) ->
 
 def test_missing_things_are_not_found(database: Database) -> None:
     agreement_id = new_agreement_id()
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no version 1 of {agreement_id}$"):
         database.get_version(agreement_id, 1)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no agreement {agreement_id}$"):
         database.latest_version(agreement_id)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no version 1 of {agreement_id}$"):
         sign(database, agreement_id, 1, "customer")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no version 1 of {agreement_id}$"):
         database.accept(agreement_id, 1, leaf=b"\x01" * 32, accepted_at=at(3))
-    with pytest.raises(NotFound):
+    with pytest.raises(
+        NotFound, match=rf"^{agreement_id} v1 has no inclusion proof \(not anchored\)$"
+    ):
         database.inclusion(agreement_id, 1)
 
 
@@ -151,13 +154,33 @@ def test_the_database_itself_refuses_malformed_rows(database: Database) -> None:
     """CHECK constraints back the Python checks up (a bug cannot store a 31-byte leaf)."""
     [(agreement_id, _)] = accepted(database)
     create_draft(database, agreement_id, 2)
-    with pytest.raises(sa.exc.IntegrityError), database.engine.begin() as conn:
+    with (
+        pytest.raises(
+            sa.exc.IntegrityError,
+            match=integrity_error(
+                "(sqlite3.IntegrityError) CHECK constraint failed: ck_outbox_leaf_length",
+                '(psycopg.errors.CheckViolation) new row for relation "outbox" violates check'
+                ' constraint "ck_outbox_leaf_length"',
+            ),
+        ),
+        database.engine.begin() as conn,
+    ):
         conn.execute(
             sa.insert(outbox).values(
                 agreement_id=agreement_id, version=2, leaf=b"\x01" * 31, accepted_at=T0
             )
         )
-    with pytest.raises(sa.exc.IntegrityError), database.engine.begin() as conn:  # no such version
+    with (
+        pytest.raises(
+            sa.exc.IntegrityError,
+            match=integrity_error(
+                "(sqlite3.IntegrityError) FOREIGN KEY constraint failed",
+                '(psycopg.errors.ForeignKeyViolation) insert or update on table "outbox" violates'
+                ' foreign key constraint "fk_outbox_agreement_id_version_agreement_versions"',
+            ),
+        ),
+        database.engine.begin() as conn,
+    ):  # no such version
         conn.execute(
             sa.insert(outbox).values(
                 agreement_id=agreement_id, version=7, leaf=b"\x01" * 32, accepted_at=T0

@@ -13,9 +13,11 @@ import sqlalchemy as sa
 from ledger.db import Database, NotFound, open_database, upgrade
 from ledger.db.schema import document_keys
 from tests.integration.db._support import (
+    AGREEMENT_ID,
     ROLES,
     at,
     create_draft,
+    integrity_error,
     keys_of,
     leaf_of,
     new_agreement_id,
@@ -32,18 +34,22 @@ def test_keys_are_stored_with_the_draft(database: Database) -> None:
     assert database.document_keys(agreement_id, 1) == keys
     bare = create_draft(database)  # keys are optional
     assert database.document_keys(bare.agreement_id, 1) == {}
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no version 2 of {agreement_id}$"):
         database.document_keys(agreement_id, 2)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no version 1 of {AGREEMENT_ID}$"):
         database.document_keys(new_agreement_id(), 1)
 
 
 def test_malformed_keys_refuse_the_draft(database: Database) -> None:
-    for keys in ({b"\x01" * 31: b"wrapped"}, {b"\x01" * 32: b""}, {"ab" * 16: b"wrapped"}):
+    for keys, message in (
+        ({b"\x01" * 31: b"wrapped"}, "reader key fingerprint must be 32 bytes, got 31"),
+        ({b"\x01" * 32: b""}, "wrapped key must not be empty"),
+        ({"ab" * 16: b"wrapped"}, "reader key fingerprint must be bytes, got str"),
+    ):
         agreement_id = new_agreement_id()
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"^{message}$"):
             create_draft(database, agreement_id, wrapped_keys=keys)  # type: ignore[arg-type]
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match=f"^no version 1 of {agreement_id}$"):
             database.get_version(agreement_id, 1)  # nothing written
 
 
@@ -91,7 +97,7 @@ def test_the_draft_path_still_works_after_erasure(database: Database) -> None:
 
 
 def test_erasing_an_unknown_agreement_is_not_found(database: Database) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no agreement {AGREEMENT_ID}$"):
         database.erase_document_keys(new_agreement_id(), erased_at=at(1))
     with pytest.raises(ValueError, match="agr_"):
         database.erase_document_keys("agr_nope", erased_at=at(1))
@@ -102,12 +108,38 @@ def test_erasing_an_unknown_agreement_is_not_found(database: Database) -> None:
 def test_the_database_refuses_malformed_key_rows(database: Database) -> None:
     draft = create_draft(database)
     row = {"agreement_id": draft.agreement_id, "version": 1}
-    for bad in (
-        {"reader_fingerprint": b"\x01" * 31, "wrapped_key": b"w"},
-        {"reader_fingerprint": b"\x01" * 32, "wrapped_key": b""},
-        {"reader_fingerprint": b"\x01" * 32, "wrapped_key": b"w", "version": 2},  # no version 2
+    check = '(psycopg.errors.CheckViolation) new row for relation "document_keys" violates check'
+    for bad, refusal in (
+        (
+            {"reader_fingerprint": b"\x01" * 31, "wrapped_key": b"w"},
+            integrity_error(
+                "(sqlite3.IntegrityError) CHECK constraint failed:"
+                " ck_document_keys_reader_fingerprint_length",
+                f'{check} constraint "ck_document_keys_reader_fingerprint_length"',
+            ),
+        ),
+        (
+            {"reader_fingerprint": b"\x01" * 32, "wrapped_key": b""},
+            integrity_error(
+                "(sqlite3.IntegrityError) CHECK constraint failed:"
+                " ck_document_keys_wrapped_key_not_empty",
+                f'{check} constraint "ck_document_keys_wrapped_key_not_empty"',
+            ),
+        ),
+        (
+            {"reader_fingerprint": b"\x01" * 32, "wrapped_key": b"w", "version": 2},  # no v2
+            integrity_error(
+                "(sqlite3.IntegrityError) FOREIGN KEY constraint failed",
+                '(psycopg.errors.ForeignKeyViolation) insert or update on table "document_keys"'
+                " violates foreign key constraint"
+                ' "fk_document_keys_agreement_id_version_agreement_versions"',
+            ),
+        ),
     ):
-        with pytest.raises(sa.exc.IntegrityError), database.engine.begin() as conn:
+        with (
+            pytest.raises(sa.exc.IntegrityError, match=refusal),
+            database.engine.begin() as conn,
+        ):
             conn.execute(sa.insert(document_keys).values(**(row | bad)))
 
 

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from ledger.db import current_revision, downgrade, head_revision, open_database, upgrade
 from ledger.db.schema import batches, metadata
 from ledger.settings import Settings
-from tests.integration.db._support import accepted, at, create_draft
+from tests.integration.db._support import accepted, at, create_draft, integrity_error
 
 TABLES = {
     "agreement_versions",
@@ -157,7 +157,18 @@ def test_the_database_holds_at_most_one_unfinished_batch(database_url: str) -> N
     try:
         with db.engine.begin() as conn:
             conn.execute(sa.insert(batches).values(status="open", **row))
-        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+        with (
+            pytest.raises(
+                sa.exc.IntegrityError,
+                match=integrity_error(
+                    "(sqlite3.IntegrityError) UNIQUE constraint failed:"
+                    " index 'uq_batches_one_unfinished'",
+                    "(psycopg.errors.UniqueViolation) duplicate key value violates unique"
+                    ' constraint "uq_batches_one_unfinished"',
+                ),
+            ),
+            db.engine.begin() as conn,
+        ):
             conn.execute(sa.insert(batches).values(status="open", **row))
     finally:
         db.close()

@@ -157,7 +157,7 @@ def test_submission_may_carry_the_root_and_leaves_may_be_left_out(database: Data
     batch = database.open_batch(max_size=10, now=at(10))
     assert batch is not None
     root = root_of(batch)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^root must be 32 bytes, got 5$"):
         database.record_submission(
             batch.batch_id, raw_tx=b"raw", tx_hash=b"\x05" * 32, nonce=0, root=b"short"
         )
@@ -225,7 +225,11 @@ def test_a_submitted_batch_survives_a_crash_with_its_signed_transaction(database
             db.record_submission(
                 batch.batch_id, raw_tx=b"\x02other-tx", tx_hash=b"\x08" * 32, nonce=5
             )
-        with pytest.raises(Conflict):
+        with pytest.raises(
+            Conflict,
+            match=rf"^batch {batch.batch_id} already has transaction 0x(07){{32}} \(nonce 4\):"
+            " re-send it, do not sign another$",
+        ):
             db.record_submission(
                 batch.batch_id, raw_tx=b"\x02signed-tx", tx_hash=b"\x07" * 32, nonce=5
             )
@@ -252,7 +256,7 @@ def test_root_then_submission_then_anchor_in_that_order(database: Database) -> N
     assert database.set_batch_root(batch.batch_id, root_of(batch)).root == root_of(batch)
     with pytest.raises(Conflict, match="already has root"):
         database.set_batch_root(batch.batch_id, b"\x00" * 32)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no batch {batch.batch_id + 1000}$"):
         database.set_batch_root(batch.batch_id + 1000, root_of(batch))
 
 

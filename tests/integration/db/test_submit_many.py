@@ -27,6 +27,7 @@ from ledger.db import (
 )
 from ledger.db.schema import outbox
 from tests.integration.db._support import (
+    AGREEMENT_ID,
     ROLES,
     accepted,
     at,
@@ -189,7 +190,7 @@ def test_conflicting_items_get_their_slot_and_the_rest_is_written(database: Data
     assert outbox_keys(database)[1:] == written  # input order, refused ones skipped
     assert database.get_version(twice, 1).accepted_at == at(3)  # the first one won
     for index in (5, 7, 8, 9):
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match=f"^no agreement {items[index].agreement_id}$"):
             database.versions(items[index].agreement_id)
     assert database.counts().accepted == 1 + 4
 
@@ -227,7 +228,7 @@ def test_a_malformed_item_refuses_the_whole_call_before_any_write(database: Data
         good = new_version()
         with pytest.raises(ValueError, match=r"items\[1\]"):
             database.submit_many([good, _malformed(new_version(), change), new_version()])
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match=f"^no version 1 of {good.agreement_id}$"):
             database.get_version(good.agreement_id, 1)
     assert database.counts().accepted == 0 and outbox_keys(database) == []
 
@@ -257,9 +258,9 @@ def test_a_failing_transaction_writes_nothing(
     with pytest.raises(DatabaseError, match="simulated I/O error"):
         database.submit_many(items)
     for item in items:
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match=f"^no version 1 of {item.agreement_id}$"):
             database.get_version(item.agreement_id, 1)
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match=f"^no version 1 of {item.agreement_id}$"):
             database.document_keys(item.agreement_id, 1)
     assert database.counts().accepted == 0
 
@@ -352,7 +353,7 @@ def test_a_thousand_in_one_call_are_batched_in_input_order(database: Database) -
 
 
 def test_versions_lists_every_version_with_its_signatures(database: Database) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^no agreement {AGREEMENT_ID}$"):
         database.versions(new_agreement_id())
     [(agreement_id, _)] = accepted(database)
     database.submit_many([new_version(agreement_id, 2)])

@@ -242,7 +242,9 @@ def test_results_are_ordinary_records(database: Database) -> None:
         assert type(record) is cls
         assert list(vars(record)) == [field.name for field in dataclasses.fields(cls)]
         assert dataclasses.replace(record) == record  # rebuilt by __init__
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(
+            dataclasses.FrozenInstanceError, match=r"^cannot assign to field 'version'$"
+        ):
             record.version = 9  # type: ignore[misc]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -367,7 +368,7 @@ def test_out_of_window_signatures_are_refused_and_nothing_is_stored(
         svc.add_signature(draft.agreement_id, 1, late)
     assert svc.get_version(draft.agreement_id, 1).signatures == ()
     assert _stored(harness.store, request) == with_draft
-    with pytest.raises(AgreementNotFound):
+    with pytest.raises(AgreementNotFound, match=f"^no agreement {agreement_id}$"):
         svc.versions(agreement_id)
 
 
@@ -481,7 +482,10 @@ def test_replays_and_wrong_versions_are_refused_before_the_store_is_touched(
     down = KuboStore(api_url=f"http://127.0.0.1:{free_port()}", timeout_s=1.0)
     with running_harness(database, evidence_ledger, down) as harness:
         svc = harness.evidence
-        with pytest.raises(StoreUnavailable):  # the store is really down
+        with pytest.raises(  # the store is really down
+            StoreUnavailable,
+            match=rf"^IPFS node at {re.escape(down.api_url)} is unreachable \(add\): ",
+        ):
             down.put(b"x")
         with pytest.raises(
             AgreementConflict, match=f"^{agreement_id}: the next version is 2, not 1$"

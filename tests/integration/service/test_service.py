@@ -34,7 +34,9 @@ def test_step_by_step_draft_signatures_accept_anchor_proof(
     )
     assert draft.required_roles == ("broker", "customer")
 
-    with pytest.raises(NotAnchoredYet):
+    with pytest.raises(
+        NotAnchoredYet, match=f"^{draft.agreement_id} v1 is draft, not anchored yet$"
+    ):
         svc.proof(draft.agreement_id, 1)
 
     def signature(role: str) -> object:
@@ -172,7 +174,7 @@ def test_submit_refuses_missing_and_foreign_roles(
         svc.submit(
             DOC, signatures=only_customer, agreement_id=agreement_id, required_roles=["customer"]
         )
-    with pytest.raises(AgreementNotFound):
+    with pytest.raises(AgreementNotFound, match=f"^no agreement {agreement_id}$"):
         svc.versions(agreement_id)
 
 

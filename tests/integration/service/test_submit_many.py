@@ -70,7 +70,7 @@ def test_a_bad_submission_gets_its_error_and_the_others_are_stored(
     assert isinstance(results[5], AgreementVersion)
     # refused ones stored nothing
     for refused in (forged, one_role):
-        with pytest.raises(AgreementNotFound):
+        with pytest.raises(AgreementNotFound, match=f"^no agreement {refused.agreement_id}$"):
             svc.versions(refused.agreement_id)
     assert [v.version for v in svc.versions(good[0].agreement_id)] == [1]
     assert svc.submit_many([]) == []
