@@ -35,11 +35,17 @@ from ledger.agreement import (
     new_agreement_id,
 )
 from ledger.chain.devnode import DEV_PRIVATE_KEY
-from ledger.chain.evidence import EvidenceLedgerContract, batch_calldata
+from ledger.chain.evidence import (
+    EvidenceLedgerContract,
+    anchor_calldata,
+    anchor_id_of,
+    batch_calldata,
+)
+from ledger.chain.transaction import decode_signed_transaction
 from ledger.crypto import sm4
 from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey
 from ledger.merkle import MerkleTree
-from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
+from ledger.proof import AnchorEvidence, BatchAnchor, BatchInclusion, build_batch_proof, build_proof
 from ledger.proof import _common as proof_common
 from ledger.proof import _v1 as proof_v1
 from ledger.signature import Signature, in_role_order, sign, signature_set_digest
@@ -295,3 +301,64 @@ def reseal(
 def proof_parties() -> Parties:
     """Issuer, customer and broker keys, shared by the whole session."""
     return Parties.generate()
+
+
+def offline_v0_proof(
+    parties: Parties,
+    *,
+    agreement_id: str,
+    document: Document,
+    cid: str,
+    ciphertext: bytes,
+    signatures: Sequence[Signature],
+    block_hash: bytes,
+) -> bytes:
+    """A ``ledger-proof/0`` file anchored offline: ``anchorAgreement`` signed by the dev account
+    (nonce 3) on :data:`OFFLINE_DOMAIN`, recorded as mined in block 3 (``block_hash``)."""
+    fingerprints = [s.key_fingerprint for s in signatures]
+    sigset = signature_set_digest(signatures)
+    signed = Account.sign_transaction(
+        {
+            "type": 2,
+            "chainId": OFFLINE_DOMAIN.chain_id,
+            "nonce": 3,
+            "to": OFFLINE_DOMAIN.contract,
+            "value": 0,
+            "data": anchor_calldata(
+                document_digest=document.sm3,
+                cid=cid,
+                signer_fingerprints=fingerprints,
+                signature_set_digest=sigset,
+            ),
+            "gas": 300_000,
+            "maxFeePerGas": 2_000_000_000,
+            "maxPriorityFeePerGas": 1_000_000_000,
+        },
+        DEV_PRIVATE_KEY,
+    )
+    raw = bytes(signed.raw_transaction)
+    return build_proof(
+        agreement_id=agreement_id,
+        document=document,
+        cid=cid,
+        ciphertext=ciphertext,
+        signatures=signatures,
+        anchor=AnchorEvidence(
+            chain_id=OFFLINE_DOMAIN.chain_id,
+            contract=OFFLINE_DOMAIN.contract,
+            anchor_id=anchor_id_of(
+                chain_id=OFFLINE_DOMAIN.chain_id,
+                contract=OFFLINE_DOMAIN.contract,
+                document_digest=document.sm3,
+                cid=cid,
+                signer_fingerprints=fingerprints,
+                signature_set_digest=sigset,
+            ),
+            writer=decode_signed_transaction(raw).sender,
+            tx_hash=bytes(signed.hash),
+            raw_transaction=raw,
+            block_number=3,
+            block_hash=block_hash,
+        ),
+        issuer_key=parties.issuer,
+    )

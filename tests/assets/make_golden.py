@@ -16,24 +16,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from eth_account import Account
 from eth_utils import keccak
 
 from ledger._keywrap import KeyWrapper
 from ledger.agreement import Document, LeafEntry, SigningPayload, SigningPayloadV0
-from ledger.chain.devnode import DEV_PRIVATE_KEY
-from ledger.chain.evidence import anchor_calldata, anchor_id_of
-from ledger.chain.transaction import decode_signed_transaction
 from ledger.crypto import keystore, sm4
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.proof import AnchorEvidence, build_proof
-from ledger.signature import in_role_order, sign, signature_set_digest
+from ledger.signature import in_role_order, sign
 from ledger.store import car_of, cid_of
 from tests._fixtures.proofs import (
     OFFLINE_DOMAIN,
     Parties,
     SignedVersion,
     anchor_offline,
+    offline_v0_proof,
     sign_version,
 )
 
@@ -116,52 +112,14 @@ def _v0(parties: Parties) -> tuple[bytes, bytes]:
         for i, role in enumerate(("customer", "broker"))
     }
     signatures = [sign(parties.keys[role], payloads[role]) for role in ("customer", "broker")]
-    fingerprints = [s.key_fingerprint for s in signatures]
-    sigset = signature_set_digest(signatures)
-    signed = Account.sign_transaction(
-        {
-            "type": 2,
-            "chainId": OFFLINE_DOMAIN.chain_id,
-            "nonce": 3,
-            "to": OFFLINE_DOMAIN.contract,
-            "value": 0,
-            "data": anchor_calldata(
-                document_digest=document.sm3,
-                cid=cid,
-                signer_fingerprints=fingerprints,
-                signature_set_digest=sigset,
-            ),
-            "gas": 300_000,
-            "maxFeePerGas": 2_000_000_000,
-            "maxPriorityFeePerGas": 1_000_000_000,
-        },
-        DEV_PRIVATE_KEY,
-    )
-    raw = bytes(signed.raw_transaction)
-    proof = build_proof(
+    proof = offline_v0_proof(
+        parties,
         agreement_id=V0_AGREEMENT_ID,
         document=document,
         cid=cid,
         ciphertext=ciphertext,
         signatures=signatures,
-        anchor=AnchorEvidence(
-            chain_id=OFFLINE_DOMAIN.chain_id,
-            contract=OFFLINE_DOMAIN.contract,
-            anchor_id=anchor_id_of(
-                chain_id=OFFLINE_DOMAIN.chain_id,
-                contract=OFFLINE_DOMAIN.contract,
-                document_digest=document.sm3,
-                cid=cid,
-                signer_fingerprints=fingerprints,
-                signature_set_digest=sigset,
-            ),
-            writer=decode_signed_transaction(raw).sender,
-            tx_hash=bytes(signed.hash),
-            raw_transaction=raw,
-            block_number=3,
-            block_hash=keccak(b"block 3"),
-        ),
-        issuer_key=parties.issuer,
+        block_hash=keccak(b"block 3"),
     )
     return proof, payloads["customer"].to_bytes()
 

@@ -6,26 +6,27 @@ from __future__ import annotations
 import json
 
 import pytest
-from eth_account import Account
 
 from ledger import canonical
 from ledger.agreement import Document, SigningPayloadV0, new_agreement_id
-from ledger.chain.devnode import DEV_PRIVATE_KEY
-from ledger.chain.evidence import anchor_calldata, anchor_id_of
-from ledger.chain.transaction import decode_signed_transaction
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.proof import (
     FORMAT_V0,
     FORMAT_V1,
     FORMATS,
-    AnchorEvidence,
     ProofInvalid,
-    build_proof,
     verify_proof,
 )
-from ledger.signature import sign, signature_set_digest
+from ledger.signature import sign
 from ledger.store import cid_of
-from tests._fixtures.proofs import OFFLINE_DOMAIN, SIGNED_AT, Parties, anchor_offline, sign_version
+from tests._fixtures.proofs import (
+    OFFLINE_DOMAIN,
+    SIGNED_AT,
+    Parties,
+    anchor_offline,
+    offline_v0_proof,
+    sign_version,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,52 +54,14 @@ def v0_proof(parties: Parties) -> bytes:
         )
         for role in ("customer", "broker")
     ]
-    fingerprints = [s.key_fingerprint for s in signatures]
-    sigset = signature_set_digest(signatures)
-    signed = Account.sign_transaction(
-        {
-            "type": 2,
-            "chainId": OFFLINE_DOMAIN.chain_id,
-            "nonce": 3,
-            "to": OFFLINE_DOMAIN.contract,
-            "value": 0,
-            "data": anchor_calldata(
-                document_digest=document.sm3,
-                cid=cid,
-                signer_fingerprints=fingerprints,
-                signature_set_digest=sigset,
-            ),
-            "gas": 300_000,
-            "maxFeePerGas": 2_000_000_000,
-            "maxPriorityFeePerGas": 1_000_000_000,
-        },
-        DEV_PRIVATE_KEY,
-    )
-    raw = bytes(signed.raw_transaction)
-    return build_proof(
+    return offline_v0_proof(
+        parties,
         agreement_id=agreement_id,
         document=document,
         cid=cid,
         ciphertext=ciphertext,
         signatures=signatures,
-        anchor=AnchorEvidence(
-            chain_id=OFFLINE_DOMAIN.chain_id,
-            contract=OFFLINE_DOMAIN.contract,
-            anchor_id=anchor_id_of(
-                chain_id=OFFLINE_DOMAIN.chain_id,
-                contract=OFFLINE_DOMAIN.contract,
-                document_digest=document.sm3,
-                cid=cid,
-                signer_fingerprints=fingerprints,
-                signature_set_digest=sigset,
-            ),
-            writer=decode_signed_transaction(raw).sender,
-            tx_hash=bytes(signed.hash),
-            raw_transaction=raw,
-            block_number=3,
-            block_hash=b"\x33" * 32,
-        ),
-        issuer_key=parties.issuer,
+        block_hash=b"\x33" * 32,
     )
 
 
