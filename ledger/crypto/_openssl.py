@@ -18,6 +18,7 @@ from ctypes import (
     c_int,
     c_long,
     c_size_t,
+    c_uint,
     c_ulong,
     c_void_p,
     create_string_buffer,
@@ -122,7 +123,29 @@ EVP_PKEY_CTX_free = _fn("EVP_PKEY_CTX_free", None, c_void_p)
 EVP_PKEY_keygen_init = _fn("EVP_PKEY_keygen_init", c_int, c_void_p)
 EVP_PKEY_generate = _fn("EVP_PKEY_generate", c_int, c_void_p, POINTER(c_void_p))
 EVP_PKEY_check = _fn("EVP_PKEY_check", c_int, c_void_p)
-EVP_PKEY_public_check = _fn("EVP_PKEY_public_check", c_int, c_void_p)
+EVP_PKEY_public_check_quick = _fn("EVP_PKEY_public_check_quick", c_int, c_void_p)
+
+
+class OSSL_PARAM(ctypes.Structure):
+    """``OSSL_PARAM`` (openssl/core.h): one named, typed parameter; an array ends with a
+    zeroed entry."""
+
+    _fields_ = [
+        ("key", c_char_p),
+        ("data_type", c_uint),
+        ("data", c_void_p),
+        ("data_size", c_size_t),
+        ("return_size", c_size_t),
+    ]
+
+
+OSSL_PARAM_UTF8_STRING = 4
+OSSL_PARAM_OCTET_STRING = 5
+EVP_PKEY_PUBLIC_KEY = 0x86  # EVP_PKEY_KEY_PARAMETERS | OSSL_KEYMGMT_SELECT_PUBLIC_KEY
+EVP_PKEY_fromdata_init = _fn("EVP_PKEY_fromdata_init", c_int, c_void_p)
+EVP_PKEY_fromdata = _fn(
+    "EVP_PKEY_fromdata", c_int, c_void_p, POINTER(c_void_p), c_int, POINTER(OSSL_PARAM)
+)
 EVP_PKEY_encrypt_init = _fn("EVP_PKEY_encrypt_init", c_int, c_void_p)
 EVP_PKEY_encrypt = _fn(
     "EVP_PKEY_encrypt", c_int, c_void_p, c_char_p, POINTER(c_size_t), c_char_p, c_size_t

@@ -83,7 +83,7 @@ class SM2PublicKey:
             raise KeyFormatError("SM2 public key is not an uncompressed point")
         if _libcrypto.public_to_der(loaded) == _SPKI_PREFIX + raw:
             return cls(loaded, raw)
-        return cls(_libcrypto.load_public_der(_SPKI_PREFIX + raw), raw)
+        return cls(_libcrypto.load_public_raw(raw), raw)
 
     @classmethod
     def from_raw(cls, data: BytesLike) -> SM2PublicKey:
@@ -168,7 +168,7 @@ class SM2PrivateKey:
         raw = _libcrypto.public_raw(_key)
         if len(raw) != RAW_PUBLIC_KEY_SIZE or raw[0] != 0x04:
             raise KeyFormatError("SM2 private key carries a malformed public point")
-        self._public = SM2PublicKey(_libcrypto.load_public_der(_SPKI_PREFIX + raw), raw)
+        self._public = SM2PublicKey(_libcrypto.load_public_raw(raw), raw)
 
     @classmethod
     def generate(cls) -> SM2PrivateKey:
@@ -218,7 +218,7 @@ class SM2PrivateKey:
 
 @functools.lru_cache(maxsize=8192)
 def _public_key_from_raw(raw: bytes) -> SM2PublicKey:
-    """Parsed keys, shared: OpenSSL 3.0's decoder takes ~0.4 ms per key (as long as a signature
-    check), and a service sees the same keys again and again (a broker signs every agreement).
-    Keys are immutable, so sharing one object is safe; a bad point raises and is not cached."""
-    return SM2PublicKey(_libcrypto.load_public_der(_SPKI_PREFIX + raw), raw)
+    """Parsed keys, shared: a service sees the same keys again and again (a broker signs every
+    agreement). Keys are immutable, so sharing one object is safe; a bad point raises and is not
+    cached."""
+    return SM2PublicKey(_libcrypto.load_public_raw(raw), raw)
