@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from api._openapi import BODY_PROBLEMS, problems
-from api.deps import chain_reader
+from api.deps import chain_reader, off_loop
 from ledger import canonical
 from ledger.chain.client import ChainClient
 from ledger.proof import VerifiedProof, confirm_on_chain, verify_proof
@@ -61,7 +60,7 @@ async def verify(
     # and checked in a worker thread: SM2, SM3, CAR and Merkle work (a second or more for a
     # large proof) and the RPC calls of the confirmation stay off the event loop.
     body = await request.body()
-    proof = await run_in_threadpool(_verify, body, chain)
+    proof = await off_loop(_verify, body, chain)
     return ProofVerdict(
         valid=True,
         confirmed_on_chain=chain is not None,

@@ -96,9 +96,11 @@ def crypto_command(as_json: bool, seconds: float) -> None:
 @click.option(
     "--http-clients",
     type=click.IntRange(1, 16),
-    default=1,
-    show_default=True,
-    help="With --http: client processes, each with --workers connections.",
+    default=None,
+    show_default="--processes",
+    help="With --http: client processes, each with --workers connections. The default gives"
+    " the server as many requests in flight as the in-process run has submitting threads"
+    " (--processes x --workers).",
 )
 def evidence_command(
     as_json: bool,
@@ -109,7 +111,7 @@ def evidence_command(
     bulk: int,
     database_url: str | None,
     http: bool,
-    http_clients: int,
+    http_clients: int | None,
 ) -> None:
     """The evidence service end to end: acknowledgments/s, time to ack and to on-chain
     inclusion, gas per agreement and proof size by batch size; `openssl speed sm2` reference."""
@@ -123,7 +125,7 @@ def evidence_command(
         bulk=bulk,
         database_url=database_url,
         http=http,
-        http_clients=http_clients,
+        http_clients=processes if http_clients is None else http_clients,
         progress=lambda m: click.echo(f"... {m}", err=True),
     )
     if as_json:

@@ -54,7 +54,8 @@ def format_table(r: dict[str, Any]) -> str:
         rows[1:1] = [
             (
                 "over HTTP: acknowledged / s (ledger serve --workers"
-                f" {over_http['server_workers']})",
+                f" {over_http['server_workers']},"
+                f" {over_http['client_processes'] * over_http['client_threads']} connections)",
                 f"{over_http['acks_per_s']:,.0f} ({over_http['of_in_process']:.0%} of in-process)",
                 "target >= 70% of in-process",
             ),

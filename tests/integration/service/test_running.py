@@ -36,7 +36,10 @@ def test_prepare_is_idempotent_and_two_services_share_one_data_dir(
 
 def test_bench_evidence_runs_end_to_end_and_reports_every_key(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "bench", "evidence", "--json", "--seconds", "0.5"],
+        [
+            *(sys.executable, "-m", "ledger.cli", "bench", "evidence", "--json"),
+            *("--seconds", "0.5", "--processes", "2", "--workers", "3", "--http"),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -58,6 +61,12 @@ def test_bench_evidence_runs_end_to_end_and_reports_every_key(tmp_path: Path) ->
     assert result["gas_per_agreement"]["1000"] <= 250
     sizes = [result["proof_bytes"][k] for k in ("1", "100", "1000", "10000")]
     assert sizes == sorted(sizes)
+    # the same work over HTTP, with as many requests in flight as the in-process run had
+    over_http = result["http"]
+    assert over_http["acknowledged"] > 0 and over_http["acks_per_s"] > 0
+    assert over_http["server_workers"] == 2
+    assert over_http["client_processes"] * over_http["client_threads"] == 2 * 3
+    assert over_http["of_in_process"] > 0 and over_http["cpu_ms_per_agreement"] > 0
 
 
 def test_the_signing_window_comes_from_the_settings(tmp_path: Path, anvil_url: str) -> None:
