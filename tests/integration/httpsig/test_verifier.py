@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Database, open_database
@@ -22,6 +24,7 @@ from ledger.httpsig import (
     KeyNotValid,
     KeyTable,
     NonceReplayed,
+    RequestSignatureError,
     RequestSigner,
     RequestVerifier,
     SignatureExpired,
@@ -344,3 +347,43 @@ def test_a_refused_request_does_not_use_up_its_nonce(
     with pytest.raises(DigestMismatch, match=r"^the body does not match"):
         verify(verifier_of(keys, sqlite_database), headers, body=b"tampered")
     verify(verifier_of(keys, sqlite_database), headers)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    part=st.sampled_from(
+        ["method", "url", "body", "signature-input", "signature", "content-digest"]
+    ),
+    position=st.integers(min_value=0),
+    replacement=st.characters(min_codepoint=0x21, max_codepoint=0x7E),
+)
+def test_any_one_changed_character_is_refused(
+    broker_key: SM2PrivateKey,
+    keys: KeyTable,
+    sqlite_database: Database,
+    part: str,
+    position: int,
+    replacement: str,
+) -> None:
+    headers = signed(broker_key)
+    received: dict[str, object] = {"method": "POST", "url": URL, "body": BODY, "headers": headers}
+
+    def changed(text: str) -> str:
+        index = position % len(text)
+        swap = (
+            replacement
+            if text[index] != replacement
+            else chr(0x21 + (ord(replacement) - 0x20) % 94)
+        )
+        return text[:index] + swap + text[index + 1 :]
+
+    if part in ("method", "url"):
+        received[part] = changed(str(received[part]))
+    elif part == "body":
+        received["body"] = changed(BODY.decode()).encode()
+    else:
+        received["headers"] = edit(headers, part, changed)
+    with pytest.raises(RequestSignatureError, match=r"\S"):
+        verifier_of(keys, sqlite_database).verify(**received)  # type: ignore[arg-type]
