@@ -40,8 +40,9 @@ def target_uri(request: Request, public_origin: str | None) -> str:
     path: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")
     if public_origin is None:
-        host = request.headers.get("host") or "{}:{}".format(*scope["server"])
-        public_origin = f"{scope['scheme']}://{host}"
+        server = scope.get("server")
+        host = request.headers.get("host") or (f"{server[0]}:{server[1]}" if server else "")
+        public_origin = f"{scope['scheme']}://{host}"  # no host: refused as malformed
     return public_origin + path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
 
 

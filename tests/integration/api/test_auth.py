@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from api import problems
 from api.auth import SignedCaller
@@ -37,6 +38,10 @@ PROBLEM = "application/problem+json"
 BROKER = SM2PrivateKey.generate()
 
 
+class Note(BaseModel):
+    text: str
+
+
 def auth_app(*, verifier: RequestVerifier | None, public_origin: str | None = None) -> FastAPI:
     """An app with one route that admits signed requests only and says who signed."""
     app = FastAPI()
@@ -52,6 +57,11 @@ def auth_app(*, verifier: RequestVerifier | None, public_origin: str | None = No
             "keyid": caller.keyid,
             "body": (await request.body()).decode(),  # still readable after verification
         }
+
+    @app.post("/v1/notes")
+    async def note(caller: SignedCaller, note: Note) -> dict[str, str]:
+        """A body model parsed after the dependency has read and verified the body."""
+        return {"member_id": caller.member_id, "text": note.text}
 
     return app
 
@@ -87,6 +97,8 @@ def test_a_signed_request_reaches_the_route_with_its_caller(verifier: RequestVer
             "body": '{"hello":"world"}',
         }
         assert client.get("/v1/whoami", auth=auth).status_code == 200
+        noted = client.post("/v1/notes", json={"text": "signed"}, auth=auth)
+        assert noted.json() == {"member_id": "member-a", "text": "signed"}
 
 
 def test_refusals_are_401_problems_naming_the_reason(verifier: RequestVerifier) -> None:
