@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.chain.errors import NodeError
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.errors import LedgerError
+from ledger.httpsig import ACCEPT_SIGNATURE, RequestSignatureError
 from ledger.proof import ProofInvalid
 from ledger.service.errors import (
     AgreementConflict,
@@ -84,9 +85,22 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
+#: What a 401 tells the client to send: an RFC 9421 signature covering what ``Accept-Signature``
+#: lists (RFC 9421 §5.1). RFC 9421 defines no authentication scheme; ``Signature`` is the name
+#: HTTP signature schemes commonly go by.
+UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Signature", "Accept-Signature": ACCEPT_SIGNATURE}
+
+
+def _unauthenticated(error: RequestSignatureError) -> tuple[int, str, str]:
+    return 401, "Request signature refused", error.kind
+
+
 def problem_of(error: LedgerError) -> dict[str, Any]:
     """The problem details of ``error`` as the handlers would write them (for results that
     carry one problem per item, such as a bulk submission's)."""
+    if isinstance(error, RequestSignatureError):
+        status, title, kind = _unauthenticated(error)
+        return _body(status, title, str(error), kind=kind)
     for cls in type(error).__mro__:
         if cls in _PROBLEMS:
             status, title, kind = _PROBLEMS[cls]
@@ -104,6 +118,11 @@ def _handler(status: int, title: str, kind: str) -> Callable[[Request, Exception
 def install(app: FastAPI) -> None:
     for exception, (status, title, kind) in _PROBLEMS.items():
         app.add_exception_handler(exception, _handler(status, title, kind))
+
+    @app.exception_handler(RequestSignatureError)
+    async def _signature(_: Request, exc: RequestSignatureError) -> JSONResponse:
+        status, title, kind = _unauthenticated(exc)
+        return problem(status, title, str(exc), kind=kind, headers=UNAUTHENTICATED_HEADERS)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

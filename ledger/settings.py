@@ -105,6 +105,27 @@ class Settings(BaseSettings):
         le=3600,
         description="...and at most this far in the future: the signer's clock skew (seconds).",
     )
+    request_signature_max_age_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="A signed HTTP request (RFC 9421) is accepted only if its `created` is at most"
+        " this old (seconds); its nonce is remembered that long (plus the skew).",
+    )
+    request_signature_max_skew_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="...give or take this much clock skew between signer and service (seconds);"
+        " an `expires` more than this far in the past is refused.",
+    )
+    api_public_origin: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#@\s]+$",
+        description="The origin clients address this service by (`https://broker-a.example`):"
+        " the scheme and authority of every signed request's `@target-uri`. Unset: taken from"
+        " the request (its scheme and Host), right only without a proxy in front.",
+    )
 
     @property
     def chain_dir(self) -> Path:

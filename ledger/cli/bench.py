@@ -39,6 +39,32 @@ def crypto_command(as_json: bool, seconds: float) -> None:
         click.echo(_bench.format_table(result))
 
 
+@bench.command("httpsig")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.05),
+    default=2.0,
+    show_default=True,
+    help="Duration of each measurement.",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="Where nonces go (an empty database; default: a fresh SQLite file).",
+)
+def httpsig_command(as_json: bool, seconds: float, database_url: str | None) -> None:
+    """Request signing (RFC 9421, sm2-sm3): µs to sign and verify one call, beside
+    `openssl speed sm2` in the same run, single thread."""
+    from ledger.httpsig import _bench
+
+    result = _bench.run(seconds=seconds, database_url=database_url)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        click.echo(_bench.format_table(result))
+
+
 @bench.command("evidence")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option(

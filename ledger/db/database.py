@@ -16,7 +16,9 @@ The methods are those of the repositories, one module per concern:
 * the anchoring outbox: claims, roots and signed transactions in :mod:`ledger.db.outbox` (with
   the anchoring life cycle and why it is idempotent across crashes), the anchored step and
   inclusion proofs in :mod:`ledger.db.inclusion`, batches as stored and the counts in
-  :mod:`ledger.db.batches`; the anchoring lease in :mod:`ledger.db.lease`.
+  :mod:`ledger.db.batches`; the anchoring lease in :mod:`ledger.db.lease`;
+* the nonces of signed requests (replay protection, shared by every process):
+  :mod:`ledger.db.nonces`.
 
 They share one :class:`~ledger.db._plumbing.Transactions` (the engine, SQLite's write lock and
 the translation of database errors).
@@ -32,6 +34,7 @@ from ledger.db.document_keys import DocumentKeys
 from ledger.db.engine import make_engine
 from ledger.db.group_commit import GroupCommit
 from ledger.db.inclusion import InclusionProofs
+from ledger.db.nonces import RequestNonces
 from ledger.db.outbox import Outbox
 from ledger.db.versions import Versions
 from ledger.errors import ConfigurationError
@@ -76,6 +79,9 @@ class Database:
         self.batch_attempts = batches.batch_attempts
         self.counts = batches.counts
         self.anchoring_window = batches.anchoring_window
+        nonces = RequestNonces(self._transactions)
+        self.remember_nonce = nonces.remember_nonce
+        self.prune_nonces = nonces.prune_nonces
 
     @property
     def engine(self) -> sa.Engine:

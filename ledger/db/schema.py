@@ -27,6 +27,9 @@ The tables:
   the attempt that was mined (what its proofs carry).
 * ``inclusion_proofs`` — each anchored version's Merkle path (JSON list of lowercase hex sibling
   hashes, leaf level first; ``leaf_index`` tells left from right) and the root it leads to.
+* ``request_nonces`` — the (keyid, nonce) of every signed request accepted (RFC 9421), kept
+  until its signature would be too old anyway (``expires_at``), so a replay is refused by every
+  process on the database; expired rows are pruned.
 """
 
 from __future__ import annotations
@@ -272,3 +275,17 @@ inclusion_proofs = sa.Table(
     sa.CheckConstraint("leaf_index >= 0", name="leaf_index_not_negative"),
     _length("root", 32),
 )
+
+request_nonces = sa.Table(
+    "request_nonces",
+    metadata,
+    sa.Column("keyid", sa.Text, primary_key=True),
+    sa.Column("nonce", sa.Text, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("length(keyid) BETWEEN 1 AND 256", name="keyid_length"),
+    sa.CheckConstraint("length(nonce) BETWEEN 1 AND 128", name="nonce_length"),
+    sa.CheckConstraint("created_at < expires_at", name="expires_after_created"),
+)
+# Pruning deletes the expired rows.
+sa.Index(None, request_nonces.c.expires_at)

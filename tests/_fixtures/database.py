@@ -6,7 +6,9 @@
   start fails, the tests that need it FAIL with the reason: they are never skipped.
 * ``empty_database_url``: parametrized ``sqlite`` (a file in the test's tmp dir) and
   ``postgresql`` (a fresh ``CREATE DATABASE test_<n>`` per test), not migrated;
-* ``database_url``: the same, migrated to head; ``database``: a :class:`ledger.db.Database` on it.
+* ``database_url``: the same, migrated to head; ``database``: a :class:`ledger.db.Database` on it;
+* ``sqlite_database``: a migrated SQLite database only, for tests where the backend is not the
+  point (request signatures, which need one to remember nonces in).
 """
 
 from __future__ import annotations
@@ -111,6 +113,17 @@ def database_url(empty_database_url: str) -> str:
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     db = open_database(database_url)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    db = open_database(url)
     try:
         yield db
     finally:

@@ -24,6 +24,7 @@ TABLES = {
     "batches",
     "batch_attempts",
     "inclusion_proofs",
+    "request_nonces",
 }
 
 
@@ -73,7 +74,7 @@ def test_document_keys_revision_down_and_up_keeps_the_versions(database_url: str
         db.close()
     downgrade(database_url, "0001")
     assert current_revision(database_url) == "0001"
-    assert _tables(database_url) == TABLES - {"document_keys", "batch_attempts"}
+    assert _tables(database_url) == TABLES - {"document_keys", "batch_attempts", "request_nonces"}
     upgrade(database_url)
     db = open_database(database_url)
     try:
@@ -110,7 +111,7 @@ def test_batch_attempts_revision_up_from_0002_keeps_each_batchs_transaction(
     finally:
         db.close()
     downgrade(database_url, "0002")
-    assert _tables(database_url) == TABLES - {"batch_attempts"}
+    assert _tables(database_url) == TABLES - {"batch_attempts", "request_nonces"}
     upgrade(database_url)  # 0002 -> 0003: each batch's transaction becomes its attempt 0
     db = open_database(database_url)
     try:
