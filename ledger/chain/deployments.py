@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,17 @@ def ensure_deployed(client: ChainClient, deployments: Deployments, name: str) ->
     return deploy(client, deployments, name)
 
 
-def deploy(client: ChainClient, deployments: Deployments, name: str) -> Deployment:
+def deploy(
+    client: ChainClient,
+    deployments: Deployments,
+    name: str,
+    args: Sequence[Any] | None = None,
+) -> Deployment:
+    """Deploy ``name`` with constructor ``args`` and record it. Without ``args``: the
+    EvidenceLedger's (admin = only writer = the deploying account)."""
     artifact = load_artifact(name)
-    sent = client.deploy(artifact, client.address, [client.address])
+    constructor_args = (client.address, [client.address]) if args is None else tuple(args)
+    sent = client.deploy(artifact, *constructor_args)
     address = str(sent.receipt["contractAddress"])
     code = client.code_at(address)
     if keccak(code) != artifact.deployed_code_hash:

@@ -1,0 +1,177 @@
+"""A consortium on a real anvil node of its own: members with their own chain accounts and keys.
+
+Governance tests move the chain's clock (``evm_increaseTime``), so they get their own node and
+never shift the clock under the other tests' shared one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from ledger.chain.client import ChainClient
+from ledger.chain.consortium import ConsortiumContract, MemberSpec, ProposalKind, Thresholds
+from ledger.chain.deployments import Deployments, deploy
+from ledger.chain.devnode import ANVIL, DevNode, free_port
+from ledger.chain.keys import KeyRegistryContract
+from ledger.crypto.sm2 import SM2PrivateKey
+
+Account.enable_unaudited_hdwallet_features()
+_MNEMONIC = "test test test test test test test test test test test junk"
+#: anvil's ten funded accounts (its default mnemonic), as private keys.
+ANVIL_KEYS = tuple(
+    Account.from_mnemonic(_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.to_0x_hex()
+    for i in range(10)
+)
+NAMES = ("Alpha Securities", "Beta Brokerage", "Gamma Audit", "Delta Regulator", "Epsilon")
+DEFAULT_ROLES: tuple[tuple[str, ...], ...] = (
+    ("broker",),
+    ("broker",),
+    ("auditor",),
+    ("regulator",),
+    ("broker",),
+)
+
+
+@dataclass
+class Party:
+    """One account: its chain client and its view of both contracts."""
+
+    client: ChainClient
+    consortium: ConsortiumContract
+    keys: KeyRegistryContract
+    sm2: SM2PrivateKey
+
+    @property
+    def address(self) -> str:
+        return self.client.address
+
+
+@dataclass
+class Deployed:
+    members: list[Party]  # the founders, in order
+    outsiders: list[Party]  # funded accounts that are not members
+    specs: list[MemberSpec]
+
+    def spec_for(self, party: Party, roles: Sequence[str] = ("broker",)) -> MemberSpec:
+        return MemberSpec(
+            account=party.address,
+            name=f"Member {party.address[:8]}",
+            endpoint=f"https://{party.address[2:10].lower()}.example",
+            key_fingerprint=party.sm2.public_key().fingerprint(),
+            roles=tuple(roles),
+        )
+
+
+def chain_time(client: ChainClient) -> int:
+    """The latest block's timestamp."""
+    return int(client.json_rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+
+
+def advance(client: ChainClient, seconds: int) -> int:
+    """Move the chain's clock on by ``seconds`` and mine a block; its timestamp."""
+    client.json_rpc("evm_increaseTime", seconds)
+    client.json_rpc("evm_mine")
+    return chain_time(client)
+
+
+def set_next_timestamp(client: ChainClient, timestamp: int) -> None:
+    """The next mined block gets exactly ``timestamp``."""
+    client.json_rpc("evm_setNextBlockTimestamp", timestamp)
+
+
+@pytest.fixture(scope="session")
+def governance_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not ANVIL.is_file():
+        pytest.fail(f"anvil is not installed at {ANVIL}: run `make setup`")
+    node = DevNode(directory=tmp_path_factory.mktemp("governance-anvil"), port=free_port())
+    url = node.start()
+    try:
+        yield url
+    finally:
+        node.stop()
+
+
+DeployConsortium = Callable[..., Deployed]
+
+
+@pytest.fixture
+def deploy_consortium(governance_url: str, tmp_path: Path) -> DeployConsortium:
+    """Deploy a Consortium (founders = the first ``founders`` anvil accounts) and a KeyRegistry
+    over it; every account gets its own client and SM2 key."""
+
+    def make(
+        founders: int = 3,
+        thresholds: Thresholds | None = None,
+        voting_delay_s: int = 0,
+        voting_period_s: int = 3600,
+        roles: Sequence[Sequence[str]] = DEFAULT_ROLES,
+    ) -> Deployed:
+        clients = [ChainClient(rpc_url=governance_url, private_key=k) for k in ANVIL_KEYS]
+        sm2_keys = [SM2PrivateKey.generate() for _ in clients]
+        specs = [
+            MemberSpec(
+                account=clients[i].address,
+                name=NAMES[i],
+                endpoint=f"https://member{i}.example/ledger",
+                key_fingerprint=sm2_keys[i].public_key().fingerprint(),
+                roles=tuple(roles[i]),
+            )
+            for i in range(founders)
+        ]
+        two = min(2, founders)
+        chosen = thresholds or Thresholds(two, two, two, two, two)
+        deployments = Deployments(directory=tmp_path / "deployments")
+        consortium = deploy(
+            clients[0],
+            deployments,
+            "Consortium",
+            ConsortiumContract.constructor_args(
+                founders=specs,
+                thresholds=chosen,
+                voting_delay_s=voting_delay_s,
+                voting_period_s=voting_period_s,
+            ),
+        )
+        registry = deploy(
+            clients[0],
+            deployments,
+            "KeyRegistry",
+            KeyRegistryContract.constructor_args(consortium.address, []),
+        )
+        parties = [
+            Party(
+                client=client,
+                consortium=ConsortiumContract(client=client, address=consortium.address),
+                keys=KeyRegistryContract(client=client, address=registry.address),
+                sm2=sm2,
+            )
+            for client, sm2 in zip(clients, sm2_keys, strict=True)
+        ]
+        return Deployed(members=parties[:founders], outsiders=parties[founders:], specs=specs)
+
+    return make
+
+
+def carry(proposer: Party, voters: Sequence[Party], proposal_id: bytes) -> None:
+    """Vote ``proposal_id`` through with ``voters`` and execute it as ``proposer``."""
+    for voter in voters:
+        voter.consortium.vote(proposal_id)
+    proposer.consortium.execute(proposal_id)
+
+
+__all__ = [
+    "ANVIL_KEYS",
+    "DeployConsortium",
+    "Deployed",
+    "Party",
+    "ProposalKind",
+    "advance",
+    "carry",
+    "chain_time",
+    "set_next_timestamp",
+]
