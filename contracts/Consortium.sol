@@ -236,7 +236,7 @@ contract Consortium is IConsortium {
     function getMember(address account) external view returns (Member memory) {
         Standing storage standing = _standing[account];
         if (!standing.active) {
-            revert Consortium__NotMember(account);
+            revert Consortium__UnknownMember(account);
         }
         Profile storage profile = _profiles[account];
         return Member({
@@ -451,7 +451,7 @@ contract Consortium is IConsortium {
 
     function _checkRemoval(address account) private view {
         if (!_standing[account].active) {
-            revert Consortium__NotMember(account);
+            revert Consortium__UnknownMember(account);
         }
         uint256 membersAfter = _members.length - 1;
         uint256 highest = 0;
@@ -492,7 +492,7 @@ contract Consortium is IConsortium {
             revert Consortium__UnknownRole(role);
         }
         if (!_standing[account].active) {
-            revert Consortium__NotMember(account);
+            revert Consortium__UnknownMember(account);
         }
     }
 

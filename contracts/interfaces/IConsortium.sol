@@ -135,8 +135,10 @@ interface IConsortium {
     /// @notice The proposer cancelled the proposal.
     event ProposalCanceled(bytes32 indexed proposalId);
 
-    /// @notice The caller (or the account a proposal names) is not a member.
+    /// @notice The caller is not a member.
     error Consortium__NotMember(address account);
+    /// @notice The account a proposal (or {getMember}) names is not a member.
+    error Consortium__UnknownMember(address account);
     /// @notice The zero address cannot be a member.
     error Consortium__InvalidMember(address account);
     /// @notice The account is already a member.
@@ -213,7 +215,7 @@ interface IConsortium {
     /// before letting an account act in that role. One storage read; false for unknown roles.
     function isAllowed(address account, bytes32 role) external view returns (bool);
 
-    /// @notice The member's record; reverts with {Consortium__NotMember} for a non-member.
+    /// @notice The member's record; reverts with {Consortium__UnknownMember} for a non-member.
     function getMember(address account) external view returns (Member memory);
 
     /// @notice The accounts of all members, in admission order (a removal moves the last one

@@ -17,6 +17,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from web3.logs import DISCARD
 
 from ledger.chain._reverts import refusals
 from ledger.chain.artifact import load_artifact
@@ -73,6 +74,7 @@ class ProposalState(IntEnum):
 REFUSALS: dict[str, type[ContractRefused]] = {
     "Consortium__NotMember": NotPermitted,
     "Consortium__NotProposer": NotPermitted,
+    "Consortium__UnknownMember": StateConflict,
     "Consortium__AlreadyMember": StateConflict,
     "Consortium__RemovalBelowThreshold": StateConflict,
     "Consortium__RoleAlreadyGranted": StateConflict,
@@ -335,7 +337,7 @@ class ConsortiumContract:
 
     def events(self, name: str, sent: SentTransaction) -> list[dict[str, Any]]:
         """The arguments of each ``name`` event the contract emitted in ``sent``."""
-        found = getattr(self._contract.events, name)().process_receipt(sent.receipt)
+        found = getattr(self._contract.events, name)().process_receipt(sent.receipt, errors=DISCARD)
         return [dict(event["args"]) for event in found]
 
     # -- plumbing -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from web3.logs import DISCARD
 
 from ledger.chain._reverts import refusals
 from ledger.chain.artifact import load_artifact
@@ -211,7 +212,7 @@ class KeyRegistryContract:
         return bool(self._call(fn))
 
     def events(self, name: str, sent: SentTransaction) -> list[dict[str, Any]]:
-        found = getattr(self._contract.events, name)().process_receipt(sent.receipt)
+        found = getattr(self._contract.events, name)().process_receipt(sent.receipt, errors=DISCARD)
         return [dict(event["args"]) for event in found]
 
     def _registered(self, sent: SentTransaction) -> Registered:

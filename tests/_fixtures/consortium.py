@@ -7,6 +7,7 @@ never shift the clock under the other tests' shared one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from eth_account import Account
 
 from ledger.chain.client import ChainClient
 from ledger.chain.consortium import ConsortiumContract, MemberSpec, ProposalKind, Thresholds
-from ledger.chain.deployments import Deployments, deploy
+from ledger.chain.deployments import Deployment, Deployments, deploy
 from ledger.chain.devnode import ANVIL, DevNode, free_port
+from ledger.chain.errors import ContractRefused
 from ledger.chain.keys import KeyRegistryContract
 from ledger.crypto.sm2 import SM2PrivateKey
 
@@ -56,6 +58,8 @@ class Deployed:
     members: list[Party]  # the founders, in order
     outsiders: list[Party]  # funded accounts that are not members
     specs: list[MemberSpec]
+    consortium_deployment: Deployment
+    registry_deployment: Deployment
 
     def spec_for(self, party: Party, roles: Sequence[str] = ("broker",)) -> MemberSpec:
         return MemberSpec(
@@ -82,6 +86,13 @@ def advance(client: ChainClient, seconds: int) -> int:
 def set_next_timestamp(client: ChainClient, timestamp: int) -> None:
     """The next mined block gets exactly ``timestamp``."""
     client.json_rpc("evm_setNextBlockTimestamp", timestamp)
+
+
+def mine_at(client: ChainClient, timestamp: int) -> None:
+    """Mine a block at exactly ``timestamp``: calls (and the simulation before each transaction)
+    then see it as ``block.timestamp``."""
+    set_next_timestamp(client, timestamp)
+    client.json_rpc("evm_mine")
 
 
 @pytest.fixture(scope="session")
@@ -152,9 +163,27 @@ def deploy_consortium(governance_url: str, tmp_path: Path) -> DeployConsortium:
             )
             for client, sm2 in zip(clients, sm2_keys, strict=True)
         ]
-        return Deployed(members=parties[:founders], outsiders=parties[founders:], specs=specs)
+        return Deployed(
+            members=parties[:founders],
+            outsiders=parties[founders:],
+            specs=specs,
+            consortium_deployment=consortium,
+            registry_deployment=registry,
+        )
 
     return make
+
+
+@contextmanager
+def refused(
+    kind: type[ContractRefused], error: str, *args: object
+) -> Iterator[pytest.ExceptionInfo[ContractRefused]]:
+    """Expect the typed refusal ``kind`` with exactly this custom error and these arguments."""
+    contract = error.split("__")[0]
+    with pytest.raises(kind, match=rf"^{contract} reverted with {error}\(") as exc:
+        yield exc
+    assert exc.value.error == error
+    assert exc.value.error_args == args
 
 
 def carry(proposer: Party, voters: Sequence[Party], proposal_id: bytes) -> None:
@@ -173,5 +202,7 @@ __all__ = [
     "advance",
     "carry",
     "chain_time",
+    "mine_at",
+    "refused",
     "set_next_timestamp",
 ]
