@@ -37,6 +37,13 @@ ROLES = ("broker", "auditor", "regulator")
 ROLE_IDS = {name: keccak(text=name) for name in ROLES}
 ROLE_NAMES = {role_id: name for name, role_id in ROLE_IDS.items()}
 
+#: The contract's limits (its MAX_* constants; a test holds them equal), for checks before
+#: anything is sent: members, display name and endpoint bytes, voting delay and period seconds.
+MAX_MEMBERS = 64
+MAX_NAME_LENGTH = 64
+MAX_ENDPOINT_LENGTH = 256
+MAX_PERIOD_S = 365 * 24 * 3600
+
 _MEMBER_TUPLE = "(address,string,string,bytes32,bytes32[])"
 
 

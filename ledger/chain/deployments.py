@@ -20,8 +20,13 @@ from eth_utils.crypto import keccak
 from ledger import canonical
 from ledger.chain.artifact import load_artifact
 from ledger.chain.client import ChainClient
+from ledger.chain.consortium import CONTRACT_NAME as CONSORTIUM
+from ledger.chain.consortium import ConsortiumContract
+from ledger.chain.consortium_config import ConsortiumConfig
 from ledger.chain.devnode import DEV_CHAIN_ID
 from ledger.chain.errors import DeploymentError
+from ledger.chain.keys import CONTRACT_NAME as KEY_REGISTRY
+from ledger.chain.keys import KeyRegistryContract
 
 
 @dataclass(frozen=True)
@@ -122,3 +127,42 @@ def deploy(
     )
     deployments.record(client.chain_id, name, deployment)
     return deployment
+
+
+@dataclass(frozen=True)
+class ConsortiumDeployment:
+    consortium: Deployment
+    key_registry: Deployment
+
+
+def deploy_consortium(
+    client: ChainClient, deployments: Deployments, config: ConsortiumConfig, *, force: bool = False
+) -> ConsortiumDeployment:
+    """Deploy the Consortium of ``config`` and a KeyRegistry over it holding the founders' keys,
+    and record both. Refused if a Consortium is recorded on this chain and still there, unless
+    ``force`` (which deploys a new one: the old stays on chain, no longer recorded)."""
+    chain_id = client.chain_id
+    recorded = deployments.get(chain_id, CONSORTIUM)
+    if recorded is not None and not force and client.code_at(recorded.address):
+        raise DeploymentError(
+            f"a {CONSORTIUM} is recorded at {recorded.address} on chain {chain_id}; deploy a new"
+            " one explicitly (`ledger consortium init --force`)"
+        )
+    consortium = deploy(
+        client,
+        deployments,
+        CONSORTIUM,
+        ConsortiumContract.constructor_args(
+            founders=config.founders,
+            thresholds=config.thresholds,
+            voting_delay_s=config.voting_delay_s,
+            voting_period_s=config.voting_period_s,
+        ),
+    )
+    registry = deploy(
+        client,
+        deployments,
+        KEY_REGISTRY,
+        KeyRegistryContract.constructor_args(consortium.address, config.initial_keys),
+    )
+    return ConsortiumDeployment(consortium=consortium, key_registry=registry)

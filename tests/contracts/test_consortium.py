@@ -7,6 +7,10 @@ import pytest
 from eth_abi.abi import encode as abi_encode
 
 from ledger.chain.consortium import (
+    MAX_ENDPOINT_LENGTH,
+    MAX_MEMBERS,
+    MAX_NAME_LENGTH,
+    MAX_PERIOD_S,
     ROLE_IDS,
     ProposalKind,
     ProposalState,
@@ -337,3 +341,15 @@ def test_proposal_ids_list_every_proposal(deploy_consortium: DeployConsortium) -
         a.consortium.artifact,
     )
     assert bytes(on_chain) == second.proposal_id
+
+
+def test_the_bindings_limits_are_the_contracts(deploy_consortium: DeployConsortium) -> None:
+    view = deploy_consortium().members[0].consortium
+    functions = view._contract.functions
+    on_chain = [
+        view._call(getattr(functions, name)())
+        for name in ("MAX_MEMBERS", "MAX_NAME_LENGTH", "MAX_ENDPOINT_LENGTH", "MAX_PERIOD")
+    ]
+    assert on_chain == [MAX_MEMBERS, MAX_NAME_LENGTH, MAX_ENDPOINT_LENGTH, MAX_PERIOD_S]
+    roles = [bytes(view._call(getattr(functions, f"{name.upper()}_ROLE")())) for name in ROLE_IDS]
+    assert roles == list(ROLE_IDS.values())
