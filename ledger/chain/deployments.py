@@ -166,3 +166,29 @@ def deploy_consortium(
         KeyRegistryContract.constructor_args(consortium.address, config.initial_keys),
     )
     return ConsortiumDeployment(consortium=consortium, key_registry=registry)
+
+
+def recorded_consortium(
+    client: ChainClient, deployments: Deployments
+) -> tuple[ConsortiumContract, KeyRegistryContract]:
+    """The Consortium and KeyRegistry recorded for the client's chain, checked to hold this
+    build's code; :class:`DeploymentError` if there are none (or they are not there)."""
+    chain_id = client.chain_id
+    found = []
+    for name in (CONSORTIUM, KEY_REGISTRY):
+        recorded = deployments.get(chain_id, name)
+        if recorded is None:
+            raise DeploymentError(
+                f"no {name} recorded for chain {chain_id} in {deployments.directory}: run"
+                " `ledger consortium init --config consortium.toml`"
+            )
+        if keccak(client.code_at(recorded.address)) != load_artifact(name).deployed_code_hash:
+            raise DeploymentError(
+                f"{name} at {recorded.address} on chain {chain_id} does not hold the code of"
+                " this build (a reset dev chain?): run `ledger consortium init --force`"
+            )
+        found.append(recorded.address)
+    return (
+        ConsortiumContract(client=client, address=found[0]),
+        KeyRegistryContract(client=client, address=found[1]),
+    )
