@@ -43,14 +43,15 @@ contract Consortium is IConsortium {
         bytes32 keyFingerprint;
     }
 
+    /// @dev Two slots of fixed fields, then the change and its voters.
     struct StoredProposal {
         address proposer;
         ProposalKind kind;
         uint64 voteStart;
         uint64 voteEnd;
+        uint64 number;
         bool executed;
         bool canceled;
-        uint256 number;
         bytes data;
         address[] voters;
     }
@@ -319,7 +320,7 @@ contract Consortium is IConsortium {
     // -- internals ------------------------------------------------------------------------
 
     function _propose(ProposalKind kind, bytes memory data) private returns (bytes32 proposalId) {
-        uint256 number = _proposalIds.length + 1;
+        uint64 number = uint64(_proposalIds.length + 1);
         proposalId = _proposalIdOf(number, kind, data);
         uint64 voteStart = uint64(block.timestamp) + _votingDelay;
         uint64 voteEnd = voteStart + _votingPeriod;

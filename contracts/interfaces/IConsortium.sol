@@ -29,7 +29,9 @@ pragma solidity 0.8.28;
 /// - Canceled: its proposer cancelled it before the deadline (final).
 /// - Executed: executed once (final).
 /// The threshold and approvals are read when asked, so a proposal may go from Succeeded back to
-/// Active if a voter is removed or the threshold is raised meanwhile.
+/// Active if a voter is removed or the threshold is raised meanwhile; after the deadline, for the
+/// same reason, a Defeated proposal may read Expired later or the other way round. Neither can
+/// ever be executed, and no final state turns back into an open one.
 ///
 /// Invariants (in the spirit of Safe's OwnerManager): 1 <= every threshold <= member count; no
 /// zero address and no account twice among the members; a removal that would leave fewer members
