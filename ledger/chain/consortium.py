@@ -17,13 +17,10 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3.logs import DISCARD
 
-from ledger.chain._reverts import refusals
-from ledger.chain.artifact import load_artifact
-from ledger.chain.client import ChainClient, SentTransaction
+from ledger.chain._binding import ContractBinding, id_of, name_ids, name_of
+from ledger.chain.client import SentTransaction
 from ledger.chain.errors import (
-    ChainError,
     ContractRefused,
     InvalidArgument,
     NotPermitted,
@@ -34,8 +31,7 @@ CONTRACT_NAME = "Consortium"
 
 #: The roles a member may hold; on chain each is keccak256 of its name.
 ROLES = ("broker", "auditor", "regulator")
-ROLE_IDS = {name: keccak(text=name) for name in ROLES}
-ROLE_NAMES = {role_id: name for name, role_id in ROLE_IDS.items()}
+ROLE_IDS = name_ids(ROLES)
 
 #: The contract's limits (its MAX_* constants; a test holds them equal), for checks before
 #: anything is sent: members, display name and endpoint bytes, voting delay and period seconds.
@@ -104,14 +100,11 @@ REFUSALS: dict[str, type[ContractRefused]] = {
 
 def role_id(name: str) -> bytes:
     """The on-chain ID of role ``name``; :class:`ValueError` for a role that does not exist."""
-    try:
-        return ROLE_IDS[name]
-    except KeyError:
-        raise ValueError(f"unknown role {name!r} (roles: {', '.join(ROLES)})") from None
+    return id_of(ROLE_IDS, name, "role")
 
 
 def role_name(role: bytes) -> str:
-    return ROLE_NAMES.get(bytes(role), "0x" + bytes(role).hex())
+    return name_of(ROLE_IDS, role)
 
 
 @dataclass(frozen=True)
@@ -224,12 +217,9 @@ def proposal_id_of(
     )
 
 
-class ConsortiumContract:
-    def __init__(self, *, client: ChainClient, address: str) -> None:
-        self.client = client
-        self.address = to_checksum_address(address)
-        self.artifact = load_artifact(CONTRACT_NAME)
-        self._contract = client.contract(self.artifact, self.address)
+class ConsortiumContract(ContractBinding):
+    CONTRACT_NAME = CONTRACT_NAME
+    REFUSALS = REFUSALS
 
     @staticmethod
     def constructor_args(
@@ -342,24 +332,9 @@ class ConsortiumContract:
     def proposals(self) -> list[Proposal]:
         return [self.proposal(proposal_id) for proposal_id in self.proposal_ids()]
 
-    def events(self, name: str, sent: SentTransaction) -> list[dict[str, Any]]:
-        """The arguments of each ``name`` event the contract emitted in ``sent``."""
-        found = getattr(self._contract.events, name)().process_receipt(sent.receipt, errors=DISCARD)
-        return [dict(event["args"]) for event in found]
-
     # -- plumbing -------------------------------------------------------------------------
 
     def _propose(self, fn: Any) -> Proposed:
         sent = self._transact(fn)
-        created = self.events("ProposalCreated", sent)
-        if len(created) != 1:
-            raise ChainError(f"expected one ProposalCreated event, got {len(created)}")
-        return Proposed(proposal_id=bytes(created[0]["proposalId"]), sent=sent)
-
-    def _transact(self, fn: Any) -> SentTransaction:
-        with refusals(REFUSALS):
-            return self.client.transact(fn, self.artifact)
-
-    def _call(self, fn: Any) -> Any:
-        with refusals(REFUSALS):
-            return self.client.call(fn, self.artifact)
+        created = self._one_event("ProposalCreated", sent)
+        return Proposed(proposal_id=bytes(created["proposalId"]), sent=sent)

@@ -15,13 +15,10 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3.logs import DISCARD
 
-from ledger.chain._reverts import refusals
-from ledger.chain.artifact import load_artifact
-from ledger.chain.client import ChainClient, SentTransaction
+from ledger.chain._binding import ContractBinding, id_of, name_ids, name_of
+from ledger.chain.client import SentTransaction
 from ledger.chain.errors import (
-    ChainError,
     ContractRefused,
     InvalidArgument,
     InvalidKeyEntry,
@@ -35,8 +32,7 @@ CONTRACT_NAME = "KeyRegistry"
 
 #: What a key is for; on chain each is keccak256 of its name.
 PURPOSES = ("request-signing", "proof-sealing")
-PURPOSE_IDS = {name: keccak(text=name) for name in PURPOSES}
-PURPOSE_NAMES = {purpose_id: name for name, purpose_id in PURPOSE_IDS.items()}
+PURPOSE_IDS = name_ids(PURPOSES)
 #: ``notAfter`` of a key without an end.
 OPEN_ENDED = 2**64 - 1
 
@@ -59,11 +55,7 @@ REFUSALS: dict[str, type[ContractRefused]] = {
 
 def purpose_id(name: str) -> bytes:
     """The on-chain ID of purpose ``name``; :class:`ValueError` for an unknown one."""
-    try:
-        return PURPOSE_IDS[name]
-    except KeyError:
-        known = ", ".join(PURPOSES)
-        raise ValueError(f"unknown key purpose {name!r} (purposes: {known})") from None
+    return id_of(PURPOSE_IDS, name, "purpose")
 
 
 @dataclass(frozen=True)
@@ -138,12 +130,9 @@ def key_id_of(
     )
 
 
-class KeyRegistryContract:
-    def __init__(self, *, client: ChainClient, address: str) -> None:
-        self.client = client
-        self.address = to_checksum_address(address)
-        self.artifact = load_artifact(CONTRACT_NAME)
-        self._contract = client.contract(self.artifact, self.address)
+class KeyRegistryContract(ContractBinding):
+    CONTRACT_NAME = CONTRACT_NAME
+    REFUSALS = REFUSALS
 
     @staticmethod
     def constructor_args(consortium: str, initial_keys: Sequence[InitialKey]) -> tuple[Any, ...]:
@@ -211,23 +200,8 @@ class KeyRegistryContract:
         )
         return bool(self._call(fn))
 
-    def events(self, name: str, sent: SentTransaction) -> list[dict[str, Any]]:
-        found = getattr(self._contract.events, name)().process_receipt(sent.receipt, errors=DISCARD)
-        return [dict(event["args"]) for event in found]
-
     def _registered(self, sent: SentTransaction) -> Registered:
-        events = self.events("KeyRegistered", sent)
-        if len(events) != 1:
-            raise ChainError(f"expected one KeyRegistered event, got {len(events)}")
-        return Registered(key_id=bytes(events[0]["keyId"]), sent=sent)
-
-    def _transact(self, fn: Any) -> SentTransaction:
-        with refusals(REFUSALS):
-            return self.client.transact(fn, self.artifact)
-
-    def _call(self, fn: Any) -> Any:
-        with refusals(REFUSALS):
-            return self.client.call(fn, self.artifact)
+        return Registered(key_id=bytes(self._one_event("KeyRegistered", sent)["keyId"]), sent=sent)
 
 
 def _entry(raw: Sequence[Any]) -> KeyEntry:
@@ -246,7 +220,7 @@ def _entry(raw: Sequence[Any]) -> KeyEntry:
     return KeyEntry(
         key_id=key_id,
         member=to_checksum_address(member),
-        purpose=PURPOSE_NAMES.get(bytes(purpose), "0x" + bytes(purpose).hex()),
+        purpose=name_of(PURPOSE_IDS, purpose),
         fingerprint=bytes(fingerprint),
         public_key=key,
         not_before=int(raw[5]),
