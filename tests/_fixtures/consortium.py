@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
 
 from ledger.chain.client import ChainClient
-from ledger.chain.consortium import ConsortiumContract, MemberSpec, ProposalKind, Thresholds
+from ledger.chain.consortium import ConsortiumContract, MemberSpec, Thresholds
 from ledger.chain.deployments import Deployment, Deployments, deploy
 from ledger.chain.devnode import ANVIL, DevNode, free_port
 from ledger.chain.errors import ContractRefused
@@ -110,68 +111,86 @@ def governance_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 DeployConsortium = Callable[..., Deployed]
 
 
+def make_consortium(
+    rpc_url: str,
+    directory: Path,
+    founders: int = 3,
+    thresholds: Thresholds | None = None,
+    voting_delay_s: int = 0,
+    voting_period_s: int = 3600,
+    roles: Sequence[Sequence[str]] = DEFAULT_ROLES,
+) -> Deployed:
+    """Deploy a Consortium (founders = the first ``founders`` anvil accounts) and a KeyRegistry
+    over it (records under ``directory``); every account gets its own client and SM2 key."""
+    clients = [ChainClient(rpc_url=rpc_url, private_key=k) for k in ANVIL_KEYS]
+    sm2_keys = [SM2PrivateKey.generate() for _ in clients]
+    specs = [
+        MemberSpec(
+            account=clients[i].address,
+            name=NAMES[i],
+            endpoint=f"https://member{i}.example/ledger",
+            key_fingerprint=sm2_keys[i].public_key().fingerprint(),
+            roles=tuple(roles[i]),
+        )
+        for i in range(founders)
+    ]
+    two = min(2, founders)
+    chosen = thresholds or Thresholds(two, two, two, two, two)
+    deployments = Deployments(directory=directory)
+    consortium = deploy(
+        clients[0],
+        deployments,
+        "Consortium",
+        ConsortiumContract.constructor_args(
+            founders=specs,
+            thresholds=chosen,
+            voting_delay_s=voting_delay_s,
+            voting_period_s=voting_period_s,
+        ),
+    )
+    registry = deploy(
+        clients[0],
+        deployments,
+        "KeyRegistry",
+        KeyRegistryContract.constructor_args(consortium.address, []),
+    )
+    parties = [
+        Party(
+            client=client,
+            consortium=ConsortiumContract(client=client, address=consortium.address),
+            keys=KeyRegistryContract(client=client, address=registry.address),
+            sm2=sm2,
+        )
+        for client, sm2 in zip(clients, sm2_keys, strict=True)
+    ]
+    return Deployed(
+        members=parties[:founders],
+        outsiders=parties[founders:],
+        specs=specs,
+        consortium_deployment=consortium,
+        registry_deployment=registry,
+    )
+
+
 @pytest.fixture
 def deploy_consortium(governance_url: str, tmp_path: Path) -> DeployConsortium:
-    """Deploy a Consortium (founders = the first ``founders`` anvil accounts) and a KeyRegistry
-    over it; every account gets its own client and SM2 key."""
+    """``make_consortium`` on the governance node, recorded under this test's tmp_path."""
 
-    def make(
-        founders: int = 3,
-        thresholds: Thresholds | None = None,
-        voting_delay_s: int = 0,
-        voting_period_s: int = 3600,
-        roles: Sequence[Sequence[str]] = DEFAULT_ROLES,
-    ) -> Deployed:
-        clients = [ChainClient(rpc_url=governance_url, private_key=k) for k in ANVIL_KEYS]
-        sm2_keys = [SM2PrivateKey.generate() for _ in clients]
-        specs = [
-            MemberSpec(
-                account=clients[i].address,
-                name=NAMES[i],
-                endpoint=f"https://member{i}.example/ledger",
-                key_fingerprint=sm2_keys[i].public_key().fingerprint(),
-                roles=tuple(roles[i]),
-            )
-            for i in range(founders)
-        ]
-        two = min(2, founders)
-        chosen = thresholds or Thresholds(two, two, two, two, two)
-        deployments = Deployments(directory=tmp_path / "deployments")
-        consortium = deploy(
-            clients[0],
-            deployments,
-            "Consortium",
-            ConsortiumContract.constructor_args(
-                founders=specs,
-                thresholds=chosen,
-                voting_delay_s=voting_delay_s,
-                voting_period_s=voting_period_s,
-            ),
-        )
-        registry = deploy(
-            clients[0],
-            deployments,
-            "KeyRegistry",
-            KeyRegistryContract.constructor_args(consortium.address, []),
-        )
-        parties = [
-            Party(
-                client=client,
-                consortium=ConsortiumContract(client=client, address=consortium.address),
-                keys=KeyRegistryContract(client=client, address=registry.address),
-                sm2=sm2,
-            )
-            for client, sm2 in zip(clients, sm2_keys, strict=True)
-        ]
-        return Deployed(
-            members=parties[:founders],
-            outsiders=parties[founders:],
-            specs=specs,
-            consortium_deployment=consortium,
-            registry_deployment=registry,
-        )
+    def make(**options: Any) -> Deployed:
+        return make_consortium(governance_url, tmp_path / "deployments", **options)
 
     return make
+
+
+@contextmanager
+def chain_snapshot(client: ChainClient) -> Iterator[None]:
+    """Whatever happens on the chain inside is undone after (anvil's evm_snapshot/evm_revert),
+    its clock included."""
+    snapshot = client.json_rpc("evm_snapshot")
+    try:
+        yield
+    finally:
+        client.json_rpc("evm_revert", snapshot)
 
 
 @contextmanager
@@ -198,10 +217,11 @@ __all__ = [
     "DeployConsortium",
     "Deployed",
     "Party",
-    "ProposalKind",
     "advance",
     "carry",
+    "chain_snapshot",
     "chain_time",
+    "make_consortium",
     "mine_at",
     "refused",
     "set_next_timestamp",
