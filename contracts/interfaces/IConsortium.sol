@@ -63,8 +63,10 @@ interface IConsortium {
     /// @param name Display name, 1..64 bytes of UTF-8.
     /// @param endpoint URL of the member's service (RFC 9421-signed calls go there), 1..256 bytes.
     /// @param keyFingerprint SM3 of the raw SM2 public key (04||x||y) the council admitted the
-    /// member with (its request-signing key); the member registers it, and later keys, in the
-    /// KeyRegistry. The chain cannot compute SM3: services check it against the key.
+    /// member with (its request-signing key): the council's record of it. Founders' keys are
+    /// registered in the KeyRegistry at deployment; an admitted member registers its key there
+    /// itself, and rotates it later on its own. The chain cannot compute SM3: services check
+    /// the fingerprint against the key.
     /// @param roles Role IDs ({BROKER_ROLE}, {AUDITOR_ROLE}, {REGULATOR_ROLE}), each at most once.
     struct MemberInput {
         address account;

@@ -14,6 +14,7 @@ from eth_utils.crypto import keccak
 from ledger.chain.artifact import load_artifact
 from ledger.chain.client import ChainClient
 from ledger.chain.consortium import (
+    MAX_MEMBERS,
     ROLE_IDS,
     ConsortiumContract,
     MemberSpec,
@@ -387,3 +388,23 @@ def test_execution_keeps_the_threshold_invariant(deploy_consortium: DeployConsor
         a.consortium.execute(remove_b.proposal_id)
     assert a.consortium.member_count() == 2
     assert a.consortium.thresholds() == Thresholds(2, 2, 2, 2, 2)
+
+
+def test_at_most_max_members(governance_url: str) -> None:
+    """Founders need not hold funds: 65 fresh accounts exceed MAX_MEMBERS (64) at deployment."""
+    client = ChainClient(rpc_url=governance_url, private_key=ANVIL_KEYS[0])
+    founders = [
+        replace(_spec(0), account=Account.create().address, name=f"Founder {i}")
+        for i in range(MAX_MEMBERS + 1)
+    ]
+    constructor = ConsortiumContract.constructor_args(
+        founders=founders,
+        thresholds=Thresholds(1, 1, 1, 1, 1),
+        voting_delay_s=0,
+        voting_period_s=60,
+    )
+    with pytest.raises(
+        TransactionFailed, match=r"^Consortium reverted with Consortium__TooManyMembers\(64\)$"
+    ) as exc:
+        client.deploy(load_artifact("Consortium"), *constructor)
+    assert exc.value.error_args == (MAX_MEMBERS,)
