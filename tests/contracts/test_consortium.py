@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 from eth_abi.abi import encode as abi_encode
+from eth_account import Account
 
+from ledger.chain.client import ChainClient
 from ledger.chain.consortium import (
     MAX_ENDPOINT_LENGTH,
     MAX_MEMBERS,
@@ -19,7 +21,14 @@ from ledger.chain.consortium import (
     proposal_id_of,
 )
 from ledger.chain.errors import StateConflict
-from tests._fixtures.consortium import DeployConsortium, advance, carry, chain_time, refused
+from tests._fixtures.consortium import (
+    ANVIL_KEYS,
+    DeployConsortium,
+    advance,
+    carry,
+    chain_time,
+    refused,
+)
 
 ZERO = b"\0" * 32
 
@@ -353,3 +362,11 @@ def test_the_bindings_limits_are_the_contracts(deploy_consortium: DeployConsorti
     assert on_chain == [MAX_MEMBERS, MAX_NAME_LENGTH, MAX_ENDPOINT_LENGTH, MAX_PERIOD_S]
     roles = [bytes(view._call(getattr(functions, f"{name.upper()}_ROLE")())) for name in ROLE_IDS]
     assert roles == list(ROLE_IDS.values())
+
+
+def test_the_anvil_keys_are_anvils_funded_accounts(governance_url: str) -> None:
+    client = ChainClient(rpc_url=governance_url)
+    accounts = client.json_rpc("eth_accounts")
+    assert [Account.from_key(k).address.lower() for k in ANVIL_KEYS] == [
+        a.lower() for a in accounts
+    ]
