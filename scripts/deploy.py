@@ -14,7 +14,12 @@ With the service environment::
 
 runs the ledger's own path (``ledger chain deploy``): the chain of ``LEDGER_CHAIN_RPC_URL`` or
 the managed dev chain, recorded in ``LEDGER_DATA_DIR/deployments``; deployed once and reused
-unless ``--force``.
+unless ``--force``. And::
+
+    .venv/bin/python scripts/deploy.py consortium --config consortium.toml [--force]
+
+deploys the Consortium and its KeyRegistry from the founding configuration, exactly as
+``ledger consortium init`` does (same chain, same deployments record).
 
 Both print a line ``EvidenceLedger <address> (chain <id>)``. Module level imports only the
 standard library: brownie imports this file, and the ``ledger`` package is not in its
@@ -49,11 +54,15 @@ def main() -> Any:
 
 
 def _deploy_with_ledger(argv: list[str]) -> None:
-    """The service's own path: exactly ``ledger chain deploy [--force]``."""
+    """The service's own path: exactly ``ledger chain deploy [--force]``, or with ``consortium``
+    first, ``ledger consortium init --config FILE [--force]``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ledger.cli import cli
 
-    cli(["chain", "deploy", *argv], prog_name="scripts/deploy.py")
+    if argv[:1] == ["consortium"]:
+        cli(["consortium", "init", *argv[1:]], prog_name="scripts/deploy.py consortium")
+    else:
+        cli(["chain", "deploy", *argv], prog_name="scripts/deploy.py")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests._fixtures.paths",
     "tests._fixtures.ipfs",
     "tests._fixtures.anvil",
+    "tests._fixtures.consortium",
     "tests._fixtures.database",
     "tests._fixtures.openssl",
     "tests._fixtures.proofs",

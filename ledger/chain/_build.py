@@ -29,7 +29,7 @@ SOLC = ROOT / "scripts" / "solc"
 T = TypeVar("T")
 
 #: Contracts that get a deployable artifact (interfaces and libraries are compiled, not shipped).
-DEPLOYABLE = ("EvidenceLedger",)
+DEPLOYABLE = ("Consortium", "EvidenceLedger", "KeyRegistry")
 
 #: Compiler settings, part of every artifact. ``paris`` keeps the bytecode free of PUSH0 and
 #: other post-merge opcodes, so it runs on consortium EVMs (Besu QBFT, FISCO BCOS, GoQuorum).

@@ -4,6 +4,8 @@ exception."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -12,7 +14,7 @@ from web3 import Web3
 
 from ledger.chain._jsonrpc import RpcError
 from ledger.chain.artifact import Artifact
-from ledger.chain.errors import TransactionFailed
+from ledger.chain.errors import ContractRefused, TransactionFailed
 
 
 def rpc_revert(error: RpcError, artifact: Artifact) -> TransactionFailed | None:
@@ -44,3 +46,16 @@ def _from_data(data: Any, message: str, artifact: Artifact) -> TransactionFailed
     return TransactionFailed(
         f"{artifact.name} reverted with {entry['name']}({shown})", error=entry["name"], args=args
     )
+
+
+@contextmanager
+def refusals(kinds: Mapping[str, type[ContractRefused]]) -> Iterator[None]:
+    """Re-raise a :class:`TransactionFailed` whose custom error ``kinds`` names as that typed
+    refusal (same message, error and arguments); any other failure passes unchanged."""
+    try:
+        yield
+    except TransactionFailed as exc:
+        kind = kinds.get(exc.error or "")
+        if kind is None:
+            raise
+        raise kind(str(exc), error=exc.error, args=exc.error_args) from exc

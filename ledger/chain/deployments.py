@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,13 @@ from eth_utils.crypto import keccak
 from ledger import canonical
 from ledger.chain.artifact import load_artifact
 from ledger.chain.client import ChainClient
+from ledger.chain.consortium import CONTRACT_NAME as CONSORTIUM
+from ledger.chain.consortium import ConsortiumContract
+from ledger.chain.consortium_config import ConsortiumConfig
 from ledger.chain.devnode import DEV_CHAIN_ID
 from ledger.chain.errors import DeploymentError
+from ledger.chain.keys import CONTRACT_NAME as KEY_REGISTRY
+from ledger.chain.keys import KeyRegistryContract
 
 
 @dataclass(frozen=True)
@@ -96,9 +102,17 @@ def ensure_deployed(client: ChainClient, deployments: Deployments, name: str) ->
     return deploy(client, deployments, name)
 
 
-def deploy(client: ChainClient, deployments: Deployments, name: str) -> Deployment:
+def deploy(
+    client: ChainClient,
+    deployments: Deployments,
+    name: str,
+    args: Sequence[Any] | None = None,
+) -> Deployment:
+    """Deploy ``name`` with constructor ``args`` and record it. Without ``args``: the
+    EvidenceLedger's (admin = only writer = the deploying account)."""
     artifact = load_artifact(name)
-    sent = client.deploy(artifact, client.address, [client.address])
+    constructor_args = (client.address, [client.address]) if args is None else tuple(args)
+    sent = client.deploy(artifact, *constructor_args)
     address = str(sent.receipt["contractAddress"])
     code = client.code_at(address)
     if keccak(code) != artifact.deployed_code_hash:
@@ -113,3 +127,68 @@ def deploy(client: ChainClient, deployments: Deployments, name: str) -> Deployme
     )
     deployments.record(client.chain_id, name, deployment)
     return deployment
+
+
+@dataclass(frozen=True)
+class ConsortiumDeployment:
+    consortium: Deployment
+    key_registry: Deployment
+
+
+def deploy_consortium(
+    client: ChainClient, deployments: Deployments, config: ConsortiumConfig, *, force: bool = False
+) -> ConsortiumDeployment:
+    """Deploy the Consortium of ``config`` and a KeyRegistry over it holding the founders' keys,
+    and record both. Refused if a Consortium is recorded on this chain and still there, unless
+    ``force`` (which deploys a new one: the old stays on chain, no longer recorded)."""
+    chain_id = client.chain_id
+    recorded = deployments.get(chain_id, CONSORTIUM)
+    if recorded is not None and not force and client.code_at(recorded.address):
+        raise DeploymentError(
+            f"a {CONSORTIUM} is recorded at {recorded.address} on chain {chain_id}; deploy a new"
+            " one explicitly (`ledger consortium init --force`)"
+        )
+    consortium = deploy(
+        client,
+        deployments,
+        CONSORTIUM,
+        ConsortiumContract.constructor_args(
+            founders=config.founders,
+            thresholds=config.thresholds,
+            voting_delay_s=config.voting_delay_s,
+            voting_period_s=config.voting_period_s,
+        ),
+    )
+    registry = deploy(
+        client,
+        deployments,
+        KEY_REGISTRY,
+        KeyRegistryContract.constructor_args(consortium.address, config.initial_keys),
+    )
+    return ConsortiumDeployment(consortium=consortium, key_registry=registry)
+
+
+def recorded_consortium(
+    client: ChainClient, deployments: Deployments
+) -> tuple[ConsortiumContract, KeyRegistryContract]:
+    """The Consortium and KeyRegistry recorded for the client's chain, checked to hold this
+    build's code; :class:`DeploymentError` if there are none (or they are not there)."""
+    chain_id = client.chain_id
+    found = []
+    for name in (CONSORTIUM, KEY_REGISTRY):
+        recorded = deployments.get(chain_id, name)
+        if recorded is None:
+            raise DeploymentError(
+                f"no {name} recorded for chain {chain_id} in {deployments.directory}: run"
+                " `ledger consortium init --config consortium.toml`"
+            )
+        if keccak(client.code_at(recorded.address)) != load_artifact(name).deployed_code_hash:
+            raise DeploymentError(
+                f"{name} at {recorded.address} on chain {chain_id} does not hold the code of"
+                " this build (a reset dev chain?): run `ledger consortium init --force`"
+            )
+        found.append(recorded.address)
+    return (
+        ConsortiumContract(client=client, address=found[0]),
+        KeyRegistryContract(client=client, address=found[1]),
+    )

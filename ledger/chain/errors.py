@@ -30,3 +30,26 @@ class TransactionFailed(ChainError):
         super().__init__(message)
         self.error = error
         self.error_args = args
+
+
+class ContractRefused(TransactionFailed):
+    """A contract refused a call with one of its custom errors (``error``, ``error_args``)."""
+
+
+class NotPermitted(ContractRefused):
+    """The caller may not do this: not a member, not the proposer, not the key's owner."""
+
+
+class StateConflict(ContractRefused):
+    """The call conflicts with the contract's state now (already a member, already voted, the
+    proposal is not open, the key already revoked ...)."""
+
+
+class InvalidArgument(ContractRefused):
+    """An argument the contract refuses whatever its state (a name too long, an unknown role,
+    an empty key window ...)."""
+
+
+class InvalidKeyEntry(ChainError):
+    """A key registry entry whose fingerprint is not SM3 of its public key (the chain cannot
+    check it; nothing may rely on such an entry)."""

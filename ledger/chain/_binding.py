@@ -1,0 +1,71 @@
+"""What the governance contracts' bindings share: the contract at an address, reads and writes
+whose custom errors become typed refusals, the events of a transaction, and names <-> on-chain IDs
+(keccak256 of the name, as the contracts define their roles and purposes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3.logs import DISCARD
+
+from ledger.chain._reverts import refusals
+from ledger.chain.artifact import load_artifact
+from ledger.chain.client import ChainClient, SentTransaction
+from ledger.chain.errors import ChainError, ContractRefused
+
+
+def name_ids(names: Sequence[str]) -> dict[str, bytes]:
+    """``{name: keccak256(name)}``."""
+    return {name: keccak(text=name) for name in names}
+
+
+def id_of(ids: Mapping[str, bytes], name: str, what: str) -> bytes:
+    """The ID of ``name`` in ``ids``; :class:`ValueError` naming the known ones otherwise."""
+    try:
+        return ids[name]
+    except KeyError:
+        raise ValueError(f"unknown {what} {name!r} ({what}s: {', '.join(ids)})") from None
+
+
+def name_of(ids: Mapping[str, bytes], value: bytes) -> str:
+    """The name whose ID is ``value``, else its hex."""
+    for name, known in ids.items():
+        if known == bytes(value):
+            return name
+    return "0x" + bytes(value).hex()
+
+
+class ContractBinding:
+    """A deployed contract of ``CONTRACT_NAME``; its custom errors named in ``REFUSALS`` are
+    raised as those typed refusals."""
+
+    CONTRACT_NAME: ClassVar[str]
+    REFUSALS: ClassVar[Mapping[str, type[ContractRefused]]]
+
+    def __init__(self, *, client: ChainClient, address: str) -> None:
+        self.client = client
+        self.address = to_checksum_address(address)
+        self.artifact = load_artifact(self.CONTRACT_NAME)
+        self._contract = client.contract(self.artifact, self.address)
+
+    def events(self, name: str, sent: SentTransaction) -> list[dict[str, Any]]:
+        """The arguments of each ``name`` event the contract emitted in ``sent``."""
+        found = getattr(self._contract.events, name)().process_receipt(sent.receipt, errors=DISCARD)
+        return [dict(event["args"]) for event in found]
+
+    def _one_event(self, name: str, sent: SentTransaction) -> dict[str, Any]:
+        found = self.events(name, sent)
+        if len(found) != 1:
+            raise ChainError(f"expected one {name} event, got {len(found)}")
+        return found[0]
+
+    def _transact(self, fn: Any) -> SentTransaction:
+        with refusals(self.REFUSALS):
+            return self.client.transact(fn, self.artifact)
+
+    def _call(self, fn: Any) -> Any:
+        with refusals(self.REFUSALS):
+            return self.client.call(fn, self.artifact)

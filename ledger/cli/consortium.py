@@ -1,0 +1,366 @@
+"""``ledger consortium ...``: deploy the consortium, govern it (propose, vote, execute, cancel),
+show it, and manage this member's keys in the key registry.
+
+Every command acts as the configured chain account (``LEDGER_CHAIN_PRIVATE_KEY``, or the dev
+account on the managed dev chain) on the contracts recorded for the chain
+(``LEDGER_DATA_DIR/deployments``). A refusal by a contract is one line naming its custom error
+and arguments, exit status 2, and nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from eth_utils.address import is_address, is_checksum_address, to_checksum_address
+
+from ledger import _runtime
+from ledger.chain.client import ChainClient
+from ledger.chain.consortium import (
+    ROLES,
+    ConsortiumContract,
+    MemberSpec,
+    Proposal,
+    ProposalKind,
+    ProposalState,
+)
+from ledger.chain.consortium_config import load_config, parse_public_key
+from ledger.chain.deployments import Deployments, deploy_consortium, recorded_consortium
+from ledger.chain.keys import PURPOSES, KeyEntry, KeyRegistryContract
+from ledger.crypto.sm2 import SM2PublicKey
+from ledger.settings import Settings
+
+_OPEN = (ProposalState.PENDING, ProposalState.ACTIVE, ProposalState.SUCCEEDED)
+
+
+class _Time(click.ParamType[int]):
+    """UNIX seconds or an ISO 8601 time with its offset (``2027-01-01T00:00:00Z``)."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value)
+        if text.isdecimal():
+            return int(text)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is neither UNIX seconds nor an ISO 8601 time", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{text!r} has no UTC offset (add Z or +08:00)", param, ctx)
+        return int(parsed.timestamp())
+
+
+class _ProposalId(click.ParamType[bytes]):
+    name = "proposal-id"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> bytes:
+        text = str(value).removeprefix("0x")
+        if len(text) != 64:
+            self.fail(f"{value!r} is not a 32-byte hex ID", param, ctx)
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a 32-byte hex ID", param, ctx)
+
+
+class _Account(click.ParamType[str]):
+    name = "account"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if not is_address(text) or (text != text.lower() and not is_checksum_address(text)):
+            self.fail(f"{text!r} is not a (checksummed) account", param, ctx)
+        return str(to_checksum_address(text))
+
+
+TIME, PROPOSAL_ID, ACCOUNT = _Time(), _ProposalId(), _Account()
+KINDS = click.Choice([kind.label for kind in ProposalKind])
+
+
+@contextmanager
+def _contracts() -> Iterator[tuple[ChainClient, ConsortiumContract, KeyRegistryContract]]:
+    settings = Settings()
+    with _runtime.chain_client(settings) as client:
+        deployments = Deployments(directory=settings.deployments_dir)
+        consortium, keys = recorded_consortium(client, deployments)
+        yield client, consortium, keys
+
+
+def _public_key(key: str | None, key_file: Path | None) -> SM2PublicKey:
+    if (key is None) == (key_file is None):
+        raise click.UsageError("give the SM2 public key with --key or --key-file (one of them)")
+    text = key if key is not None else key_file.read_text("ascii")  # type: ignore[union-attr]
+    try:
+        return parse_public_key(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key/--key-file") from exc
+
+
+def _key_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--key", help="SM2 public key: hex 04||x||y, or PEM text.")(command)
+    return click.option(
+        "--key-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="File with the SM2 public key (PEM or hex).",
+    )(command)
+
+
+def _when(timestamp: int | None) -> str:
+    if timestamp is None:
+        return "open-ended"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    lines = [headers, ["-" * w for w in widths], *rows]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _proposal_rows(proposals: Sequence[Proposal]) -> list[list[str]]:
+    return [
+        [
+            "0x" + p.proposal_id.hex(),
+            p.state.label,
+            f"{p.approvals}/{p.threshold}",
+            _when(p.vote_end),
+            p.describe(),
+        ]
+        for p in proposals
+    ]
+
+
+_PROPOSAL_HEADERS = ("proposal", "state", "votes", "deadline", "change")
+
+
+@click.group("consortium")
+def consortium() -> None:
+    """The consortium: members, roles, proposals and votes, and the members' SM2 keys."""
+
+
+@consortium.command("init")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The consortium.toml with the founding members, keys and thresholds.",
+)
+@click.option("--force", is_flag=True, help="Deploy anew even if a consortium is recorded.")
+def init(config_path: Path, force: bool) -> None:
+    """Deploy the Consortium and its KeyRegistry from CONFIG and record them."""
+    config = load_config(config_path)
+    settings = Settings()
+    with _runtime.chain_client(settings) as client:
+        deployments = Deployments(directory=settings.deployments_dir)
+        deployed = deploy_consortium(client, deployments, config, force=force)
+        click.echo(f"Consortium {deployed.consortium.address} (chain {client.chain_id})")
+        click.echo(f"KeyRegistry {deployed.key_registry.address} (chain {client.chain_id})")
+
+
+@consortium.command("status")
+def status() -> None:
+    """Members with roles and key windows, thresholds, and the open proposals."""
+    with _contracts() as (client, council, keys):
+        now = int(client.json_rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        rows = []
+        for member in council.members():
+            entries: list[KeyEntry] = []
+            for purpose in PURPOSES:
+                entries.extend(keys.keys_of(member.account, purpose))
+            shown = [
+                f"{e.purpose} sm3:{e.fingerprint.hex()[:12]} {_when(e.not_before)}.."
+                f"{_when(e.ends_at)}{' (revoked)' if e.revoked_at else ''}"
+                f"{' valid' if e.valid_at(now) else ''}"
+                for e in entries
+            ] or ["-"]
+            roles = ",".join(member.roles) or "-"
+            rows.append([member.account, member.name, roles, member.endpoint, shown[0]])
+            rows.extend(["", "", "", "", extra] for extra in shown[1:])
+        click.echo(f"Consortium {council.address}, KeyRegistry {keys.address}, at {_when(now)}")
+        click.echo(_table(("account", "name", "roles", "endpoint", "keys"), rows))
+        thresholds = council.thresholds()
+        click.echo(
+            "thresholds: "
+            + ", ".join(f"{kind.label} {thresholds.of(kind)}" for kind in ProposalKind)
+            + f"; voting delay {council.voting_delay()} s, period {council.voting_period()} s"
+        )
+        open_ones = [p for p in council.proposals() if p.state in _OPEN]
+        click.echo(f"open proposals: {len(open_ones)}")
+        if open_ones:
+            click.echo(_table(_PROPOSAL_HEADERS, _proposal_rows(open_ones)))
+
+
+@consortium.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also the decided ones.")
+def list_proposals(show_all: bool) -> None:
+    """The open proposals (with --all: every proposal), oldest first."""
+    with _contracts() as (_, council, _keys):
+        shown = [p for p in council.proposals() if show_all or p.state in _OPEN]
+        click.echo(_table(_PROPOSAL_HEADERS, _proposal_rows(shown)))
+
+
+@consortium.group("propose")
+def propose() -> None:
+    """Propose a change; prints the proposal's ID."""
+
+
+def _proposed(action: Callable[[ConsortiumContract], Any]) -> None:
+    with _contracts() as (_, council, _keys):
+        click.echo("0x" + action(council).proposal_id.hex())
+
+
+@propose.command("admit")
+@click.option("--account", type=ACCOUNT, required=True)
+@click.option("--name", required=True, help="Display name (1..64 bytes).")
+@click.option("--endpoint", required=True, help="URL of the member's service.")
+@click.option("--role", "roles", type=click.Choice(ROLES), multiple=True)
+@_key_options
+def admit(
+    account: str,
+    name: str,
+    endpoint: str,
+    roles: tuple[str, ...],
+    key: str | None,
+    key_file: Path | None,
+) -> None:
+    """Admit a member with its request-signing key and roles."""
+    spec = MemberSpec(
+        account=account,
+        name=name,
+        endpoint=endpoint,
+        key_fingerprint=_public_key(key, key_file).fingerprint(),
+        roles=roles,
+    )
+    _proposed(lambda c: c.propose_admission(spec))
+
+
+@propose.command("remove")
+@click.argument("account", type=ACCOUNT)
+def remove(account: str) -> None:
+    """Remove a member."""
+    _proposed(lambda c: c.propose_removal(account))
+
+
+@propose.command("threshold")
+@click.argument("kind", type=KINDS)
+@click.argument("value", type=click.IntRange(min=1))
+def threshold(kind: str, value: int) -> None:
+    """Set the threshold of proposals of KIND."""
+    chosen = next(k for k in ProposalKind if k.label == kind)
+    _proposed(lambda c: c.propose_threshold(chosen, value))
+
+
+@propose.command("grant")
+@click.argument("account", type=ACCOUNT)
+@click.argument("role", type=click.Choice(ROLES))
+def grant(account: str, role: str) -> None:
+    """Grant ROLE to a member."""
+    _proposed(lambda c: c.propose_grant_role(account, role))
+
+
+@propose.command("revoke")
+@click.argument("account", type=ACCOUNT)
+@click.argument("role", type=click.Choice(ROLES))
+def revoke(account: str, role: str) -> None:
+    """Revoke ROLE from a member."""
+    _proposed(lambda c: c.propose_revoke_role(account, role))
+
+
+def _on_proposal(verb: str, act: Callable[[ConsortiumContract, bytes], Any]) -> click.Command:
+    @click.argument("proposal_id", type=PROPOSAL_ID)
+    def command(proposal_id: bytes) -> None:
+        with _contracts() as (_, council, _keys):
+            act(council, proposal_id)
+            click.echo(f"{verb}: now {council.state(proposal_id).label}")
+
+    return click.command(verb)(command)
+
+
+consortium.add_command(_on_proposal("vote", lambda c, p: c.vote(p)))
+consortium.add_command(_on_proposal("execute", lambda c, p: c.execute(p)))
+consortium.add_command(_on_proposal("cancel", lambda c, p: c.cancel(p)))
+
+
+@consortium.group("keys")
+def keys() -> None:
+    """This member's SM2 keys in the key registry."""
+
+
+@keys.command("register")
+@click.argument("purpose", type=click.Choice(PURPOSES))
+@_key_options
+@click.option("--not-before", type=TIME, default=0, help="Start (default: now).")
+@click.option("--not-after", type=TIME, default=None, help="End (default: open-ended).")
+def register(
+    purpose: str, key: str | None, key_file: Path | None, not_before: int, not_after: int | None
+) -> None:
+    """Register a key for PURPOSE; prints its key ID."""
+    public = _public_key(key, key_file)
+    with _contracts() as (_, _council, registry):
+        done = registry.register(purpose, public, not_before=not_before, not_after=not_after)
+        click.echo("0x" + done.key_id.hex())
+
+
+@keys.command("rotate")
+@click.argument("old_key_id", type=PROPOSAL_ID)
+@_key_options
+@click.option("--not-before", type=TIME, default=0, help="Switch-over time (default: now).")
+@click.option("--not-after", type=TIME, default=None, help="End of the new key.")
+def rotate(
+    old_key_id: bytes,
+    key: str | None,
+    key_file: Path | None,
+    not_before: int,
+    not_after: int | None,
+) -> None:
+    """Replace OLD_KEY_ID by a new key: the old one ends where the new one starts."""
+    public = _public_key(key, key_file)
+    with _contracts() as (_, _council, registry):
+        done = registry.rotate(old_key_id, public, not_before=not_before, not_after=not_after)
+        click.echo("0x" + done.key_id.hex())
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=PROPOSAL_ID)
+@click.option("--at", "effective_at", type=TIME, default=0, help="Effective time (default: now).")
+def revoke_key(key_id: bytes, effective_at: int) -> None:
+    """Revoke KEY_ID from --at on; signatures made before stay valid."""
+    with _contracts() as (_, _council, registry):
+        registry.revoke(key_id, effective_at=effective_at)
+        entry = registry.key(key_id)
+        click.echo(f"revoked from {_when(entry.revoked_at)}")
+
+
+@keys.command("list")
+@click.argument("member", type=ACCOUNT, required=False)
+def list_keys(member: str | None) -> None:
+    """The keys of MEMBER (default: this account) with their windows."""
+    with _contracts() as (client, _council, registry):
+        account = member or client.address
+        rows = [
+            [
+                "0x" + e.key_id.hex(),
+                e.purpose,
+                "sm3:" + e.fingerprint.hex(),
+                _when(e.not_before),
+                _when(e.ends_at),
+                "revoked" if e.revoked_at else "",
+            ]
+            for purpose in PURPOSES
+            for e in registry.keys_of(account, purpose)
+        ]
+        headers = ("key", "purpose", "fingerprint", "from", "until", "")
+        click.echo(_table(headers, rows))
