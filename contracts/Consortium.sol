@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IConsortium} from "./interfaces/IConsortium.sol";
+import {Roles} from "./Roles.sol";
 
 /// @title Consortium
 /// @notice Members, roles and a k-of-n council; see {IConsortium}. Written here rather than with
@@ -10,11 +11,11 @@ import {IConsortium} from "./interfaces/IConsortium.sol";
 /// `mcopy` needs a Cancun EVM, and the artifacts target `paris` (consortium chains).
 contract Consortium is IConsortium {
     /// @notice Role of member brokers: they anchor and serve their own agreements.
-    bytes32 public constant BROKER_ROLE = keccak256("broker");
+    bytes32 public constant BROKER_ROLE = Roles.BROKER;
     /// @notice Role of auditors: they read everything and write nothing.
-    bytes32 public constant AUDITOR_ROLE = keccak256("auditor");
+    bytes32 public constant AUDITOR_ROLE = Roles.AUDITOR;
     /// @notice Role of the regulator: it reads.
-    bytes32 public constant REGULATOR_ROLE = keccak256("regulator");
+    bytes32 public constant REGULATOR_ROLE = Roles.REGULATOR;
 
     /// @notice Most members (bounds every loop over members and voters).
     uint256 public constant MAX_MEMBERS = 64;

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IConsortium} from "./interfaces/IConsortium.sol";
 import {IEvidenceLedger} from "./interfaces/IEvidenceLedger.sol";
+import {Roles} from "./Roles.sol";
 
 /// @title EvidenceLedger
-/// @notice Anchors signed account agreements, one by one or as Merkle roots of batches. Writers
-/// are an allowlist held as an OpenZeppelin role; a later version asks the consortium contract.
-contract EvidenceLedger is IEvidenceLedger, AccessControl {
-    /// @notice Role of accounts allowed to anchor.
-    bytes32 public constant WRITER_ROLE = keccak256("EvidenceLedger.WRITER_ROLE");
+/// @notice Anchors signed account agreements, one by one or as Merkle roots of batches. Who may
+/// write is the consortium's to say: each write asks {IConsortium-isAllowed} for the broker role.
+contract EvidenceLedger is IEvidenceLedger {
     /// @notice Most signers one agreement may list.
     uint256 public constant MAX_SIGNERS = 16;
     /// @notice Longest content ID accepted, in bytes (a CIDv1 base32 sha2-256 string is 59).
@@ -19,14 +18,30 @@ contract EvidenceLedger is IEvidenceLedger, AccessControl {
     uint256 private _anchorCount;
     mapping(bytes32 batchId => Batch) private _batches;
     uint256 private _batchCount;
+    /// @dev In storage, not immutable: the deployments record compares the deployed code with
+    /// the artifact byte for byte, and an immutable would make the code differ per deployment.
+    IConsortium private _consortium;
 
-    /// @param admin Account that manages the writer allowlist.
-    /// @param writers Accounts allowed to anchor from the start.
-    constructor(address admin, address[] memory writers) {
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        for (uint256 i = 0; i < writers.length; i++) {
-            _grantRole(WRITER_ROLE, writers[i]);
+    /// @param consortium_ The Consortium every write asks.
+    constructor(IConsortium consortium_) {
+        if (address(consortium_) == address(0)) {
+            revert EvidenceLedger__ZeroConsortium();
         }
+        _consortium = consortium_;
+    }
+
+    /// @dev Each state-changing function asks the consortium first, so a member removed (or a
+    /// broker role revoked) in a block cannot write from that block on.
+    modifier onlyBroker() {
+        if (!_consortium.isAllowed(msg.sender, Roles.BROKER)) {
+            revert EvidenceLedger__NotPermitted(msg.sender, Roles.BROKER);
+        }
+        _;
+    }
+
+    /// @inheritdoc IEvidenceLedger
+    function consortium() external view returns (address) {
+        return address(_consortium);
     }
 
     /// @inheritdoc IEvidenceLedger
@@ -35,7 +50,7 @@ contract EvidenceLedger is IEvidenceLedger, AccessControl {
         string calldata cid,
         bytes32[] calldata signerKeyFingerprints,
         bytes32 signatureSetDigest
-    ) external onlyRole(WRITER_ROLE) returns (bytes32 anchorId) {
+    ) external onlyBroker returns (bytes32 anchorId) {
         _validate(documentDigest, cid, signerKeyFingerprints, signatureSetDigest);
         anchorId = _anchorIdOf(documentDigest, cid, signerKeyFingerprints, signatureSetDigest);
         if (_anchors[anchorId].writer != address(0)) {
@@ -59,7 +74,7 @@ contract EvidenceLedger is IEvidenceLedger, AccessControl {
     /// @inheritdoc IEvidenceLedger
     function anchorBatch(bytes32 root, uint32 size)
         external
-        onlyRole(WRITER_ROLE)
+        onlyBroker
         returns (bytes32 batchId)
     {
         if (root == bytes32(0)) {

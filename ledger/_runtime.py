@@ -9,7 +9,7 @@ from eth_utils.address import to_checksum_address
 
 from ledger.agreement import SigningDomain
 from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments, ensure_deployed
+from ledger.chain.deployments import Deployments, ensure_evidence_ledger
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
 from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
 from ledger.crypto.keystore import Keystore
@@ -17,6 +17,10 @@ from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.errors import ConfigurationError
 from ledger.settings import Settings
 from ledger.store import StoreBackend, open_store
+
+#: The keystore name of the service's own SM2 key: it seals proofs, and on the dev chain it is
+#: the dev consortium member's key.
+ISSUER_KEY_NAME = "ledger-service"
 
 
 def dev_node(settings: Settings) -> DevNode:
@@ -49,8 +53,12 @@ def chain_client(settings: Settings) -> Iterator[ChainClient]:
 
 
 def evidence_ledger(settings: Settings, client: ChainClient) -> EvidenceLedgerContract:
-    deployment = ensure_deployed(
-        client, Deployments(directory=settings.deployments_dir), CONTRACT_NAME
+    """The recorded EvidenceLedger, deployed first if there is none (on the dev chain with a
+    one-member dev consortium: this service's account and issuer key)."""
+    deployment = ensure_evidence_ledger(
+        client,
+        Deployments(directory=settings.deployments_dir),
+        dev_member_key=service_key(settings, ISSUER_KEY_NAME).public_key(),
     )
     return EvidenceLedgerContract(client=client, address=deployment.address)
 

@@ -37,8 +37,13 @@ CONTRACT_NAME = "EvidenceLedger"
 
 
 def main() -> Any:
-    """Brownie entry point (``brownie run scripts/deploy.py``)."""
-    from brownie import EvidenceLedger, accounts, chain  # type: ignore[attr-defined]
+    """Brownie entry point (``brownie run scripts/deploy.py``): a Consortium whose one founding
+    member (a broker, every threshold 1) is the deploying account, then an EvidenceLedger that
+    asks it before each write. ``LEDGER_MEMBER_KEY_FINGERPRINT`` (hex, the SM3 fingerprint of the
+    member's SM2 key: ``ledger sm2 ...``) is required on live networks; a development network
+    gets a placeholder. A consortium of several founders comes from ``ledger consortium init``.
+    """
+    from brownie import Consortium, EvidenceLedger, accounts, chain, web3  # type: ignore[attr-defined]
     from brownie._config import CONFIG
 
     key = os.environ.get("LEDGER_CHAIN_PRIVATE_KEY")
@@ -48,7 +53,22 @@ def main() -> Any:
         account = accounts[0]
     else:
         raise SystemExit("deploy: set LEDGER_CHAIN_PRIVATE_KEY to deploy to a live network")
-    contract = EvidenceLedger.deploy(account.address, [account.address], {"from": account})
+    fingerprint = os.environ.get("LEDGER_MEMBER_KEY_FINGERPRINT")
+    if not fingerprint:
+        if CONFIG.network_type != "development":
+            raise SystemExit("deploy: set LEDGER_MEMBER_KEY_FINGERPRINT on a live network")
+        fingerprint = web3.keccak(text="dev broker placeholder key").hex()
+    founder = (
+        account.address,
+        "dev broker",
+        "http://127.0.0.1:8000",
+        fingerprint,
+        [web3.keccak(text="broker")],
+    )
+    week = 7 * 24 * 3600
+    consortium = Consortium.deploy([founder], [1] * 5, 0, week, {"from": account})
+    print(f"Consortium {consortium.address} (chain {chain.id})")
+    contract = EvidenceLedger.deploy(consortium.address, {"from": account})
     print(f"{CONTRACT_NAME} {contract.address} (chain {chain.id})")
     return contract
 

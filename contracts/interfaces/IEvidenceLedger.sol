@@ -77,13 +77,23 @@ interface IEvidenceLedger {
     error EvidenceLedger__UnknownAnchor(bytes32 anchorId);
     /// @notice The same batch (same ID) was anchored before.
     error EvidenceLedger__BatchAlreadyAnchored(bytes32 batchId);
+    /// @notice `account` may not write here: it is not, now, a consortium member holding `role`
+    /// (the broker role).
+    error EvidenceLedger__NotPermitted(address account, bytes32 role);
+    /// @notice The consortium address given at deployment was zero.
+    error EvidenceLedger__ZeroConsortium();
     /// @notice A batch must hold at least one leaf.
     error EvidenceLedger__EmptyBatch();
     /// @notice No batch has this ID.
     error EvidenceLedger__UnknownBatch(bytes32 batchId);
 
+    /// @notice The Consortium every write asks: only its members holding the broker role write,
+    /// from the block their membership (or role) starts until the block it ends.
+    function consortium() external view returns (address);
+
     /// @notice Anchors the Merkle root of a batch of signed agreements in one transaction.
-    /// Only accounts holding the writer role may call it.
+    /// Only consortium members with the broker role may call it
+    /// ({EvidenceLedger__NotPermitted}).
     /// @dev Reverts with {EvidenceLedger__BatchAlreadyAnchored} if the same batch exists, so a
     /// re-sent transaction after a lost receipt can never anchor a batch twice.
     /// @return batchId The new batch's ID, equal to {batchIdOf} of the same arguments.
@@ -99,9 +109,10 @@ interface IEvidenceLedger {
     /// @notice How many batches exist.
     function batchCount() external view returns (uint256);
 
-    /// @notice Anchors a signed agreement. Only accounts holding the writer role may call it.
+    /// @notice Anchors a signed agreement. Only consortium members with the broker role may
+    /// call it.
     /// @dev Reverts with {EvidenceLedger__AlreadyAnchored} if the same anchor exists, and with
-    /// OpenZeppelin's `AccessControlUnauthorizedAccount` for a caller without the writer role.
+    /// {EvidenceLedger__NotPermitted} for any other caller.
     /// @return anchorId The new anchor's ID, equal to {anchorIdOf} of the same arguments.
     function anchorAgreement(
         bytes32 documentDigest,

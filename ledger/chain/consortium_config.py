@@ -103,6 +103,25 @@ class ConsortiumConfig:
         return keys
 
 
+def dev_config(account: str, key: SM2PublicKey) -> ConsortiumConfig:
+    """The consortium of the dev chain, deployed when a service starts on it without one: the
+    service's account as its only member (a broker), its key for request signing and proof
+    sealing, every threshold 1."""
+    spec = MemberSpec(
+        account=to_checksum_address(account),
+        name="dev broker",
+        endpoint="http://127.0.0.1:8000",
+        key_fingerprint=key.fingerprint(),
+        roles=("broker",),
+    )
+    return ConsortiumConfig(
+        members=(FoundingMember(spec=spec, request_signing_key=key, proof_sealing_key=key),),
+        thresholds=Thresholds(**{kind.name.lower(): 1 for kind in ProposalKind}),
+        voting_delay_s=0,
+        voting_period_s=DEFAULT_VOTING_PERIOD_S,
+    )
+
+
 def load_config(path: Path) -> ConsortiumConfig:
     """Read and check ``path`` (key files relative to its directory)."""
     try:

@@ -1,8 +1,10 @@
 """Where the contracts live on each chain: one deployments file per chain ID.
 
 ``<directory>/<chain id>.json`` maps contract names to address, deploying transaction, block and
-the keccak256 of the deployed code. ``ensure_deployed`` deploys once and reuses the record while
-the chain still holds that exact code.
+the keccak256 of the deployed code. ``ensure_evidence_ledger`` deploys once and reuses the record
+while the chain still holds that exact code. The EvidenceLedger asks a Consortium before each
+write: the recorded one (``ledger consortium init``), or on the dev chain a one-member dev
+consortium deployed with it.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from ledger.chain.artifact import load_artifact
 from ledger.chain.client import ChainClient
 from ledger.chain.consortium import CONTRACT_NAME as CONSORTIUM
 from ledger.chain.consortium import ConsortiumContract
-from ledger.chain.consortium_config import ConsortiumConfig
+from ledger.chain.consortium_config import ConsortiumConfig, dev_config
 from ledger.chain.devnode import DEV_CHAIN_ID
 from ledger.chain.errors import DeploymentError
+from ledger.chain.evidence import CONTRACT_NAME as EVIDENCE_LEDGER
 from ledger.chain.keys import CONTRACT_NAME as KEY_REGISTRY
 from ledger.chain.keys import KeyRegistryContract
+from ledger.crypto.sm2 import SM2PublicKey
 
 
 @dataclass(frozen=True)
@@ -81,38 +85,62 @@ class Deployments:
         return data
 
 
-def ensure_deployed(client: ChainClient, deployments: Deployments, name: str) -> Deployment:
-    """Return the recorded deployment of ``name``; deploy it first if there is none.
+def ensure_evidence_ledger(
+    client: ChainClient, deployments: Deployments, *, dev_member_key: SM2PublicKey
+) -> Deployment:
+    """Return the recorded EvidenceLedger deployment; deploy one first if there is none.
 
     A recorded address whose code differs from the artifact is an error, except on the dev chain
-    (chain ID 31337), whose state may have been reset: there it is deployed again.
+    (chain ID 31337), whose state may have been reset: there it is deployed again (with a dev
+    consortium of ``dev_member_key``'s service if no consortium is there either).
     """
-    artifact = load_artifact(name)
+    artifact = load_artifact(EVIDENCE_LEDGER)
     chain_id = client.chain_id
-    recorded = deployments.get(chain_id, name)
+    recorded = deployments.get(chain_id, EVIDENCE_LEDGER)
     if recorded is not None:
         code = client.code_at(recorded.address)
         if keccak(code).hex() == recorded.code_keccak256 == artifact.deployed_code_hash.hex():
             return recorded
         if chain_id != DEV_CHAIN_ID:
             raise DeploymentError(
-                f"{name} at {recorded.address} on chain {chain_id} does not hold the code of this "
-                f"build; deploy it again explicitly (`ledger chain deploy --force`)"
+                f"{EVIDENCE_LEDGER} at {recorded.address} on chain {chain_id} does not hold the"
+                " code of this build; deploy it again explicitly (`ledger chain deploy --force`)"
             )
-    return deploy(client, deployments, name)
+    return deploy_evidence_ledger(client, deployments, dev_member_key=dev_member_key)
+
+
+def deploy_evidence_ledger(
+    client: ChainClient, deployments: Deployments, *, dev_member_key: SM2PublicKey
+) -> Deployment:
+    """Deploy a new EvidenceLedger over the recorded Consortium and record it. On the dev chain
+    without one, a dev consortium (the client's account as its one broker, ``dev_member_key``
+    its key) is deployed first; on any other chain that is an error."""
+    recorded = deployments.get(client.chain_id, CONSORTIUM)
+    if recorded is not None and keccak(client.code_at(recorded.address)) == (
+        load_artifact(CONSORTIUM).deployed_code_hash
+    ):
+        consortium = recorded.address
+    elif client.chain_id == DEV_CHAIN_ID:
+        config = dev_config(client.address, dev_member_key)
+        consortium = deploy_consortium(client, deployments, config, force=True).consortium.address
+    else:
+        raise DeploymentError(
+            f"no {CONSORTIUM} recorded for chain {client.chain_id} in {deployments.directory}:"
+            f" the {EVIDENCE_LEDGER} asks one before each write; run"
+            " `ledger consortium init --config consortium.toml` first"
+        )
+    return deploy(client, deployments, EVIDENCE_LEDGER, (consortium,))
 
 
 def deploy(
     client: ChainClient,
     deployments: Deployments,
     name: str,
-    args: Sequence[Any] | None = None,
+    args: Sequence[Any],
 ) -> Deployment:
-    """Deploy ``name`` with constructor ``args`` and record it. Without ``args``: the
-    EvidenceLedger's (admin = only writer = the deploying account)."""
+    """Deploy ``name`` with constructor ``args`` and record it."""
     artifact = load_artifact(name)
-    constructor_args = (client.address, [client.address]) if args is None else tuple(args)
-    sent = client.deploy(artifact, *constructor_args)
+    sent = client.deploy(artifact, *args)
     address = str(sent.receipt["contractAddress"])
     code = client.code_at(address)
     if keccak(code) != artifact.deployed_code_hash:

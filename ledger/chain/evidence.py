@@ -1,4 +1,7 @@
-"""The EvidenceLedger contract from Python: anchor agreements, read anchors, manage writers."""
+"""The EvidenceLedger contract from Python: anchor agreements and batches, read them back.
+
+Who may write is the Consortium's to say (members with the broker role); see
+:mod:`ledger.chain.consortium`."""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from ledger.chain.client import ChainClient, SentTransaction, SignedCall
 from ledger.chain.errors import ChainError
 
 CONTRACT_NAME = "EvidenceLedger"
-WRITER_ROLE = keccak(text="EvidenceLedger.WRITER_ROLE")
 
 
 def anchor_id_of(
@@ -216,10 +218,8 @@ class EvidenceLedgerContract:
     def anchor_count(self) -> int:
         return int(self.client.call(self._contract.functions.anchorCount(), self.artifact))
 
-    def grant_writer(self, account: str) -> None:
-        call = self._contract.functions.grantRole(WRITER_ROLE, to_checksum_address(account))
-        self.client.transact(call, self.artifact)
-
-    def revoke_writer(self, account: str) -> None:
-        call = self._contract.functions.revokeRole(WRITER_ROLE, to_checksum_address(account))
-        self.client.transact(call, self.artifact)
+    def consortium(self) -> str:
+        """The Consortium this ledger asks before each write."""
+        return to_checksum_address(
+            self.client.call(self._contract.functions.consortium(), self.artifact)
+        )

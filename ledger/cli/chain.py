@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ledger import _runtime
-from ledger.chain.deployments import Deployments, deploy
+from ledger.chain.deployments import Deployments, deploy_evidence_ledger
 from ledger.chain.evidence import CONTRACT_NAME
 from ledger.settings import Settings
 
@@ -45,7 +45,8 @@ def deploy_cmd(force: bool) -> None:
     with _runtime.chain_client(settings) as client:
         if force:
             deployments = Deployments(directory=settings.deployments_dir)
-            address = deploy(client, deployments, CONTRACT_NAME).address
+            issuer = _runtime.service_key(settings, _runtime.ISSUER_KEY_NAME).public_key()
+            address = deploy_evidence_ledger(client, deployments, dev_member_key=issuer).address
         else:
             address = _runtime.evidence_ledger(settings, client).address
         click.echo(f"{CONTRACT_NAME} {address} (chain {client.chain_id})")

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from ledger import _runtime
+from ledger._runtime import ISSUER_KEY_NAME
 from ledger.agreement import SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.client import ChainClient
@@ -50,9 +51,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-#: The issuer key that seals proof files, kept in the service keystore.
-ISSUER_KEY_NAME = "ledger-service"
 
 
 @dataclass(frozen=True)

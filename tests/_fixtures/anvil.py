@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments, deploy
+from ledger.chain.deployments import Deployments, deploy_evidence_ledger
 from ledger.chain.devnode import ANVIL, DEV_PRIVATE_KEY, DevNode, free_port
-from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
+from ledger.chain.evidence import EvidenceLedgerContract
+from ledger.crypto.sm2 import SM2PrivateKey
 
 __all__ = ["OUTSIDER_PRIVATE_KEY", "free_port"]
 
@@ -49,8 +50,11 @@ def outsider_client(anvil_url: str) -> ChainClient:
 
 @pytest.fixture
 def evidence_ledger(chain_client: ChainClient, tmp_path: Path) -> EvidenceLedgerContract:
-    """A freshly deployed EvidenceLedger whose admin and only writer is the dev account."""
-    deployment = deploy(
-        chain_client, Deployments(directory=tmp_path / "deployments"), CONTRACT_NAME
+    """A freshly deployed EvidenceLedger over a fresh dev consortium whose one member (a
+    broker) is the dev account."""
+    deployment = deploy_evidence_ledger(
+        chain_client,
+        Deployments(directory=tmp_path / "deployments"),
+        dev_member_key=SM2PrivateKey.generate().public_key(),
     )
     return EvidenceLedgerContract(client=chain_client, address=deployment.address)

@@ -29,9 +29,18 @@ def test_artifact_records_compiler_and_settings() -> None:
     assert artifact["compiler"]["settings"]["evmVersion"] == "paris"
     assert artifact["compiler"]["settings"]["optimizer"] == {"enabled": True, "runs": 200}
     assert artifact["bytecode"].startswith("0x6080")
-    assert "@openzeppelin/contracts/access/AccessControl.sol" in artifact["sources"]
+    # who may write is the consortium's to say, in one home for the role IDs
+    assert {"contracts/Roles.sol", "contracts/interfaces/IConsortium.sol"} <= set(
+        artifact["sources"]
+    )
     names = {entry.get("name") for entry in artifact["abi"]}
-    assert {"anchorAgreement", "AgreementAnchored", "EvidenceLedger__AlreadyAnchored"} <= names
+    assert {
+        "anchorAgreement",
+        "AgreementAnchored",
+        "EvidenceLedger__AlreadyAnchored",
+        "EvidenceLedger__NotPermitted",
+        "consortium",
+    } <= names
 
 
 def test_compiler_errors_are_compile_errors(tmp_path: Path) -> None:

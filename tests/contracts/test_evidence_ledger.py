@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from eth_utils import keccak, to_checksum_address
 
 from ledger.chain.client import ChainClient
+from ledger.chain.consortium import ConsortiumContract, MemberSpec, Proposed, role_id
+from ledger.chain.deployments import Deployments, deploy
 from ledger.chain.errors import TransactionFailed
-from ledger.chain.evidence import WRITER_ROLE, EvidenceLedgerContract, anchor_id_of
+from ledger.chain.evidence import EvidenceLedgerContract, anchor_id_of
+from ledger.crypto.sm2 import SM2PrivateKey
 
 DOC = keccak(b"document")
 SIGSET = keccak(b"signature set")
 CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 SIGNERS = [keccak(b"customer key"), keccak(b"broker key")]
+
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def _anchor(ledger: EvidenceLedgerContract, **overrides: object):
@@ -94,47 +102,71 @@ def test_duplicate_is_rejected(evidence_ledger: EvidenceLedgerContract) -> None:
     assert evidence_ledger.anchor_count() == 1
 
 
-def test_non_writer_is_rejected(
+def _refused_as(exc: pytest.ExceptionInfo[TransactionFailed], account: str) -> None:
+    _assert_reverted(exc, "EvidenceLedger__NotPermitted", account, role_id("broker"))
+
+
+def _carry(consortium: ConsortiumContract, proposed: Proposed) -> None:
+    """The dev consortium's one member votes and executes (every threshold is 1)."""
+    consortium.vote(proposed.proposal_id)
+    consortium.execute(proposed.proposal_id)
+
+
+def test_an_account_outside_the_consortium_is_refused(
     evidence_ledger: EvidenceLedgerContract, outsider_client: ChainClient
 ) -> None:
     as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
     with pytest.raises(
-        TransactionFailed,
-        match=r"^EvidenceLedger reverted with AccessControlUnauthorizedAccount\(",
+        TransactionFailed, match=r"^EvidenceLedger reverted with EvidenceLedger__NotPermitted\("
     ) as exc:
         _anchor(as_outsider)
-    _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE)
+    _refused_as(exc, outsider_client.address)
     assert evidence_ledger.anchor_count() == 0
 
 
-def test_granted_writer_may_anchor_until_revoked(
+def test_a_member_writes_while_it_is_a_broker_and_not_after(
     evidence_ledger: EvidenceLedgerContract, outsider_client: ChainClient
 ) -> None:
-    as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
-    evidence_ledger.grant_writer(outsider_client.address)
-    receipt = _anchor(as_outsider)
-    assert evidence_ledger.get_anchor(receipt.anchor_id).writer == to_checksum_address(
-        outsider_client.address
+    consortium = ConsortiumContract(
+        client=evidence_ledger.client, address=evidence_ledger.consortium()
     )
-    evidence_ledger.revoke_writer(outsider_client.address)
+    as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
+    newcomer = outsider_client.address
+    spec = MemberSpec(
+        account=newcomer,
+        name="second broker",
+        endpoint="https://second.example",
+        key_fingerprint=SM2PrivateKey.generate().public_key().fingerprint(),
+        roles=("auditor",),
+    )
+    _carry(consortium, consortium.propose_admission(spec))
+    with pytest.raises(  # a member, but not a broker
+        TransactionFailed, match=r"^EvidenceLedger reverted with EvidenceLedger__NotPermitted\("
+    ) as exc:
+        _anchor(as_outsider)
+    _refused_as(exc, newcomer)
+
+    _carry(consortium, consortium.propose_grant_role(newcomer, "broker"))
+    receipt = _anchor(as_outsider)
+    assert evidence_ledger.get_anchor(receipt.anchor_id).writer == to_checksum_address(newcomer)
+
+    _carry(consortium, consortium.propose_removal(newcomer))
     with pytest.raises(
-        TransactionFailed,
-        match=r"^EvidenceLedger reverted with AccessControlUnauthorizedAccount\(",
+        TransactionFailed, match=r"^EvidenceLedger reverted with EvidenceLedger__NotPermitted\("
     ) as exc:
         _anchor(as_outsider, document_digest=keccak(b"another"))
-    _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE)
+    _refused_as(exc, newcomer)
+    assert evidence_ledger.anchor_count() == 1
 
 
-def test_only_admin_manages_writers(
-    evidence_ledger: EvidenceLedgerContract, outsider_client: ChainClient
+def test_the_ledger_names_its_consortium_and_refuses_none(
+    evidence_ledger: EvidenceLedgerContract, tmp_path: Path
 ) -> None:
-    as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
-    with pytest.raises(
-        TransactionFailed,
-        match=r"^EvidenceLedger reverted with AccessControlUnauthorizedAccount\(",
-    ) as exc:
-        as_outsider.grant_writer(outsider_client.address)
-    _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, b"\0" * 32)
+    deployments = Deployments(directory=tmp_path / "deployments")
+    assert evidence_ledger.consortium() == deployments.get(31337, "Consortium").address
+    with pytest.raises(TransactionFailed, match=r"EvidenceLedger__ZeroConsortium\(\)") as exc:
+        deploy(evidence_ledger.client, deployments, "EvidenceLedger", (ZERO_ADDRESS,))
+    _assert_reverted(exc, "EvidenceLedger__ZeroConsortium")
 
 
 @pytest.mark.parametrize(

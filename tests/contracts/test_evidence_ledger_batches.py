@@ -6,9 +6,9 @@ import pytest
 from eth_utils import keccak
 
 from ledger.chain.client import ChainClient
+from ledger.chain.consortium import role_id
 from ledger.chain.errors import TransactionFailed
 from ledger.chain.evidence import (
-    WRITER_ROLE,
     EvidenceLedgerContract,
     batch_calldata,
     batch_id_of,
@@ -85,16 +85,19 @@ def test_invalid_batch(
     _assert_reverted(exc, error)
 
 
-def test_non_writer_cannot_anchor_batches(
+def test_an_account_outside_the_consortium_cannot_anchor_batches(
     evidence_ledger: EvidenceLedgerContract, outsider_client: ChainClient
 ) -> None:
     as_outsider = EvidenceLedgerContract(client=outsider_client, address=evidence_ledger.address)
     with pytest.raises(
         TransactionFailed,
-        match=r"^EvidenceLedger reverted with AccessControlUnauthorizedAccount\(",
+        match=r"^EvidenceLedger reverted with EvidenceLedger__NotPermitted\(",
     ) as exc:
         as_outsider.anchor_batch(root=ROOT, size=1)
-    _assert_reverted(exc, "AccessControlUnauthorizedAccount", outsider_client.address, WRITER_ROLE)
+    _assert_reverted(
+        exc, "EvidenceLedger__NotPermitted", outsider_client.address, role_id("broker")
+    )
+    assert evidence_ledger.batch_count() == 0
 
 
 def test_unknown_batch(evidence_ledger: EvidenceLedgerContract) -> None:

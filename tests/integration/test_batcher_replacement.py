@@ -13,10 +13,11 @@ import pytest
 
 from ledger.batcher import Batcher, NotLeader
 from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments, deploy
+from ledger.chain.deployments import Deployments, deploy_evidence_ledger
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode, free_port
-from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
+from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.chain.transaction import decode_signed_transaction, fees_of
+from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Batch, BatchAttempt, BatchStatus, Database
 from tests.integration.test_batcher import NOW, _accept
 
@@ -37,7 +38,11 @@ def ledger(node: DevNode, tmp_path: Path) -> EvidenceLedgerContract:
     url = node.status().rpc_url
     assert url
     client = ChainClient(rpc_url=url, private_key=DEV_PRIVATE_KEY)
-    deployment = deploy(client, Deployments(directory=tmp_path / "deployments"), CONTRACT_NAME)
+    deployment = deploy_evidence_ledger(
+        client,
+        Deployments(directory=tmp_path / "deployments"),
+        dev_member_key=SM2PrivateKey.generate().public_key(),
+    )
     return EvidenceLedgerContract(client=client, address=deployment.address)
 
 

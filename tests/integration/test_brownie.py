@@ -19,8 +19,11 @@ import pytest
 
 from ledger.chain.artifact import load_artifact
 from ledger.chain.client import ChainClient
+from ledger.chain.consortium import CONTRACT_NAME as CONSORTIUM
+from ledger.chain.consortium import ConsortiumContract, role_id
 from ledger.chain.devnode import DEV_CHAIN_ID, DEV_PRIVATE_KEY
-from ledger.chain.evidence import CONTRACT_NAME, WRITER_ROLE
+from ledger.chain.evidence import CONTRACT_NAME
+from ledger.crypto.sm2 import SM2PrivateKey
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv-brownie"
 BROWNIE = VENV / "bin" / "brownie"
 SETUP = ROOT / "scripts" / "setup-brownie.sh"
+MEMBER_KEY = SM2PrivateKey.generate().public_key()
 DEPLOYED_LINE = re.compile(rf"^{CONTRACT_NAME} (0x[0-9a-fA-F]{{40}}) \(chain (\d+)\)$", re.M)
 
 
@@ -133,7 +137,10 @@ def test_brownie_run_deploy_script_on_anvil(
         ["run", "scripts/deploy.py", "--network", network],
         cwd=brownie_project,
         home=brownie_home,
-        extra_env={"LEDGER_CHAIN_PRIVATE_KEY": DEV_PRIVATE_KEY},
+        extra_env={
+            "LEDGER_CHAIN_PRIVATE_KEY": DEV_PRIVATE_KEY,
+            "LEDGER_MEMBER_KEY_FINGERPRINT": "0x" + MEMBER_KEY.fingerprint().hex(),
+        },
     )
 
     found = DEPLOYED_LINE.search(output)
@@ -146,5 +153,9 @@ def test_brownie_run_deploy_script_on_anvil(
     artifact = load_artifact(CONTRACT_NAME)
     assert strip_metadata(code) == strip_metadata(artifact.deployed_bytecode)
     ledger = client.contract(artifact, address)
-    assert ledger.functions.hasRole(WRITER_ROLE, client.address).call()
-    assert ledger.functions.hasRole(b"\0" * 32, client.address).call()  # DEFAULT_ADMIN_ROLE
+    consortium = ledger.functions.consortium().call()
+    assert f"{CONSORTIUM} {consortium} (chain {DEV_CHAIN_ID})" in output
+    governing = client.contract(load_artifact(CONSORTIUM), consortium)
+    assert governing.functions.isAllowed(client.address, role_id("broker")).call()
+    member = ConsortiumContract(client=client, address=consortium).member(client.address)
+    assert member.key_fingerprint == MEMBER_KEY.fingerprint()

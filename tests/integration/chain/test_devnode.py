@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments, ensure_deployed
+from ledger.chain.deployments import Deployments, ensure_evidence_ledger
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
-from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
+from ledger.chain.evidence import EvidenceLedgerContract
+from ledger.crypto.sm2 import SM2PrivateKey
 from tests._fixtures.anvil import free_port
+
+KEY = SM2PrivateKey.generate().public_key()
 
 
 def test_restart_keeps_state_and_deployments(tmp_path: Path) -> None:
@@ -18,7 +21,7 @@ def test_restart_keeps_state_and_deployments(tmp_path: Path) -> None:
     try:
         assert node.start() == url  # already running: same node, no second process
         client = ChainClient(rpc_url=url, private_key=DEV_PRIVATE_KEY)
-        first = ensure_deployed(client, deployments, CONTRACT_NAME)
+        first = ensure_evidence_ledger(client, deployments, dev_member_key=KEY)
         ledger = EvidenceLedgerContract(client=client, address=first.address)
         receipt = ledger.anchor_agreement(
             document_digest=b"\x01" * 32,
@@ -35,7 +38,7 @@ def test_restart_keeps_state_and_deployments(tmp_path: Path) -> None:
     url = node.start()
     try:
         client = ChainClient(rpc_url=url, private_key=DEV_PRIVATE_KEY)
-        again = ensure_deployed(client, deployments, CONTRACT_NAME)
+        again = ensure_evidence_ledger(client, deployments, dev_member_key=KEY)
         assert again == first  # reused, not redeployed
         ledger = EvidenceLedgerContract(client=client, address=again.address)
         assert ledger.get_anchor(receipt.anchor_id).block_number == receipt.block_number
@@ -50,7 +53,7 @@ def test_dev_chain_reset_redeploys(tmp_path: Path) -> None:
         node = DevNode(directory=tmp_path / f"chain-{run}", port=free_port())  # fresh state
         client = ChainClient(rpc_url=node.start(), private_key=DEV_PRIVATE_KEY)
         try:
-            deployment = ensure_deployed(client, deployments, CONTRACT_NAME)
+            deployment = ensure_evidence_ledger(client, deployments, dev_member_key=KEY)
             assert client.code_at(deployment.address)
         finally:
             node.stop()

@@ -11,10 +11,10 @@ from eth_utils import keccak
 
 from ledger.agreement import SigningDomain
 from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments, deploy
+from ledger.chain.deployments import Deployments, deploy_evidence_ledger
 from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode
 from ledger.chain.errors import NodeError
-from ledger.chain.evidence import CONTRACT_NAME, EvidenceLedgerContract
+from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.proof import BatchAnchor, ProofInvalid, confirm_on_chain, verify_proof
 from tests._fixtures.anvil import free_port
 from tests._fixtures.proofs import (
@@ -193,7 +193,11 @@ def test_refused_on_a_chain_with_the_same_contract_but_not_the_batch(
     ledgers = []
     for name, url in zip(("a", "b"), two_fresh_chains, strict=True):
         client = ChainClient(rpc_url=url, private_key=DEV_PRIVATE_KEY)
-        deployment = deploy(client, Deployments(directory=tmp_path / f"dep-{name}"), CONTRACT_NAME)
+        deployment = deploy_evidence_ledger(
+            client,
+            Deployments(directory=tmp_path / f"dep-{name}"),
+            dev_member_key=proof_parties.issuer.public_key(),
+        )
         ledgers.append(EvidenceLedgerContract(client=client, address=deployment.address))
     assert ledgers[0].address == ledgers[1].address
     batch = anchor_on_chain([sign_version(proof_parties, domain_of(ledgers[0]))], ledgers[0])
