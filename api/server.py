@@ -25,7 +25,7 @@ from __future__ import annotations
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api import problems
+from api import _logging, problems
 from ledger.settings import Settings
 
 #: The largest request head (request line and headers) read: h11's default, which uvicorn used.
@@ -79,5 +79,6 @@ def serve(
         port=port if port is not None else settings.api_port,
         workers=workers,
         http=ProblemHttpToolsProtocol,
+        log_config=_logging.log_config(),
         log_level="info",
     )

@@ -9,6 +9,7 @@ import os
 import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -310,3 +311,22 @@ def test_requests_uvicorn_refuses_get_a_problem_too(server: ServiceProcess, head
         "detail": "Invalid HTTP request received.",
     }
     _alive(server)
+
+
+# --- the access log -------------------------------------------------------------------------
+
+
+def test_every_request_is_in_the_access_log_in_order(server: ServiceProcess) -> None:
+    # uvicorn's access lines are written by a background thread (api._logging), not dropped.
+    paths = [f"/health?probe={n}" for n in range(5)]
+    for path in paths:
+        assert server.http.get(path).status_code == 200
+    deadline = time.monotonic() + 10
+    while True:
+        log = server.tail(lines=400)
+        found = [log.find(f'"GET {path} HTTP/1.1" 200') for path in paths]
+        if all(at >= 0 for at in found) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert all(at >= 0 for at in found), log[-2000:]
+    assert found == sorted(found)
