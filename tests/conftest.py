@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests._fixtures.openssl",
     "tests._fixtures.proofs",
     "tests._fixtures.service",
+    "tests._fixtures.members",
 ]
