@@ -110,21 +110,16 @@ class Authorization:
             return None
         return entry.member_id
 
-    def customer_erasure(
-        self, caller: Caller | None, erasure: SignedErasure, agreement: Agreement
-    ) -> None:
-        """Accept a customer-signed erasure request once: for this agreement and signing
-        domain, timely, signed by a key that signed the agreement as ``customer``, its nonce
-        not seen within the window. Refusals: :class:`SignatureRejected`, or
-        :class:`AgreementNotFound` if the relaying caller may not see the agreement and the key
-        is not its customer's (nothing is told about an agreement one cannot see)."""
+    def erasure_request(self, erasure: SignedErasure) -> None:
+        """Refuse (:class:`SignatureRejected`) a customer-signed erasure request for another
+        signing domain, outside the signing window, or whose signature does not verify: judged
+        without the agreement, so the answer tells nothing of it."""
         request = erasure.request
-        agreement_id = agreement.agreement_id
-        if request.agreement_id != agreement_id or request.domain != self._domain:
+        if request.domain != self._domain:
             raise SignatureRejected(
-                f"the erasure request is for {request.agreement_id} on chain"
-                f" {request.domain.chain_id} / {request.domain.contract}, not for {agreement_id}"
-                f" on chain {self._domain.chain_id} / {self._domain.contract}"
+                f"the erasure request is for chain {request.domain.chain_id} /"
+                f" {request.domain.contract}, not {self._domain.chain_id} /"
+                f" {self._domain.contract}"
             )
         now = self._now()
         try:
@@ -137,6 +132,22 @@ class Authorization:
             raise SignatureRejected(
                 f"the erasure request's signature does not verify: {error}"
             ) from error
+
+    def customer_erasure(
+        self, caller: Caller | None, erasure: SignedErasure, agreement: Agreement
+    ) -> None:
+        """Accept a customer-signed erasure request (checked by :meth:`erasure_request`) once:
+        for this agreement, signed by a key that signed it as ``customer``, its nonce not seen
+        within the window. Refusals: :class:`SignatureRejected`, or :class:`AgreementNotFound`
+        if the relaying caller may not see the agreement and the key is not its customer's
+        (nothing is told about an agreement one cannot see)."""
+        request = erasure.request
+        agreement_id = agreement.agreement_id
+        if request.agreement_id != agreement_id:
+            raise SignatureRejected(
+                f"the erasure request is for {request.agreement_id}, not for {agreement_id}"
+            )
+        now = self._now()
         key = erasure.public_key.to_raw()
         customers = {v.signer_key("customer") for v in agreement.versions if v.accepted_at}
         if key not in customers:

@@ -108,6 +108,8 @@ class VersionRecords:
         """Crypto-shred every version's document: the wrapped keys go, proofs stay valid, and
         the erasure is recorded (who, when, how). Asked by the owning broker, or with a
         ``request`` signed by the agreement's customer (relayed by any caller)."""
+        if request is not None:  # judged before the agreement is read: it tells nothing of it
+            self._authorize.erasure_request(request)
         agreement = self._stored(agreement_id)
         if request is not None:
             self._authorize.customer_erasure(caller, request, agreement)

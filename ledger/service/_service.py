@@ -214,13 +214,11 @@ class EvidenceService(Drafts):
         """Verify and record one party's signature; the last required one accepts the version.
         Only the owning broker brings signatures into its drafts."""
         agreement = self._stored(agreement_id)
-        missing = f"no version {version} of {agreement_id}"
-        self._authorize.agreement(
-            caller, Action.WRITE, agreement_id, agreement.versions, not_found=missing
-        )
+        # hidden: in the words a missing agreement gets (_stored's)
+        self._authorize.agreement(caller, Action.WRITE, agreement_id, agreement.versions)
         draft = next((v for v in agreement.versions if v.version == version), None)
         if draft is None:
-            raise AgreementNotFound(missing)
+            raise AgreementNotFound(f"no version {version} of {agreement_id}")
         if draft.status is not VersionStatus.DRAFT:
             raise AgreementConflict(
                 f"{agreement_id} v{version} is {draft.status}: only drafts are signed"

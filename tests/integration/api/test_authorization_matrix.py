@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ledger import canonical
 from ledger.agreement import Document, SigningDomain, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY
 from ledger.client import SigningAuth
@@ -305,3 +306,49 @@ def test_a_members_file_backs_the_service_as_the_key_table_does(
             entry.public_key,
         )
         assert found.valid_at(now) == entry.valid_at(now)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r not in CREATES])
+def test_another_member_gets_what_a_missing_agreement_gets(world: World, route: str) -> None:
+    """Member B cannot tell member A's agreement from one that does not exist: the same status,
+    problem and words (the ID aside), on every route that names an agreement."""
+    method, path, body = ROUTES[route](world)
+    named = path.split("/")[3]
+    absent = new_agreement_id()
+    auth = signing(world.consortium.broker_b)
+    hidden = world.client.request(method, path, json=body, auth=auth)
+    missing = world.client.request(method, path.replace(named, absent), json=body, auth=auth)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json() == {
+        **missing.json(),
+        "detail": missing.json()["detail"].replace(absent, named),
+    }
+
+
+def test_a_forged_erasure_request_tells_nothing_of_the_agreement(world: World) -> None:
+    """A relayed erasure request that is malformed, for another chain or badly signed is judged
+    before the agreement is read: the same 422 whether it exists or not."""
+    c = world.consortium
+    absent = new_agreement_id()
+    request = {
+        "request": {
+            "nonce": "n" * 22,
+            "requested_at": canonical.timestamp(datetime.now(UTC).replace(microsecond=0)),
+            "chain_id": world.domain.chain_id + 1,
+            "contract": world.domain.contract,
+        },
+        "public_key": _hex(c.customer),
+        "signature": base64.b64encode(b"\x30\x06\x02\x01\x01\x02\x01\x01").decode(),
+    }
+    replies = [
+        world.client.request(
+            "DELETE",
+            f"/v1/agreements/{agreement_id}/document-keys",
+            json=request,
+            auth=signing(c.broker_b),
+        )
+        for agreement_id in (world.agreement_id, absent)
+    ]
+    assert [r.status_code for r in replies] == [422, 422]
+    assert replies[0].json() == replies[1].json()
+    assert replies[0].json()["type"] == "urn:ledger:problem:signature-rejected"
