@@ -1,7 +1,8 @@
 """A consortium's registered keys for the API tests: two broker members (A with two broker keys
-and a revoked one, B), an auditor, the regulator, a registered customer and a member without
-roles; the :class:`~ledger.httpsig.KeyTable` a service verifies callers against, the members
-file ``ledger serve`` reads (``LEDGER_MEMBERS_FILE``), and signing auth per caller."""
+and a revoked one, B), an auditor, the regulator, a registered customer, a member without
+roles and a member voted out (its key's window ended); the :class:`~ledger.httpsig.KeyTable` a
+service verifies callers against, the members file ``ledger serve`` reads
+(``LEDGER_MEMBERS_FILE``), and signing auth per caller."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class Consortium:
     regulator: SM2PrivateKey = field(default_factory=_key)  # csrc, regulator
     customer: SM2PrivateKey = field(default_factory=_key)  # cust-1, customer
     no_roles: SM2PrivateKey = field(default_factory=_key)  # member-c, no role granted
+    removed: SM2PrivateKey = field(default_factory=_key)  # member-d, voted out yesterday
 
     def entries(self) -> list[RegisteredKey]:
         revoked_at = datetime.now(UTC) - timedelta(hours=1)
@@ -47,6 +49,7 @@ class Consortium:
             _entry(self.regulator, "csrc", "regulator"),
             _entry(self.customer, "cust-1", "customer"),
             _entry(self.no_roles, "member-c"),
+            _entry(self.removed, "member-d", "broker", until=revoked_at - timedelta(days=1)),
         ]
 
     def directory(self) -> KeyTable:

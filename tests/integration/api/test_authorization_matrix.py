@@ -1,7 +1,8 @@
 """Every endpoint x every kind of caller, with the exact status and problem type: who may do
 what to member A's agreement (the service in the app's lifespan, real anvil and SQLite).
 
-Callers: anonymous, a key nobody registered, member A's revoked key, a replayed request, a
+Callers: anonymous, a key nobody registered, member A's revoked key, a member voted out (its
+key's window ended), a request signed by another key than its keyid names, a replayed one, a
 ``created`` too old and too far ahead, a member without roles, another broker member (B), the
 auditor, the regulator, the customer that signed A's agreement, and A's brokers (two keys).
 Refusals that depend on the agreement answer 404 to whoever may not see it (as if it did not
@@ -28,7 +29,7 @@ from ledger.agreement import Document, SigningDomain, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY
 from ledger.client import SigningAuth
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.httpsig import RequestSigner
+from ledger.httpsig import RequestSigner, default_keyid
 from ledger.settings import Settings
 from tests._fixtures.members import Consortium, signing
 from tests._fixtures.server import signature_json, submission
@@ -180,6 +181,8 @@ UNAUTHENTICATED = {
     "anonymous": "signature-missing",
     "unknown-key": "unknown-key",
     "revoked-key": "key-not-valid",
+    "removed-member": "key-not-valid",
+    "wrong-key": "signature-invalid",
     "stale-created": "signature-stale",
     "future-created": "signature-from-future",
     "replayed": "replayed",
@@ -220,6 +223,7 @@ def _auth(w: World, caller: str) -> httpx.Auth | None:
     keys = {
         "unknown-key": SM2PrivateKey.generate(),
         "revoked-key": c.revoked_a,
+        "removed-member": c.removed,
         "member-without-roles": c.no_roles,
         "broker-b": c.broker_b,
         "auditor": c.auditor,
@@ -231,6 +235,9 @@ def _auth(w: World, caller: str) -> httpx.Auth | None:
     }
     if caller == "anonymous":
         return None
+    if caller == "wrong-key":  # names member A's broker key, signs with another
+        keyid = default_keyid(c.broker_a.public_key())
+        return SigningAuth(RequestSigner(key=SM2PrivateKey.generate(), keyid=keyid))
     if caller == "stale-created":
         return SigningAuth(RequestSigner(key=c.broker_a, clock=lambda: now - timedelta(hours=1)))
     if caller == "future-created":
