@@ -28,6 +28,13 @@ AgreementIdPath = Annotated[
 ]
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Agreement version, from 1")]
 
+#: What a route taking ``SignedCaller`` answers a caller it does not admit.
+AUTH_PROBLEMS: dict[int, str] = {
+    401: "The request is not signed, or its RFC 9421 signature is refused (the problem names"
+    " what was missing or wrong; Accept-Signature says what to sign)",
+    403: "The signed caller may not do this (the problem names the role or ownership it lacks)",
+}
+
 #: Problems any operation with a JSON body can answer before its own code runs.
 BODY_PROBLEMS: dict[int, str] = {
     400: "The body is not JSON, or is nested too deeply",

@@ -3,6 +3,8 @@
 ``create_app(run_service=True)`` (what ``python -m api`` serves) starts the evidence service in
 the app's lifespan (database, store, chain, group committer, anchoring loop) and stops it
 cleanly; ``run_service=False`` serves only what needs no service (proof verification, health).
+Callers are verified against ``directory`` (a :class:`~ledger.httpsig.KeyDirectory`; default:
+:func:`ledger.member.directory_for` the settings, which ``ledger serve`` uses).
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from api.deps import MAX_PROOF_BYTES, get_settings
 from api.limits import BodyLimit
 from api.routers import agreements, domain, health, proofs
 from ledger import __version__
+from ledger.httpsig import KeyDirectory
 from ledger.service import running_service
 from ledger.settings import Settings
 
 
-def create_app(*, run_service: bool = False, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    *,
+    run_service: bool = False,
+    settings: Settings | None = None,
+    directory: KeyDirectory | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -29,12 +37,14 @@ def create_app(*, run_service: bool = False, settings: Settings | None = None) -
         if not run_service:
             yield
             return
-        with running_service(settings) as service:
+        with running_service(settings, directory=directory) as service:
             app.state.service = service
+            app.state.request_verifier = service.verifier
             try:
                 yield
             finally:
                 app.state.service = None
+                app.state.request_verifier = None
 
     app = FastAPI(
         title="Evidence ledger",

@@ -16,6 +16,7 @@ from ledger.chain.errors import NodeError
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.errors import LedgerError
 from ledger.httpsig import ACCEPT_SIGNATURE, RequestSignatureError
+from ledger.member import AccessError, Forbidden
 from ledger.proof import ProofInvalid
 from ledger.service.errors import (
     AgreementConflict,
@@ -73,6 +74,9 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     NodeError: (503, "Chain node unavailable", "chain-unavailable"),
     StoreUnavailable: (503, "Content store unavailable", "store-unavailable"),
     AgreementNotFound: (404, "Agreement not found", "not-found"),
+    Forbidden: (403, "Forbidden", "forbidden"),
+    # NotVisible is answered by the service as a missing agreement; should one escape, still 404
+    AccessError: (404, "Agreement not found", "not-found"),
     AgreementConflict: (409, "Conflicts with the agreement's state", "conflict"),
     NotAnchoredYet: (409, "Not anchored yet", "not-anchored-yet"),
     SignatureRejected: (422, "Signature rejected", "signature-rejected"),

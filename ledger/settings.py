@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         description="...give or take this much clock skew between signer and service (seconds);"
         " an `expires` more than this far in the past is refused.",
     )
+    members_file: Path | None = Field(
+        default=None,
+        description="TOML file of the registered keys (member, roles, SM2 public key, window)"
+        " that signed requests are verified against, until the on-chain key registry is read;"
+        " unset: no caller is known (see ledger.member.directory).",
+    )
     api_public_origin: str | None = Field(
         default=None,
         pattern=r"^https?://[^/?#@\s]+$",

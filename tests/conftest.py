@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests._fixtures.openssl",
     "tests._fixtures.proofs",
     "tests._fixtures.service",
+    "tests._fixtures.members",
 ]

@@ -12,7 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.problems import problem_of
 from ledger import canonical
-from ledger._ids import AGREEMENT_ID_PATTERN, DEFAULT_DISTID, DISTID_PATTERN, ROLE_PATTERN
+from ledger._ids import (
+    AGREEMENT_ID_PATTERN,
+    DEFAULT_DISTID,
+    DISTID_PATTERN,
+    NONCE_PATTERN,
+    ROLE_PATTERN,
+)
 from ledger.agreement import (
     DEFAULT_MEDIA_TYPE,
     MAX_DOCUMENT_BYTES,
@@ -26,6 +32,10 @@ from ledger.agreement import (
     AgreementState,
     AgreementVersion,
     Document,
+    ErasureRecord,
+    ErasureRequest,
+    SignedErasure,
+    SigningDomain,
     SigningPayload,
     VersionKind,
 )
@@ -135,6 +145,39 @@ class NewVersionIn(_In):
     signatures: _Signatures | None = None
 
 
+class ErasureRequestIn(_In):
+    """What the customer signed (``ledger/erasure-request`` v1, with the path's agreement ID)."""
+
+    nonce: Annotated[str, Field(pattern=NONCE_PATTERN, description="Fresh, 16-128 characters")]
+    requested_at: Annotated[str, Field(description="RFC 3339 UTC, seconds")]
+    chain_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    contract: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+class ErasureIn(_In):
+    """A customer-signed erasure request: the request and the customer's SM2 signature over its
+    canonical JSON (the key that signed the agreement as ``customer``)."""
+
+    request: ErasureRequestIn
+    public_key: _PublicKeyHex
+    signature: Annotated[str, Field(description="DER SM2 signature, base64")]
+    distid: Annotated[str, Field(pattern=DISTID_PATTERN)] = DEFAULT_DISTID.decode("ascii")
+
+    def to_request(self, agreement_id: str) -> SignedErasure:
+        request = self.request
+        return SignedErasure(
+            request=ErasureRequest(
+                agreement_id=agreement_id,
+                nonce=request.nonce,
+                requested_at=canonical.parse_timestamp(request.requested_at),
+                domain=SigningDomain(chain_id=request.chain_id, contract=request.contract),
+            ),
+            public_key=_key(self.public_key),
+            signature=_base64(self.signature, "the erasure request's signature"),
+            distid=self.distid.encode("ascii"),
+        )
+
+
 # --- public models -----------------------------------------------------------------------
 
 
@@ -214,11 +257,43 @@ class VersionOut(BaseModel):
         )
 
 
+class ErasureOut(BaseModel):
+    """One erasure of the agreement's document keys: when, how it was authorized (``broker``:
+    the owning broker; ``customer``: a request signed by the customer key), who sent it."""
+
+    agreement_id: str
+    keys_erased: int
+    erased_at: str
+    method: str
+    caller_member_id: str
+    caller_keyid: str
+    customer_key_fingerprint: str | None = None
+    nonce: str | None = None
+
+    @classmethod
+    def of(cls, erasure: ErasureRecord) -> ErasureOut:
+        key = erasure.customer_key
+        return cls(
+            agreement_id=erasure.agreement_id,
+            keys_erased=erasure.keys_erased,
+            erased_at=canonical.timestamp(erasure.erased_at),
+            method=erasure.method.value,
+            caller_member_id=erasure.caller_member_id,
+            caller_keyid=erasure.caller_keyid,
+            customer_key_fingerprint=None
+            if key is None
+            else canonical.label("sm3", SM2PublicKey.from_raw(key).fingerprint()),
+            nonce=erasure.nonce,
+        )
+
+
 class AgreementOut(BaseModel):
     agreement_id: str
     state: AgreementState
     current_version: int | None  # the latest accepted agreement version
+    owner: str | None  # the member whose broker created it (None: before attribution)
     versions: list[VersionOut]
+    erasures: list[ErasureOut]
 
     @classmethod
     def of(cls, agreement: Agreement) -> AgreementOut:
@@ -226,7 +301,9 @@ class AgreementOut(BaseModel):
             agreement_id=agreement.agreement_id,
             state=agreement.state,
             current_version=agreement.current_version,
+            owner=agreement.owner,
             versions=[VersionOut.of(v) for v in agreement.versions],
+            erasures=[ErasureOut.of(e) for e in agreement.erasures],
         )
 
 
@@ -255,11 +332,6 @@ class BulkOut(BaseModel):
                 results.append(BulkItemOut(status=problem["status"], problem=problem))
         accepted = sum(1 for r in results if r.status == 201)
         return cls(accepted=accepted, refused=len(results) - accepted, results=results)
-
-
-class ErasureOut(BaseModel):
-    agreement_id: str
-    keys_erased: int
 
 
 def _key(hex_key: str) -> SM2PublicKey:

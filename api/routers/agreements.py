@@ -1,15 +1,21 @@
-"""Agreements: create, sign, supersede, void, read, download proofs, erase documents."""
+"""Agreements: create, sign, supersede, void, read, download proofs, erase documents.
+
+Every route admits signed requests only (``caller: SignedCaller``, 401 otherwise) and hands the
+caller to the service, whose access policy decides (403, or 404 for what the caller may not
+see: :mod:`ledger.member.access`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api._openapi import BODY_PROBLEMS, AgreementIdPath, VersionPath, problems
+from api._openapi import AUTH_PROBLEMS, BODY_PROBLEMS, AgreementIdPath, VersionPath, problems
+from api.auth import SignedCaller
 from api.deps import Service, off_loop
 from api.models.agreements import (
     AgreementOut,
     BulkIn,
     BulkOut,
+    ErasureIn,
     ErasureOut,
     NewAgreementIn,
     NewVersionIn,
@@ -27,6 +33,7 @@ _UNAVAILABLE = "Content store or database unavailable: nothing was acknowledged"
 _ERRORS = problems(
     {
         **BODY_PROBLEMS,
+        **AUTH_PROBLEMS,
         400: "Malformed agreement, document, key or signature, or a body that is not JSON",
         404: "No such agreement or version",
         409: "Conflicts with the agreement's state",
@@ -42,8 +49,11 @@ _ERRORS = problems(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut:
-    """Create version 1: a draft, or accepted at once when every signature is included.
+async def create_agreement(
+    body: NewAgreementIn, service: Service, caller: SignedCaller
+) -> VersionOut:
+    """Create version 1: a draft, or accepted at once when every signature is included. It
+    belongs to the calling broker's member.
 
     Accepted (status ``accepted``) means durably stored and queued for anchoring."""
 
@@ -55,6 +65,7 @@ async def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut
                 required_roles=body.required_roles,
                 agreement_id=body.agreement_id,
                 signatures=signatures_of(body.signatures),
+                caller=caller,
             )
         )
 
@@ -66,11 +77,12 @@ async def create_agreement(body: NewAgreementIn, service: Service) -> VersionOut
     responses=problems(
         {
             **BODY_PROBLEMS,
+            **AUTH_PROBLEMS,
             503: _UNAVAILABLE,
         }
     ),
 )
-async def submit_bulk(body: BulkIn, service: Service) -> BulkOut:
+async def submit_bulk(body: BulkIn, service: Service, caller: SignedCaller) -> BulkOut:
     """Many fully signed agreements (version 1) at once: each is judged on its own and gets
     ``201`` with its accepted version, or its problem (400, 409, 422) having stored nothing.
 
@@ -86,7 +98,7 @@ async def submit_bulk(body: BulkIn, service: Service) -> BulkOut:
             except LedgerError as error:
                 parsed.append(error)
         accepted = [p for p in parsed if isinstance(p, Submission)]
-        submitted = iter(service.evidence.submit_many(accepted))
+        submitted = iter(service.evidence.submit_many(accepted, caller=caller))
         return BulkOut.of([next(submitted) if isinstance(p, Submission) else p for p in parsed])
 
     return await off_loop(submit)
@@ -94,7 +106,7 @@ async def submit_bulk(body: BulkIn, service: Service) -> BulkOut:
 
 @router.post("/{agreement_id}/versions", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
 async def create_version(
-    agreement_id: AgreementIdPath, body: NewVersionIn, service: Service
+    agreement_id: AgreementIdPath, body: NewVersionIn, service: Service, caller: SignedCaller
 ) -> VersionOut:
     """Supersede the agreement with a new document, or void it (a new version; nothing is
     deleted). Without signatures this is a draft; with every signature it is accepted."""
@@ -110,6 +122,7 @@ async def create_version(
                 readers=readers_of(body.readers),
                 required_roles=body.required_roles,
                 signatures=signatures_of(body.signatures),
+                caller=caller,
             )
         )
 
@@ -122,29 +135,40 @@ async def create_version(
     responses=_ERRORS,
 )
 async def add_signature(
-    agreement_id: AgreementIdPath, version: VersionPath, body: SignatureIn, service: Service
+    agreement_id: AgreementIdPath,
+    version: VersionPath,
+    body: SignatureIn,
+    service: Service,
+    caller: SignedCaller,
 ) -> VersionOut:
     """Add one party's signature to a draft; the last required one accepts the version."""
     return await off_loop(
         lambda: VersionOut.of(
-            service.evidence.add_signature(agreement_id, version, body.to_signature())
+            service.evidence.add_signature(
+                agreement_id, version, body.to_signature(), caller=caller
+            )
         )
     )
 
 
 @router.get("/{agreement_id}", responses=_ERRORS)
-async def get_agreement(agreement_id: AgreementIdPath, service: Service) -> AgreementOut:
-    """Every version of the agreement, its state (draft, in force, void) and current version."""
-    return await off_loop(lambda: AgreementOut.of(service.evidence.agreement(agreement_id)))
+async def get_agreement(
+    agreement_id: AgreementIdPath, service: Service, caller: SignedCaller
+) -> AgreementOut:
+    """Every version of the agreement, its state (draft, in force, void), current version,
+    owner and erasures."""
+    return await off_loop(
+        lambda: AgreementOut.of(service.evidence.agreement(agreement_id, caller=caller))
+    )
 
 
 @router.get("/{agreement_id}/versions/{version}", responses=_ERRORS)
 async def get_version(
-    agreement_id: AgreementIdPath, version: VersionPath, service: Service
+    agreement_id: AgreementIdPath, version: VersionPath, service: Service, caller: SignedCaller
 ) -> VersionOut:
     """One version: status, signatures, missing roles, and the payload the parties sign."""
     return await off_loop(
-        lambda: VersionOut.of(service.evidence.get_version(agreement_id, version))
+        lambda: VersionOut.of(service.evidence.get_version(agreement_id, version, caller=caller))
     )
 
 
@@ -157,10 +181,16 @@ async def get_version(
     },
 )
 async def download_proof(
-    agreement_id: AgreementIdPath, version: VersionPath, service: Service, car: bool = True
+    agreement_id: AgreementIdPath,
+    version: VersionPath,
+    service: Service,
+    caller: SignedCaller,
+    car: bool = True,
 ) -> Response:
     """The proof file of an anchored version (409 while its batch is not anchored yet)."""
-    data = await off_loop(service.evidence.proof, agreement_id, version, include_car=car)
+    data = await off_loop(
+        service.evidence.proof, agreement_id, version, include_car=car, caller=caller
+    )
     return Response(
         content=data,
         media_type="application/json",
@@ -171,10 +201,21 @@ async def download_proof(
 
 
 @router.delete("/{agreement_id}/document-keys", responses=_ERRORS)
-async def erase_document(agreement_id: AgreementIdPath, service: Service) -> ErasureOut:
+async def erase_document(
+    agreement_id: AgreementIdPath,
+    service: Service,
+    caller: SignedCaller,
+    body: ErasureIn | None = None,
+) -> ErasureOut:
     """Crypto-shred the agreement's documents (every version): the wrapped keys are destroyed,
-    the ciphertext becomes unreadable, and every proof still verifies."""
-    return ErasureOut(
-        agreement_id=agreement_id,
-        keys_erased=await off_loop(service.evidence.erase_document, agreement_id),
-    )
+    the ciphertext becomes unreadable, and every proof still verifies. Asked by the owning
+    broker (no body), or with the customer's signed erasure request (the body; any caller may
+    relay it). Every erasure is recorded and listed in the agreement."""
+
+    def erase() -> ErasureOut:
+        request = None if body is None else body.to_request(agreement_id)
+        return ErasureOut.of(
+            service.evidence.erase_document(agreement_id, caller=caller, request=request)
+        )
+
+    return await off_loop(erase)

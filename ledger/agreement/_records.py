@@ -60,3 +60,32 @@ class AgreementVersion:
     accepted_at: datetime | None
     keys_erased_at: datetime | None = None  # when its wrapped document keys were erased
     signatures: tuple[SignatureRecord, ...] = ()
+    #: The member whose broker created the version (its agreement's owner); None for versions
+    #: stored before calls were attributed.
+    owner: str | None = None
+
+    def signer_key(self, role: str) -> bytes | None:
+        """The raw public key that signed this version as ``role`` (None: not signed)."""
+        return next((s.public_key for s in self.signatures if s.role == role), None)
+
+
+class ErasureMethod(StrEnum):
+    """How an erasure was authorized."""
+
+    BROKER = "broker"  # the owning broker asked
+    CUSTOMER = "customer"  # a request signed by the agreement's customer key
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """One erasure of an agreement's document keys: who asked, when, how, and how many keys
+    went (0 for a repeat)."""
+
+    agreement_id: str
+    erased_at: datetime
+    method: ErasureMethod
+    caller_member_id: str  # who sent the (signed) HTTP request
+    caller_keyid: str
+    keys_erased: int = 0
+    customer_key: bytes | None = None  # the customer key that signed the request (raw point)
+    nonce: str | None = None  # the customer-signed request's nonce

@@ -23,7 +23,12 @@ from ledger.agreement._payload import (
     check_agreement_id,
     check_role,
 )
-from ledger.agreement._records import AgreementVersion, VersionKind, VersionStatus
+from ledger.agreement._records import (
+    AgreementVersion,
+    ErasureRecord,
+    VersionKind,
+    VersionStatus,
+)
 
 #: Roles every account agreement must be signed by.
 REQUIRED_ROLES = ("customer", "broker")
@@ -106,6 +111,9 @@ class LatestVersion(Protocol):
     @property
     def status(self) -> str: ...
 
+    @property
+    def owner(self) -> str | None: ...
+
 
 def next_version(latest: LatestVersion | None) -> int:
     """The number of the version that may follow ``latest`` (1 for a new agreement)."""
@@ -131,6 +139,16 @@ def version_refusal(
     return None
 
 
+def owner_refusal(agreement_id: str, latest: LatestVersion | None, owner: str | None) -> str | None:
+    """Why a version created by ``owner`` cannot join the stored agreement (None: it can): every
+    version of an agreement comes from the member whose broker created it, so no one else signs
+    into its drafts, supersedes, voids or squats its ID. The words say the ID is taken, not
+    whose it is or what it holds (asked before :func:`version_refusal`, which says more)."""
+    if latest is None or latest.owner == owner:
+        return None
+    return f"{agreement_id}: this agreement ID is taken"
+
+
 def signer_refusal(
     agreement_id: str,
     version: int,
@@ -144,6 +162,62 @@ def signer_refusal(
         return f"{agreement_id} v{version} is signed by {list(required_roles)}, not {role!r}"
     if role in signed_roles:
         return f"{agreement_id} v{version} is already signed by {role!r}"
+    return None
+
+
+def signer_keys_refusal(
+    agreement_id: str, version: int, signers: Iterable[tuple[str, bytes]]
+) -> str | None:
+    """Why these (role, raw public key) signers cannot sign one version together (None: they
+    can): one key signs for one role only, so the customer's and the broker's keys differ."""
+    roles_of: dict[bytes, list[str]] = {}
+    for role, key in signers:
+        roles_of.setdefault(key, []).append(role)
+    for roles in roles_of.values():
+        if len(set(roles)) > 1:
+            return (
+                f"{agreement_id} v{version}: one key signs as {sorted(set(roles))}; each role"
+                " signs with its own key (the customer's and the broker's differ)"
+            )
+    return None
+
+
+def party_refusal(
+    agreement_id: str,
+    version: int,
+    role: str,
+    key: bytes,
+    *,
+    in_force: AgreementVersion | None,
+    owner: str | None,
+    key_member: str | None,
+) -> str | None:
+    """Why ``key`` (raw public key) may not sign ``version`` as ``role`` (None: it may).
+
+    Once a version is in force (``in_force``, the latest accepted one), every later version
+    (supersede, void) is signed by its parties: the ``customer`` with the very key that signed
+    it, the ``broker`` with a key the key directory names as a broker key of the agreement's
+    ``owner``, valid now (``key_member``: whose broker key it is, None: no valid broker key).
+    Agreements stored before calls were attributed have no owner: their broker signs with the
+    in-force broker key itself."""
+    if in_force is None:
+        return None
+    if role == "customer" and key != in_force.signer_key("customer"):
+        return (
+            f"{agreement_id} v{version} must be signed by the customer key that signed"
+            f" v{in_force.version}, not another key"
+        )
+    if role == "broker":
+        if owner is None and key != in_force.signer_key("broker"):
+            return (
+                f"{agreement_id} v{version} must be signed by the broker key that signed"
+                f" v{in_force.version}"
+            )
+        if owner is not None and key_member != owner:
+            return (
+                f"{agreement_id} v{version} must be signed by a broker key of member {owner!r}"
+                " that the key directory holds valid now"
+            )
     return None
 
 
@@ -174,10 +248,22 @@ class Agreement:
     """An agreement: every version, oldest first, and the state they put it in."""
 
     versions: tuple[AgreementVersion, ...]
+    #: Every erasure of its document keys, oldest first.
+    erasures: tuple[ErasureRecord, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.versions:
             raise AgreementError("an agreement has at least one version")
+
+    @property
+    def owner(self) -> str | None:
+        """The member whose broker created the agreement (None: stored before attribution)."""
+        return self.versions[0].owner
+
+    @property
+    def in_force(self) -> AgreementVersion | None:
+        """The latest accepted version (its parties sign the next one); None while a draft."""
+        return self._latest_accepted
 
     @property
     def agreement_id(self) -> str:

@@ -12,7 +12,8 @@ The methods are those of the repositories, one module per concern:
 
 * agreement versions and signatures, step by step: :mod:`ledger.db.versions`; many fully signed
   versions in one transaction (group commit): :mod:`ledger.db.group_commit`;
-* wrapped document keys and crypto-shredding: :mod:`ledger.db.document_keys`;
+* wrapped document keys, crypto-shredding and the record of erasures:
+  :mod:`ledger.db.document_keys`;
 * the anchoring outbox: claims, roots and signed transactions in :mod:`ledger.db.outbox` (with
   the anchoring life cycle and why it is idempotent across crashes), the anchored step and
   inclusion proofs in :mod:`ledger.db.inclusion`, batches as stored and the counts in
@@ -64,6 +65,7 @@ class Database:
         keys = DocumentKeys(self._transactions)
         self.document_keys = keys.document_keys
         self.erase_document_keys = keys.erase_document_keys
+        self.erasures = keys.erasures
         outbox = Outbox(self._transactions)
         self.open_batch = outbox.open_batch
         self.set_batch_root = outbox.set_batch_root

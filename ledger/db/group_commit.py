@@ -29,6 +29,7 @@ from ledger.agreement import (
     SignatureRecord,
     VersionKind,
     VersionStatus,
+    owner_refusal,
     signature_set_refusal,
     version_refusal,
 )
@@ -60,7 +61,9 @@ _IN_CHUNK = 500
 
 # The latest version of each of a list of agreements (the IN list expands per execution).
 _newer = _av.alias("newer")
-_LATEST_VERSIONS = sa.select(_av.c.agreement_id, _av.c.version, _av.c.kind, _av.c.status).where(
+_LATEST_VERSIONS = sa.select(
+    _av.c.agreement_id, _av.c.version, _av.c.kind, _av.c.status, _av.c.owner
+).where(
     _av.c.agreement_id.in_(sa.bindparam("agreement_ids", expanding=True)),
     ~sa.select(sa.literal(1))
     .where(_newer.c.agreement_id == _av.c.agreement_id, _newer.c.version > _av.c.version)
@@ -118,19 +121,22 @@ class GroupCommit:
             written: list[_Checked] = []
             for checked in items:
                 item = checked.item
-                refusal = version_refusal(
-                    item.agreement_id, item.version, item.kind, latest.get(item.agreement_id)
-                ) or signature_set_refusal(
-                    item.agreement_id,
-                    item.version,
-                    item.required_roles,
-                    [sig.role for sig in item.signatures],
+                before = latest.get(item.agreement_id)
+                refusal = (
+                    owner_refusal(item.agreement_id, before, item.owner)
+                    or version_refusal(item.agreement_id, item.version, item.kind, before)
+                    or signature_set_refusal(
+                        item.agreement_id,
+                        item.version,
+                        item.required_roles,
+                        [sig.role for sig in item.signatures],
+                    )
                 )
                 if refusal is not None:
                     results.append(Conflict(refusal))
                     continue
                 latest[item.agreement_id] = LatestRow(
-                    item.version, item.kind.value, VersionStatus.ACCEPTED.value
+                    item.version, item.kind.value, VersionStatus.ACCEPTED.value, item.owner
                 )
                 written.append(checked)
                 results.append(_accepted_record(item))
@@ -151,8 +157,8 @@ def read_latest(conn: sa.Connection, agreement_ids: set[str]) -> dict[str, Lates
     latest: dict[str, LatestRow] = {}
     for start in range(0, len(ordered), _IN_CHUNK):
         rows = conn.execute(_LATEST_VERSIONS, {"agreement_ids": ordered[start : start + _IN_CHUNK]})
-        for agreement_id, version, kind, status in rows:
-            latest[agreement_id] = LatestRow(int(version), kind, status)
+        for agreement_id, version, kind, status, owner in rows:
+            latest[agreement_id] = LatestRow(int(version), kind, status, owner)
     return latest
 
 
@@ -198,6 +204,7 @@ def _accepted_record(item: NewVersion) -> AgreementVersion:
                 )
                 for sig in sorted(item.signatures, key=_BY_ROLE)
             ),
+            "owner": item.owner,
         },
     )
 
@@ -227,6 +234,7 @@ _INSERT_VERSION = DriverInsert(
     "contract",
     "created_at",
     "accepted_at",
+    "owner",
 )
 _INSERT_SIGNATURE = DriverInsert(
     _sig,
@@ -295,6 +303,7 @@ def _insert_accepted(conn: sa.Connection, items: Sequence[_Checked]) -> None:
                 item.contract,
                 at,
                 at,
+                item.owner,
             )
         )
         for sig in item.signatures:
@@ -360,6 +369,8 @@ def _checked(index: int, item: NewVersion) -> _Checked:
             check_new_signature(sig)
         keys = check_wrapped_keys(item.wrapped_keys)
         check_bytes("leaf", item.leaf, 32)
+        if item.owner is not None:
+            check_text("owner", item.owner)
     except ValueError as error:
         raise ValueError(f"items[{index}]: {error}") from error
     normalized = replace(

@@ -29,6 +29,7 @@ class LatestRow(NamedTuple):
     version: int
     kind: str
     status: str
+    owner: str | None = None  # the agreement's owner (who created the version)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class NewVersion:
     signatures: tuple[NewSignature, ...]
     wrapped_keys: Mapping[bytes, bytes]
     leaf: bytes
+    owner: str | None = None  # the member whose broker submitted it
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ The tables:
 * ``agreement_versions`` — every version of every agreement; a void is a new version of kind
   ``void``; rows are never deleted. Status: ``draft`` -> ``accepted`` -> ``anchored``.
   ``keys_erased_at`` is set (once) when the agreement's document keys are erased.
+  ``owner`` is the member whose broker created the version (NULL: stored before calls were
+  attributed).
 * ``signatures`` — one per (version, role).
 * ``document_keys`` — a version's document key wrapped (SM2-encrypted) to each reader, keyed by
   the SM3 fingerprint of the reader's key. Deleting them crypto-shreds the stored document; the
@@ -27,6 +29,9 @@ The tables:
   the attempt that was mined (what its proofs carry).
 * ``inclusion_proofs`` — each anchored version's Merkle path (JSON list of lowercase hex sibling
   hashes, leaf level first; ``leaf_index`` tells left from right) and the root it leads to.
+* ``erasures`` — every erasure of an agreement's document keys that was carried out: when, how
+  it was authorized (the owning ``broker``, or a ``customer``-signed request: its key and nonce),
+  who sent it and how many keys went.
 * ``request_nonces`` — the (keyid, nonce) of every signed request accepted (RFC 9421), kept
   until its signature would be too old anyway (``expires_at``), so a replay is refused by every
   process on the database; expired rows are pruned.
@@ -40,7 +45,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from ledger.agreement import VERSION_KINDS, VERSION_STATUSES
+from ledger.agreement import VERSION_KINDS, VERSION_STATUSES, ErasureMethod
 
 #: Constraint names are fixed by convention so later migrations can address them.
 NAMING_CONVENTION = {
@@ -113,6 +118,7 @@ agreement_versions = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("accepted_at", UTCDateTime, nullable=True),
     sa.Column("keys_erased_at", UTCDateTime, nullable=True),
+    sa.Column("owner", sa.Text, nullable=True),
     sa.CheckConstraint(
         "length(agreement_id) = 36 AND substr(agreement_id, 1, 4) = 'agr_'", name="agreement_id"
     ),
@@ -289,3 +295,28 @@ request_nonces = sa.Table(
 )
 # Pruning deletes the expired rows.
 sa.Index(None, request_nonces.c.expires_at)
+
+ERASURE_METHODS = tuple(method.value for method in ErasureMethod)
+
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("erasure_id", _BigSerial, primary_key=True, autoincrement=True),
+    sa.Column("agreement_id", sa.Text, nullable=False, index=True),
+    sa.Column("erased_at", UTCDateTime, nullable=False),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("caller_member_id", sa.Text, nullable=False),
+    sa.Column("caller_keyid", sa.Text, nullable=False),
+    sa.Column("keys_erased", sa.Integer, nullable=False),
+    sa.Column("customer_key", sa.LargeBinary, nullable=True),
+    sa.Column("nonce", sa.Text, nullable=True),
+    _one_of("method", ERASURE_METHODS),
+    sa.CheckConstraint(
+        "(method = 'customer' AND customer_key IS NOT NULL AND nonce IS NOT NULL)"
+        " OR (method = 'broker' AND customer_key IS NULL AND nonce IS NULL)",
+        name="customer_request",
+    ),
+    _length("customer_key", 65, nullable=True),
+    sa.CheckConstraint("keys_erased >= 0", name="keys_erased_not_negative"),
+    sqlite_autoincrement=True,
+)

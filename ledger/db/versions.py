@@ -19,6 +19,7 @@ from ledger.agreement import (
     SignatureRecord,
     VersionKind,
     VersionStatus,
+    owner_refusal,
     signer_refusal,
     version_refusal,
 )
@@ -68,12 +69,14 @@ class Versions:
         contract: str,
         created_at: datetime,
         wrapped_keys: Mapping[bytes, bytes] = _NO_KEYS,
+        owner: str | None = None,
     ) -> AgreementVersion:
         """Store a new draft version: ``version`` must be the next one (1 for a new agreement).
 
         A void is a new version of kind ``void`` (never the first); no version follows an
         accepted void. ``wrapped_keys`` (32-byte SM3 fingerprint of a reader's SM2 key -> the
-        document key encrypted to that reader) are stored in the same transaction.
+        document key encrypted to that reader) are stored in the same transaction. ``owner`` is
+        the member whose broker creates it; a later version must have the agreement's owner.
         """
         check_agreement_id(agreement_id)
         check_version(version)
@@ -87,15 +90,23 @@ class Versions:
         check_text("contract", contract)
         check_aware("created_at", created_at)
         keys = check_wrapped_keys(wrapped_keys)
+        if owner is not None:
+            check_text("owner", owner)
         with self._transaction(write=True) as conn:
             row = conn.execute(
-                sa.select(_av.c.version, _av.c.kind, _av.c.status)
+                sa.select(_av.c.version, _av.c.kind, _av.c.status, _av.c.owner)
                 .where(_av.c.agreement_id == agreement_id)
                 .order_by(_av.c.version.desc())
                 .limit(1)
             ).first()
-            latest = None if row is None else LatestRow(int(row.version), row.kind, row.status)
-            refusal = version_refusal(agreement_id, version, kind, latest)
+            latest = (
+                None
+                if row is None
+                else LatestRow(int(row.version), row.kind, row.status, row.owner)
+            )
+            refusal = owner_refusal(agreement_id, latest, owner) or version_refusal(
+                agreement_id, version, kind, latest
+            )
             if refusal is not None:
                 raise Conflict(refusal)
             conn.execute(
@@ -113,6 +124,7 @@ class Versions:
                     contract=contract,
                     created_at=created_at,
                     accepted_at=None,
+                    owner=owner,
                 )
             )
             insert_keys(conn, agreement_id, version, keys)
@@ -296,4 +308,5 @@ def _version_record(row: Any, signatures: Sequence[SignatureRecord]) -> Agreemen
         accepted_at=row.accepted_at,
         keys_erased_at=row.keys_erased_at,
         signatures=tuple(sorted(signatures, key=lambda sig: sig.role)),
+        owner=row.owner,
     )

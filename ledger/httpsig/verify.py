@@ -18,7 +18,6 @@ its window is refused, one replayed after it is stale. Forged requests record no
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ import http_message_signatures as hms
 from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolver
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
+from ledger._ids import NONCE
 from ledger.crypto.errors import InvalidSignature as SM2SignatureInvalid
 from ledger.crypto.sm2 import SM2PublicKey
 from ledger.errors import one_line
@@ -55,8 +55,6 @@ from ledger.httpsig.keys import MAX_KEYID_LENGTH, Caller, KeyDirectory, Register
 
 __all__ = ["ACCEPT_SIGNATURE", "NonceStore", "RequestVerifier"]
 
-#: A nonce: 16-128 characters of base64, base64url or hex (RFC 9421's example qualifies).
-NONCE = re.compile(r"[A-Za-z0-9._~+/=-]{16,128}")
 _ALLOWED_PARAMETERS = frozenset(REQUIRED_PARAMETERS) | {"expires"}
 
 #: What a 401 asks for (RFC 9421 §5.1 ``Accept-Signature``): the components and parameters

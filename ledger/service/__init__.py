@@ -6,7 +6,8 @@ Merkle batches, each with a proof file.
 * :func:`running_service` — everything wired from :class:`~ledger.settings.Settings` (database
   migrated to head, content store, chain and deployment, issuer key, group committer, anchoring
   loop), stopped cleanly on exit; it starts while the chain node is unreachable (the signing
-  domain then comes from the recorded deployment or the configuration);
+  domain then comes from the recorded deployment or the configuration); its callers are
+  verified against the key directory it is given (:class:`~ledger.httpsig.RequestVerifier`);
 * :class:`Health` — what ``GET /health`` reports (also whether this process's anchoring loop
   is the one acting for the database, or stands by);
 * errors in :mod:`ledger.service.errors`.
@@ -33,6 +34,8 @@ from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Database, open_database, upgrade
 from ledger.db.errors import DatabaseError
 from ledger.errors import ConfigurationError
+from ledger.httpsig import KeyDirectory, RequestVerifier
+from ledger.member import directory_for
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter
 from ledger.service._rows import Submission
@@ -79,6 +82,8 @@ class RunningService:
     now: Callable[[], datetime]
     #: a short-timeout reader of the same node, for liveness (the signing client waits longer)
     probe: ChainClient
+    #: who signed a request (RFC 9421), against the service's key directory
+    verifier: RequestVerifier
 
     def health(self) -> Health:
         """Degraded while the chain or the store is unreachable or anchoring keeps failing
@@ -168,9 +173,16 @@ def _anchoring_target(
 
 @contextmanager
 def running_service(
-    settings: Settings, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    settings: Settings,
+    *,
+    directory: KeyDirectory | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Iterator[RunningService]:
-    """Start the service from settings; on exit, commit what is queued and stop the loops."""
+    """Start the service from settings; on exit, commit what is queued and stop the loops.
+    ``directory`` holds the keys callers sign with (default: :func:`ledger.member.directory_for`
+    the settings)."""
+    if directory is None:
+        directory = directory_for(settings)
     url = settings.resolved_database_url
     upgrade(url)
     database = open_database(url)
@@ -216,6 +228,7 @@ def running_service(
                     max_skew=timedelta(seconds=settings.signing_max_skew_s),
                 ),
                 on_accepted=anchoring.notify,
+                directory=directory,
                 now=now,
             )
             committer.start()
@@ -231,6 +244,12 @@ def running_service(
                     anchoring=anchoring,
                     now=now,
                     probe=ChainClient(rpc_url=client.rpc_url, timeout_s=2.0),
+                    verifier=RequestVerifier(
+                        keys=directory,
+                        nonces=database,
+                        max_age_s=settings.request_signature_max_age_s,
+                        max_skew_s=settings.request_signature_max_skew_s,
+                    ),
                 )
             finally:
                 committer.stop()

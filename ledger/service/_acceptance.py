@@ -24,7 +24,9 @@ from ledger.agreement import (
     check_document,
     check_required_roles,
     check_version,
+    owner_refusal,
     signature_set_refusal,
+    signer_keys_refusal,
     signer_refusal,
     version_refusal,
 )
@@ -67,9 +69,17 @@ class Acceptance:
 
     @staticmethod
     def check_next(
-        agreement_id: str, version: int, kind: VersionKind, latest: LatestVersion | None
+        agreement_id: str,
+        version: int,
+        kind: VersionKind,
+        latest: LatestVersion | None,
+        owner: str | None,
     ) -> None:
-        refusal = version_refusal(agreement_id, version, kind, latest)
+        """``version`` may follow ``latest`` and be ``owner``'s (the owner's ID is asked first,
+        so another member learns only that the ID is taken)."""
+        refusal = owner_refusal(agreement_id, latest, owner) or version_refusal(
+            agreement_id, version, kind, latest
+        )
         if refusal is not None:
             raise AgreementConflict(refusal)
 
@@ -91,7 +101,9 @@ class Acceptance:
                 except _REFUSALS as error:
                     results.append(error)
                     continue
-                latest[row.agreement_id] = Written(row.version, row.kind, VersionStatus.ACCEPTED)
+                latest[row.agreement_id] = Written(
+                    row.version, row.kind, VersionStatus.ACCEPTED, row.owner
+                )
                 rows.append(row)
                 results.append(None)
         except BaseException:
@@ -123,7 +135,7 @@ class Acceptance:
         signatures = submission.signatures
         roles = check_required_roles(submission.required_roles)
         # 1. it may follow the stored versions (a replay is refused here), each role signs once
-        self.check_next(agreement_id, version, kind, latest)
+        self.check_next(agreement_id, version, kind, latest, submission.owner)
         refusal = signature_set_refusal(agreement_id, version, roles, [s.role for s in signatures])
         if refusal is not None:
             raise AgreementConflict(refusal)
@@ -149,6 +161,7 @@ class Acceptance:
             accepted_at=whole_seconds(self._now()),
             signatures=signatures,
             wrapped_keys=sealed.wrapped_keys,
+            owner=submission.owner,
         )
 
     def seal(
@@ -182,13 +195,22 @@ class Acceptance:
         required_roles: Sequence[str],
         signatures: Sequence[Signature],
         *,
-        signed_roles: Sequence[str] = (),
+        signed: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        """Refuse a signature by a role that is not required or has signed already
-        (``signed_roles``), made outside the signing window, or not over this version's
+        """Refuse a signature by a role that is not required or has signed already (``signed``:
+        the (role, raw public key) of the version's recorded signatures), by a key that signs
+        for another role too, made outside the signing window, or not over this version's
         payload (agreement, version, document digest, role, time, chain, contract)."""
         # the cheap checks of every signature first, then the SM2 verifications
         now = self._now()
+        signed_roles = [role for role, _ in signed]
+        refusal = signer_keys_refusal(
+            agreement_id,
+            version,
+            [*signed, *((s.role, s.public_key.to_raw()) for s in signatures)],
+        )
+        if refusal is not None:
+            raise SignatureRejected(refusal)
         for signature in signatures:
             refusal = signer_refusal(
                 agreement_id, version, required_roles, signature.role, signed_roles

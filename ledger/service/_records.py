@@ -1,5 +1,6 @@
 """The read side of the evidence service: stored versions, agreements and their state, proof
-files of anchored versions, and the erasure of documents (crypto-shredding)."""
+files of anchored versions, and the erasure of documents (crypto-shredding), each asked of the
+access policy first for the caller (``None``: the service's own process)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ from datetime import datetime
 from ledger.agreement import (
     Agreement,
     AgreementVersion,
+    ErasureMethod,
+    ErasureRecord,
+    SignedErasure,
     VersionStatus,
     check_agreement_id,
     check_version,
 )
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Database
+from ledger.httpsig import Caller
+from ledger.member import Action
+from ledger.service._authorize import Authorization
 from ledger.service._rows import database_errors, proof_file
 from ledger.service.errors import NotAnchoredYet
 from ledger.store import StoreBackend
@@ -31,8 +38,10 @@ class VersionRecords:
         store: StoreBackend,
         issuer_key: SM2PrivateKey,
         distid: bytes,
+        authorization: Authorization,
         now: Callable[[], datetime],
     ) -> None:
+        self._authorize = authorization
         self._db = database
         self._store = store
         self._issuer = issuer_key
@@ -43,21 +52,45 @@ class VersionRecords:
     def issuer_fingerprint(self) -> bytes:
         return self._issuer.public_key().fingerprint()
 
-    def get_version(self, agreement_id: str, version: int) -> AgreementVersion:
+    def get_version(
+        self, agreement_id: str, version: int, *, caller: Caller | None = None
+    ) -> AgreementVersion:
         with database_errors():
-            return self._db.get_version(check_agreement_id(agreement_id), check_version(version))
+            record = self._db.get_version(check_agreement_id(agreement_id), check_version(version))
+        self._authorize.agreement(
+            caller,
+            Action.READ,
+            agreement_id,
+            [record],
+            not_found=f"no version {version} of {agreement_id}",
+        )
+        return record
 
     def versions(self, agreement_id: str) -> list[AgreementVersion]:
         with database_errors():
             return self._db.versions(check_agreement_id(agreement_id))
 
-    def agreement(self, agreement_id: str) -> Agreement:
-        """Every version of the agreement and the state they put it in."""
-        return Agreement(tuple(self.versions(agreement_id)))
+    def agreement(self, agreement_id: str, *, caller: Caller | None = None) -> Agreement:
+        """Every version of the agreement, the state they put it in, and its erasures."""
+        agreement = self._stored(agreement_id)
+        self._authorize.agreement(caller, Action.READ, agreement_id, agreement.versions)
+        return agreement
 
-    def proof(self, agreement_id: str, version: int, *, include_car: bool = True) -> bytes:
+    def _stored(self, agreement_id: str) -> Agreement:
+        with database_errors():
+            versions = self._db.versions(check_agreement_id(agreement_id))
+            return Agreement(tuple(versions), erasures=tuple(self._db.erasures(agreement_id)))
+
+    def proof(
+        self,
+        agreement_id: str,
+        version: int,
+        *,
+        include_car: bool = True,
+        caller: Caller | None = None,
+    ) -> bytes:
         """The ``ledger-proof/1`` file of an anchored version (sealed by this service)."""
-        record = self.get_version(agreement_id, version)
+        record = self.get_version(agreement_id, version, caller=caller)
         if record.status is not VersionStatus.ANCHORED:
             raise NotAnchoredYet(f"{agreement_id} v{version} is {record.status}, not anchored yet")
         with database_errors():
@@ -65,11 +98,40 @@ class VersionRecords:
         car = car_bytes(self._store, record.document_cid) if include_car else None
         return proof_file(record, inclusion, car=car, issuer_key=self._issuer, distid=self._distid)
 
-    def erase_document(self, agreement_id: str) -> int:
-        """Crypto-shred every version's document: the wrapped keys go, proofs stay valid."""
+    def erase_document(
+        self,
+        agreement_id: str,
+        *,
+        caller: Caller | None = None,
+        request: SignedErasure | None = None,
+    ) -> ErasureRecord:
+        """Crypto-shred every version's document: the wrapped keys go, proofs stay valid, and
+        the erasure is recorded (who, when, how). Asked by the owning broker, or with a
+        ``request`` signed by the agreement's customer (relayed by any caller)."""
+        if request is not None:  # judged before the agreement is read: it tells nothing of it
+            self._authorize.erasure_request(request)
+        agreement = self._stored(agreement_id)
+        if request is not None:
+            self._authorize.customer_erasure(caller, request, agreement)
+            method, customer_key, nonce = (
+                ErasureMethod.CUSTOMER,
+                request.public_key.to_raw(),
+                request.request.nonce,
+            )
+        else:
+            self._authorize.agreement(caller, Action.ERASE, agreement_id, agreement.versions)
+            method, customer_key, nonce = ErasureMethod.BROKER, None, None
         with database_errors():
             return self._db.erase_document_keys(
-                check_agreement_id(agreement_id), erased_at=self._now()
+                ErasureRecord(
+                    agreement_id=agreement_id,
+                    erased_at=self._now(),
+                    method=method,
+                    caller_member_id="(service)" if caller is None else caller.member_id,
+                    caller_keyid="(service)" if caller is None else caller.keyid,
+                    customer_key=customer_key,
+                    nonce=nonce,
+                )
             )
 
     def _latest(self, agreement_id: str) -> AgreementVersion:

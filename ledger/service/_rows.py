@@ -41,6 +41,8 @@ class Submission:
     kind: VersionKind = VersionKind.AGREEMENT
     readers: tuple[SM2PublicKey, ...] | None = None
     required_roles: tuple[str, ...] = REQUIRED_ROLES
+    #: the member whose broker submits it (the agreement's owner); None: not attributed
+    owner: str | None = None
 
 
 class Written(NamedTuple):
@@ -49,6 +51,7 @@ class Written(NamedTuple):
     version: int
     kind: str
     status: str
+    owner: str | None
 
 
 def signature_of(record: SignatureRecord) -> Signature:
@@ -73,6 +76,7 @@ def accepted_row(
     accepted_at: datetime,
     signatures: Sequence[Signature],
     wrapped_keys: Mapping[bytes, bytes],
+    owner: str | None = None,
 ) -> NewVersion:
     """The row the group committer writes for a fully signed version, its leaf computed from
     the very fields that are stored."""
@@ -101,6 +105,7 @@ def accepted_row(
         ),
         wrapped_keys=wrapped_keys,
         leaf=b"",  # set below
+        owner=owner,
     )
     return replace(row, leaf=entry_of(row, ordered, accepted_at).leaf_hash)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from ledger.agreement import (
@@ -15,12 +16,7 @@ from ledger.agreement import (
     SigningWindow,
     VersionKind,
     VersionStatus,
-    check_agreement_id,
-    check_document,
-    check_required_roles,
     check_version,
-    new_agreement_id,
-    next_version,
     void_notice,
 )
 from ledger.canonical import whole_seconds
@@ -28,21 +24,24 @@ from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from ledger.db import Database
 from ledger.document import KeyWrapper
 from ledger.errors import LedgerError
+from ledger.httpsig import Caller, KeyDirectory
+from ledger.member import Action
 from ledger.service._acceptance import Acceptance
+from ledger.service._authorize import Authorization
 from ledger.service._committer import GroupCommitter
-from ledger.service._records import VersionRecords
+from ledger.service._drafts import Drafts
 from ledger.service._rows import (
     Submission,
     database_errors,
     entry_of,
     signature_of,
 )
-from ledger.service.errors import AgreementConflict
+from ledger.service.errors import AgreementConflict, AgreementNotFound
 from ledger.signature import Signature
 from ledger.store import StoreBackend
 
 
-class EvidenceService(VersionRecords):
+class EvidenceService(Drafts):
     """Drafts, signatures, acceptance (acknowledged = durably in the outbox), proofs.
 
     Two ways in, same rules (:mod:`ledger.agreement`):
@@ -55,6 +54,12 @@ class EvidenceService(VersionRecords):
       transaction. This is the high-volume path.
 
     :meth:`create_agreement` and :meth:`create_version` take either way, as the HTTP API does.
+
+    Who may: each call the HTTP API makes names its verified ``caller``, and the access policy
+    (:mod:`ledger.member.access`) decides before anything is stored; an agreement belongs to the
+    member whose broker created it. Once a version is in force, later versions are signed by its
+    parties (:func:`~ledger.agreement.party_refusal`, asking ``directory`` whose broker key
+    signed); one key never signs for two roles. ``caller=None`` is the service's own process.
 
     Everything that can be judged before storing is judged first: the form, the next-version
     rule against the stored versions, one signature per required role, each signature's time
@@ -76,6 +81,7 @@ class EvidenceService(VersionRecords):
         key_wrapper: KeyWrapper | None = None,
         signing_window: SigningWindow | None = None,
         on_accepted: Callable[[int], None] = lambda n: None,
+        directory: KeyDirectory | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``key_wrapper`` wraps document keys for readers (a fresh one if not given): it keeps
@@ -83,15 +89,24 @@ class EvidenceService(VersionRecords):
         ``signing_window``: when signatures may have been made (default
         :class:`~ledger.agreement.SigningWindow`: 24 h back, 5 min ahead).
         ``on_accepted(n)`` is told when the last signature accepts a version step by step (the
-        committer tells the anchoring loop of submitted ones)."""
+        committer tells the anchoring loop of submitted ones). ``directory``: whose registered
+        keys sign (None: no broker key is known to be a member's)."""
+        window = signing_window if signing_window is not None else SigningWindow()
         super().__init__(
-            database=database, store=store, issuer_key=issuer_key, distid=distid, now=now
+            database=database,
+            store=store,
+            issuer_key=issuer_key,
+            distid=distid,
+            authorization=Authorization(
+                directory=directory, nonces=database, domain=domain, window=window, now=now
+            ),
+            now=now,
         )
         self._acceptance = Acceptance(
             store=store,
             domain=domain,
             key_wrapper=key_wrapper if key_wrapper is not None else KeyWrapper(),
-            signing_window=signing_window if signing_window is not None else SigningWindow(),
+            signing_window=window,
             now=now,
         )
         self._on_accepted = on_accepted
@@ -108,17 +123,20 @@ class EvidenceService(VersionRecords):
         required_roles: Sequence[str] = REQUIRED_ROLES,
         agreement_id: str | None = None,
         signatures: Sequence[Signature] | None = None,
+        caller: Caller | None = None,
     ) -> AgreementVersion:
         """Version 1 of a new agreement: without ``signatures`` a draft (``readers``, the keys
         allowed to decrypt the document, are then required); with every signature accepted at
         once (``agreement_id``, which the parties signed, is then required; ``readers`` default
-        to the signers)."""
+        to the signers). It belongs to ``caller``'s member (a broker)."""
+        owner = self._authorize.create(caller)
         if signatures is None:
             return self.create_draft(
                 document,
                 readers=_draft_readers(readers),
                 required_roles=required_roles,
                 agreement_id=agreement_id,
+                owner=owner,
             )
         if agreement_id is None:
             raise AgreementError(
@@ -130,6 +148,7 @@ class EvidenceService(VersionRecords):
             agreement_id=agreement_id,
             readers=readers,
             required_roles=required_roles,
+            owner=owner,
         )
 
     def create_version(
@@ -143,27 +162,34 @@ class EvidenceService(VersionRecords):
         readers: Sequence[SM2PublicKey] | None = None,
         required_roles: Sequence[str] | None = None,
         signatures: Sequence[Signature] | None = None,
+        caller: Caller | None = None,
     ) -> AgreementVersion:
         """A later version: a new ``document`` (kind ``agreement``: supersede) or a void (kind
         ``void``: a ``reason``, from which the service writes the void notice the parties sign).
         ``version`` is the one being created, the latest + 1. Without ``signatures`` it is a
-        draft (``readers`` required); with every signature it is accepted at once. Required
-        roles default to the latest version's."""
+        draft (``readers`` required); with every signature it is accepted at once, signed by
+        the parties of the version in force. Required roles default to the latest version's.
+        Only the owning broker writes one."""
         kind = VersionKind(kind)
         if kind is VersionKind.VOID:
             if document is not None or reason is None:
                 raise AgreementError("a void takes a reason, not a document")
         elif document is None or reason is not None:
             raise AgreementError("a new agreement version takes a document, not a reason")
-        latest = self._latest(agreement_id)
-        self._acceptance.check_next(agreement_id, check_version(version), kind, latest)
+        self._authorize.create(caller)
+        agreement = self._stored(agreement_id)
+        self._authorize.agreement(caller, Action.WRITE, agreement_id, agreement.versions)
+        latest = agreement.latest
+        owner = latest.owner
+        self._acceptance.check_next(agreement_id, check_version(version), kind, latest, owner)
         roles = required_roles if required_roles is not None else latest.required_roles
         if reason is not None:
             document = void_notice(agreement_id, voids_version=latest.version, reason=reason)
         assert document is not None
         if signatures is None:
             readers = _draft_readers(readers)
-            return self._draft(agreement_id, version, kind, document, readers, roles, latest)
+            return self._draft(agreement_id, version, kind, document, readers, roles, latest, owner)
+        self._authorize.parties(agreement, version, signatures)
         return self.submit(
             document,
             signatures=signatures,
@@ -172,71 +198,27 @@ class EvidenceService(VersionRecords):
             kind=kind,
             readers=readers,
             required_roles=roles,
+            owner=owner,
         )
 
-    # -- step by step ----------------------------------------------------------------------
-
-    def create_draft(
-        self,
-        document: Document,
-        *,
-        readers: Sequence[SM2PublicKey],
-        required_roles: Sequence[str] = REQUIRED_ROLES,
-        agreement_id: str | None = None,
-    ) -> AgreementVersion:
-        """Store version 1 of a new agreement as a draft (document encrypted and stored)."""
-        if agreement_id is None:
-            agreement_id, latest = new_agreement_id(), None
-        else:
-            agreement_id = check_agreement_id(agreement_id)
-            with database_errors():
-                latest = self._db.latest_versions([agreement_id]).get(agreement_id)
-        return self._draft(
-            agreement_id, 1, VersionKind.AGREEMENT, document, readers, required_roles, latest
-        )
-
-    def supersede(
-        self,
-        agreement_id: str,
-        document: Document,
-        *,
-        readers: Sequence[SM2PublicKey],
-        required_roles: Sequence[str] | None = None,
-    ) -> AgreementVersion:
-        """A new draft version replacing the latest one (which stays, as every version does)."""
-        latest = self._latest(agreement_id)
-        roles = required_roles if required_roles is not None else latest.required_roles
-        return self._draft(
-            agreement_id,
-            next_version(latest),
-            VersionKind.AGREEMENT,
-            document,
-            readers,
-            roles,
-            latest,
-        )
-
-    def void(
-        self, agreement_id: str, *, reason: str, readers: Sequence[SM2PublicKey]
-    ) -> AgreementVersion:
-        """A new draft version of kind void; once the parties sign it the agreement is void."""
-        latest = self._latest(agreement_id)
-        document = void_notice(agreement_id, voids_version=latest.version, reason=reason)
-        return self._draft(
-            agreement_id,
-            next_version(latest),
-            VersionKind.VOID,
-            document,
-            readers,
-            latest.required_roles,
-            latest,
-        )
+    # -- step by step (drafts: see Drafts) --------------------------------------------------
 
     def add_signature(
-        self, agreement_id: str, version: int, signature: Signature
+        self,
+        agreement_id: str,
+        version: int,
+        signature: Signature,
+        *,
+        caller: Caller | None = None,
     ) -> AgreementVersion:
-        """Verify and record one party's signature; the last required one accepts the version."""
-        draft = self.get_version(agreement_id, version)
+        """Verify and record one party's signature; the last required one accepts the version.
+        Only the owning broker brings signatures into its drafts."""
+        agreement = self._stored(agreement_id)
+        # hidden: in the words a missing agreement gets (_stored's)
+        self._authorize.agreement(caller, Action.WRITE, agreement_id, agreement.versions)
+        draft = next((v for v in agreement.versions if v.version == version), None)
+        if draft is None:
+            raise AgreementNotFound(f"no version {version} of {agreement_id}")
         if draft.status is not VersionStatus.DRAFT:
             raise AgreementConflict(
                 f"{agreement_id} v{version} is {draft.status}: only drafts are signed"
@@ -247,8 +229,9 @@ class EvidenceService(VersionRecords):
             draft.document_sm3,
             draft.required_roles,
             [signature],
-            signed_roles=[s.role for s in draft.signatures],
+            signed=[(s.role, s.public_key) for s in draft.signatures],
         )
+        self._authorize.parties(agreement, version, [signature])
         with database_errors():
             self._db.add_signature(
                 agreement_id,
@@ -282,6 +265,7 @@ class EvidenceService(VersionRecords):
         kind: VersionKind = VersionKind.AGREEMENT,
         readers: Sequence[SM2PublicKey] | None = None,
         required_roles: Sequence[str] = REQUIRED_ROLES,
+        owner: str | None = None,
     ) -> AgreementVersion:
         """Accept a fully signed version in one step; return once it is durably acknowledged.
 
@@ -298,6 +282,7 @@ class EvidenceService(VersionRecords):
                     kind=kind,
                     readers=None if readers is None else tuple(readers),
                     required_roles=tuple(required_roles),
+                    owner=owner,
                 )
             ]
         )
@@ -306,7 +291,7 @@ class EvidenceService(VersionRecords):
         return result
 
     def submit_many(
-        self, submissions: Sequence[Submission]
+        self, submissions: Sequence[Submission], *, caller: Caller | None = None
     ) -> list[AgreementVersion | LedgerError]:
         """Accept many fully signed versions; one result per submission, in order.
 
@@ -321,50 +306,17 @@ class EvidenceService(VersionRecords):
         does and acknowledges nothing (a retry gets a conflict for any version that was stored
         after all). This is the bulk path (a broker's back office handing over its account
         openings) and the cheapest per agreement: one thread does the work, with no thread and
-        no wake-up per agreement.
+        no wake-up per agreement. With a ``caller`` (a broker) each becomes its member's; later
+        versions come through :meth:`create_version`, which asks the party rules first.
         """
+        if caller is not None:
+            owner = self._authorize.create(caller)
+            submissions = [replace(s, owner=owner) for s in submissions]
         with database_errors():
             latest: dict[str, LatestVersion] = dict(
                 self._db.latest_versions({s.agreement_id for s in submissions})
             )
         return self._acceptance.accept_many(submissions, latest, self._committer.commit_many)
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _draft(
-        self,
-        agreement_id: str,
-        version: int,
-        kind: VersionKind,
-        document: Document,
-        readers: Sequence[SM2PublicKey],
-        required_roles: Sequence[str],
-        latest: LatestVersion | None,
-    ) -> AgreementVersion:
-        roles = check_required_roles(required_roles)
-        check_document(document)
-        self._acceptance.check_next(agreement_id, version, kind, latest)
-        sealed = self._acceptance.seal(agreement_id, document, readers)
-        self._store.sync()  # the document is durable before the draft that refers to it
-        try:
-            with database_errors():
-                return self._db.create_draft(
-                    agreement_id,
-                    version,
-                    kind=kind,
-                    document_sm3=document.sm3,
-                    document_cid=sealed.cid,
-                    media_type=document.media_type,
-                    size=len(document.content),
-                    required_roles=roles,
-                    chain_id=self.domain.chain_id,
-                    contract=self.domain.contract,
-                    created_at=self._now(),
-                    wrapped_keys=sealed.wrapped_keys,
-                )
-        except AgreementConflict:  # a concurrent writer took the version after our check
-            self._acceptance.discard([sealed.cid])
-            raise
 
 
 def _draft_readers(readers: Sequence[SM2PublicKey] | None) -> Sequence[SM2PublicKey]:

@@ -1,6 +1,8 @@
 """The service as its users run it: ``python -m api`` in its own process, spoken to over HTTP.
 
-Acceptance tests kill it (SIGKILL), restart it, and stop the parts it depends on.
+Acceptance tests kill it (SIGKILL), restart it, and stop the parts it depends on. It verifies
+callers against a test consortium's keys (``LEDGER_MEMBERS_FILE``); ``http`` signs as member
+A's broker.
 """
 
 from __future__ import annotations
@@ -21,26 +23,38 @@ from ledger import canonical
 from ledger.agreement import Document, SigningDomain
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.signature import Signature
+from tests._fixtures.members import Consortium, signing
 from tests._fixtures.paths import ROOT
 from tests._fixtures.service import sign_all
 
 
 class ServiceProcess:
-    def __init__(self, *, data_dir: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        port: int,
+        env: dict[str, str],
+        consortium: Consortium | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port
         self.env = env
+        self.consortium = consortium or Consortium()
         self.url = f"http://127.0.0.1:{port}"
         self.log = data_dir / "service.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.http = httpx.Client(base_url=self.url, timeout=30.0)
+        self.auth = signing(self.consortium.broker_a)
+        self.http = httpx.Client(base_url=self.url, timeout=30.0, auth=self.auth)
 
     def start(self, *, timeout_s: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        members = self.consortium.members_file(self.data_dir / f"members-{self.port}.toml")
         env = {
             **os.environ,
             "LEDGER_DATA_DIR": str(self.data_dir),
             "LEDGER_API_PORT": str(self.port),
+            "LEDGER_MEMBERS_FILE": str(members),
             **self.env,
         }
         with self.log.open("ab") as log:
@@ -147,7 +161,7 @@ def post_all(
 
     def post(body: dict[str, Any]) -> tuple[str, int | str]:
         try:
-            with httpx.Client(base_url=service.url, timeout=30.0) as client:
+            with httpx.Client(base_url=service.url, timeout=30.0, auth=service.auth) as client:
                 return body["agreement_id"], client.post("/v1/agreements", json=body).status_code
         except httpx.HTTPError as exc:
             return body["agreement_id"], f"{type(exc).__name__}: {exc}"

@@ -16,6 +16,7 @@ from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db.errors import Conflict as DbConflict
 from ledger.db.errors import DatabaseError
 from ledger.db.errors import NotFound as DbNotFound
+from ledger.httpsig import default_keyid
 from ledger.proof import verify_proof
 from ledger.service.errors import ServiceUnavailable
 from tests._fixtures.server import signature_json, submission
@@ -82,10 +83,21 @@ def test_draft_sign_accept_anchor_download_and_verify(
     verdict = client.post("/v1/proofs/verify", content=reply.content)
     assert verdict.status_code == 200 and verdict.json()["valid"] is True
 
-    erased = client.delete(f"/v1/agreements/{agreement_id}/document-keys")
-    assert erased.json() == {"agreement_id": agreement_id, "keys_erased": 2}
+    erased = client.delete(f"/v1/agreements/{agreement_id}/document-keys").json()
+    assert erased == {
+        "agreement_id": agreement_id,
+        "keys_erased": 2,
+        "erased_at": erased["erased_at"],
+        "method": "broker",
+        "caller_member_id": "member-a",
+        "caller_keyid": default_keyid(keys["broker"].public_key()),
+        "customer_key_fingerprint": None,
+        "nonce": None,
+    }
     version = client.get(f"/v1/agreements/{agreement_id}/versions/1").json()
     assert version["keys_erased"] is True
+    agreement = client.get(f"/v1/agreements/{agreement_id}").json()
+    assert (agreement["owner"], agreement["erasures"]) == ("member-a", [erased])
     verify_proof(client.get(f"/v1/agreements/{agreement_id}/versions/1/proof").content)
 
 

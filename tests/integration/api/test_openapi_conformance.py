@@ -1,13 +1,14 @@
 """Schemathesis over the OpenAPI document, against a real ``python -m api`` process (uvicorn,
 the evidence service on a real anvil and SQLite): every operation, generated valid and invalid
-requests, and the reply must be what the document says (status, media type, schema, headers),
-never a server error."""
+requests, each signed (RFC 9421) as a registered broker just before it is sent, and the reply
+must be what the document says (status, media type, schema, headers), never a server error."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -23,7 +24,10 @@ from api.app import create_app
 from ledger._ids import AGREEMENT_ID_PATTERN
 from ledger.agreement import MAX_VERSION
 from ledger.chain.devnode import DEV_PRIVATE_KEY
+from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.httpsig import RequestSigner
 from tests._fixtures.anvil import free_port
+from tests._fixtures.members import Consortium
 from tests._fixtures.server import ServiceProcess
 
 CHECKS = [
@@ -35,12 +39,33 @@ CHECKS = [
 ]
 
 
+class SignedRequests(requests.auth.AuthBase):
+    """Signs each request as sent (its final URL, headers and body), as LedgerClient does."""
+
+    def __init__(self, key: SM2PrivateKey) -> None:
+        self.signer = RequestSigner(key=key)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body or b""
+        self.signer.sign(
+            method=request.method or "GET",
+            url=request.url or "",
+            headers=request.headers,
+            body=body.encode() if isinstance(body, str) else body,
+        )
+        return request
+
+
+BROKER = Consortium()
+
+
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory, anvil_url: str) -> Iterator[str]:
     service = ServiceProcess(
         data_dir=tmp_path_factory.mktemp("schemathesis"),
         port=free_port(),
         env={"LEDGER_CHAIN_RPC_URL": anvil_url, "LEDGER_CHAIN_PRIVATE_KEY": DEV_PRIVATE_KEY},
+        consortium=BROKER,
     )
     service.start()
     try:
@@ -82,7 +107,9 @@ def test_the_api_does_what_its_openapi_document_says(
         database=None,
     )
     def conforms(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=CHECKS)
+        response = case.call_and_validate(checks=CHECKS, auth=SignedRequests(BROKER.broker_a))
+        # every request is signed by a registered broker after it was generated: never a 401
+        assert response.status_code != 401, response.text
 
     conforms()
 

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 
+from ledger.agreement import ErasureMethod, ErasureRecord
 from ledger.db import AgreementVersion, Database, NewSignature, NewVersion, VersionKind
 
 #: A fixed, non-UTC time: values must come back as the same instant, in UTC.
@@ -45,6 +46,7 @@ def create_draft(
     *,
     kind: str = "agreement",
     wrapped_keys: Mapping[bytes, bytes] | None = None,
+    owner: str | None = None,
 ) -> AgreementVersion:
     agreement_id = agreement_id or new_agreement_id()
     return db.create_draft(
@@ -60,6 +62,7 @@ def create_draft(
         contract=CONTRACT,
         created_at=T0,
         wrapped_keys=wrapped_keys or {},
+        owner=owner,
     )
 
 
@@ -149,3 +152,22 @@ def accepted(db: Database, count: int = 1) -> list[tuple[str, int]]:
 
 def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
+
+
+def erasure(
+    agreement_id: str,
+    erased_at: datetime,
+    *,
+    customer_key: bytes | None = None,
+    nonce: str | None = None,
+) -> ErasureRecord:
+    """An erasure to record: the owning broker's, or with ``customer_key`` a customer's."""
+    return ErasureRecord(
+        agreement_id=agreement_id,
+        erased_at=erased_at,
+        method=ErasureMethod.BROKER if customer_key is None else ErasureMethod.CUSTOMER,
+        caller_member_id="broker-a",
+        caller_keyid="sm3:" + "ab" * 32,
+        customer_key=customer_key,
+        nonce=nonce,
+    )

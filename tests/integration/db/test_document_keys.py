@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,13 @@ from tests.integration.db._support import (
     ROLES,
     at,
     create_draft,
+    erasure,
     integrity_error,
     keys_of,
     leaf_of,
     new_agreement_id,
     new_version,
+    public_key_of,
     sign,
 )
 
@@ -70,7 +73,7 @@ def test_erasure_covers_every_version_and_is_idempotent(database: Database) -> N
     other = new_version()
     database.submit_many([other])
 
-    assert database.erase_document_keys(agreement_id, erased_at=at(100)) == 2 + 2 + 1
+    assert database.erase_document_keys(erasure(agreement_id, at(100))).keys_erased == 2 + 2 + 1
     for version in (1, 2, 3):
         assert database.document_keys(agreement_id, version) == {}
         assert database.get_version(agreement_id, version).keys_erased_at == at(100)
@@ -82,14 +85,36 @@ def test_erasure_covers_every_version_and_is_idempotent(database: Database) -> N
     assert database.get_version(other.agreement_id, 1).keys_erased_at is None
 
     # A repeat deletes nothing and keeps the first erasure time.
-    assert database.erase_document_keys(agreement_id, erased_at=at(200)) == 0
+    assert database.erase_document_keys(erasure(agreement_id, at(200))).keys_erased == 0
     assert {v.keys_erased_at for v in database.versions(agreement_id)} == {at(100)}
+    # Each erasure is recorded: who, when, how, how many keys.
+    assert database.erasures(agreement_id) == [
+        replace(erasure(agreement_id, at(100)), keys_erased=5),
+        erasure(agreement_id, at(200)),
+    ]
+    assert database.erasures(other.agreement_id) == []
+
+
+def test_a_customer_erasure_is_recorded_with_its_key_and_nonce(database: Database) -> None:
+    agreement_id = new_agreement_id()
+    database.submit_many([new_version(agreement_id, 1)])
+    key = public_key_of("customer")
+    record = erasure(agreement_id, at(5), customer_key=key, nonce="n" * 22)
+    assert database.erase_document_keys(record) == replace(record, keys_erased=2)
+    assert database.erasures(agreement_id) == [replace(record, keys_erased=2)]
+    with pytest.raises(ValueError, match=r"^a customer erasure, and only one, names"):
+        database.erase_document_keys(replace(record, customer_key=None))
+    with pytest.raises(ValueError, match=r"^customer_key must be 65 bytes, got 3$"):
+        database.erase_document_keys(replace(record, customer_key=b"abc"))
+    with pytest.raises(ValueError, match=r"^caller_member_id must be a non-empty string"):
+        database.erase_document_keys(replace(record, caller_member_id=""))
+    assert len(database.erasures(agreement_id)) == 1  # refusals recorded nothing
 
 
 def test_the_draft_path_still_works_after_erasure(database: Database) -> None:
     agreement_id = new_agreement_id()
     create_draft(database, agreement_id, wrapped_keys=keys_of(agreement_id, 1))
-    assert database.erase_document_keys(agreement_id, erased_at=at(10)) == 2
+    assert database.erase_document_keys(erasure(agreement_id, at(10))).keys_erased == 2
     for role in ROLES:
         sign(database, agreement_id, 1, role)
     done = database.accept(agreement_id, 1, leaf=leaf_of(agreement_id, 1), accepted_at=at(11))
@@ -98,11 +123,11 @@ def test_the_draft_path_still_works_after_erasure(database: Database) -> None:
 
 def test_erasing_an_unknown_agreement_is_not_found(database: Database) -> None:
     with pytest.raises(NotFound, match=f"^no agreement {AGREEMENT_ID}$"):
-        database.erase_document_keys(new_agreement_id(), erased_at=at(1))
+        database.erase_document_keys(erasure(new_agreement_id(), at(1)))
     with pytest.raises(ValueError, match="agr_"):
-        database.erase_document_keys("agr_nope", erased_at=at(1))
+        database.erase_document_keys(erasure("agr_nope", at(1)))
     with pytest.raises(ValueError, match="aware"):
-        database.erase_document_keys(new_agreement_id(), erased_at=at(1).replace(tzinfo=None))
+        database.erase_document_keys(erasure(new_agreement_id(), at(1).replace(tzinfo=None)))
 
 
 def test_the_database_refuses_malformed_key_rows(database: Database) -> None:
@@ -171,7 +196,7 @@ def test_erased_keys_are_gone_from_the_sqlite_files(tmp_path: Path) -> None:
         draft = create_draft(db, wrapped_keys=draft_keys)
         erased.extend(draft_keys.values())
         for agreement_id in [item.agreement_id for item in items[::2]] + [draft.agreement_id]:
-            assert db.erase_document_keys(agreement_id, erased_at=at(50)) in (1, 2)
+            assert db.erase_document_keys(erasure(agreement_id, at(50))).keys_erased in (1, 2)
     finally:
         db.close()
     with contextlib.closing(sqlite3.connect(path)) as conn:

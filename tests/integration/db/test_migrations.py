@@ -14,7 +14,13 @@ from alembic.runtime.migration import MigrationContext
 from ledger.db import current_revision, downgrade, head_revision, open_database, upgrade
 from ledger.db.schema import batches, metadata
 from ledger.settings import Settings
-from tests.integration.db._support import accepted, at, create_draft, integrity_error
+from tests.integration.db._support import (
+    accepted,
+    at,
+    create_draft,
+    erasure,
+    integrity_error,
+)
 
 TABLES = {
     "agreement_versions",
@@ -25,6 +31,7 @@ TABLES = {
     "batch_attempts",
     "inclusion_proofs",
     "request_nonces",
+    "erasures",
 }
 
 
@@ -69,12 +76,17 @@ def test_document_keys_revision_down_and_up_keeps_the_versions(database_url: str
     try:
         [(agreement_id, _)] = accepted(db, 1)
         keyed = create_draft(db, wrapped_keys={b"\x01" * 32: b"wrapped"})
-        db.erase_document_keys(agreement_id, erased_at=at(9))
+        db.erase_document_keys(erasure(agreement_id, at(9)))
     finally:
         db.close()
     downgrade(database_url, "0001")
     assert current_revision(database_url) == "0001"
-    assert _tables(database_url) == TABLES - {"document_keys", "batch_attempts", "request_nonces"}
+    assert _tables(database_url) == TABLES - {
+        "document_keys",
+        "batch_attempts",
+        "request_nonces",
+        "erasures",
+    }
     upgrade(database_url)
     db = open_database(database_url)
     try:
@@ -111,7 +123,7 @@ def test_batch_attempts_revision_up_from_0002_keeps_each_batchs_transaction(
     finally:
         db.close()
     downgrade(database_url, "0002")
-    assert _tables(database_url) == TABLES - {"batch_attempts", "request_nonces"}
+    assert _tables(database_url) == TABLES - {"batch_attempts", "request_nonces", "erasures"}
     upgrade(database_url)  # 0002 -> 0003: each batch's transaction becomes its attempt 0
     db = open_database(database_url)
     try:
@@ -224,3 +236,23 @@ def test_default_url_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
         "secure_delete": 1,
     }
     assert (tmp_path / "state" / "ledger.db").is_file()
+
+
+def test_owners_and_erasures_revision_down_and_up_keeps_the_versions(database_url: str) -> None:
+    db = open_database(database_url)
+    try:
+        owned = create_draft(db, owner="broker-a")
+        assert db.get_version(owned.agreement_id, 1).owner == "broker-a"
+        db.erase_document_keys(erasure(owned.agreement_id, at(9)))
+    finally:
+        db.close()
+    downgrade(database_url, "0004")
+    assert _tables(database_url) == TABLES - {"erasures"}
+    upgrade(database_url)
+    db = open_database(database_url)
+    try:
+        kept = db.get_version(owned.agreement_id, 1)
+        assert (kept.owner, kept.keys_erased_at) == (None, at(9))  # the owner column was dropped
+        assert db.erasures(owned.agreement_id) == []  # and the table
+    finally:
+        db.close()

@@ -199,7 +199,13 @@ def test_erasure_shreds_the_document_and_the_proof_still_verifies(
     )
     assert open_sealed(sealed, reader=parties.customer) == DOC.content
     evidence_service.wait_anchored([(agreement_id, 1)])
-    assert svc.erase_document(agreement_id) == 2
+    erased = svc.erase_document(agreement_id)
+    assert (erased.keys_erased, erased.method, erased.caller_member_id) == (
+        2,
+        "broker",
+        "(service)",
+    )
+    assert svc.agreement(agreement_id).erasures == (erased,)
     assert evidence_service.database.document_keys(agreement_id, 1) == {}
     assert svc.get_version(agreement_id, 1).keys_erased_at is not None
     verify_proof(svc.proof(agreement_id, 1))

@@ -1,0 +1,34 @@
+"""Members of the consortium as the service sees them: who a caller is and what it may do.
+
+* :mod:`ledger.member.access` — the access policy (:func:`check_create`,
+  :func:`check_agreement_access`, :class:`Forbidden`, :class:`NotVisible`), written once;
+* :mod:`ledger.member.directory` — :func:`directory_for`: the key directory a running service
+  verifies callers against (for now a members file; later the on-chain key registry).
+"""
+
+from ledger.member.access import (
+    READER_ROLES,
+    AccessError,
+    Action,
+    Forbidden,
+    NotVisible,
+    Role,
+    check_agreement_access,
+    check_create,
+    may_read,
+)
+from ledger.member.directory import directory_for, read_members_file
+
+__all__ = [
+    "READER_ROLES",
+    "AccessError",
+    "Action",
+    "Forbidden",
+    "NotVisible",
+    "Role",
+    "check_agreement_access",
+    "check_create",
+    "directory_for",
+    "may_read",
+    "read_members_file",
+]

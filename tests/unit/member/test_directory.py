@@ -1,0 +1,80 @@
+"""The members file: what it registers, and one readable error per malformed entry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.errors import ConfigurationError
+from ledger.httpsig import KeyTable, default_keyid
+from ledger.member import directory_for, read_members_file
+from ledger.settings import Settings
+
+KEY = SM2PrivateKey.generate().public_key()
+HEX = KEY.to_raw().hex()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "members.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_key_with_its_window(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f'[[keys]]\nmember = "member-a"\nroles = ["broker", "auditor"]\npublic_key = "0x{HEX}"\n'
+        "valid_from = 2026-01-01T00:00:00Z\nvalid_until = 2027-01-01T08:00:00+08:00\n",
+    )
+    table = read_members_file(path)
+    entry = table.lookup(default_keyid(KEY), datetime.now(UTC))
+    assert entry is not None
+    assert (entry.member_id, entry.roles, entry.public_key) == (
+        "member-a",
+        frozenset({"broker", "auditor"}),
+        KEY,
+    )
+    assert entry.valid_from == datetime(2026, 1, 1, tzinfo=UTC)
+    assert entry.valid_until == datetime(2027, 1, 1, tzinfo=UTC)
+    assert directory_for(Settings(members_file=path)).lookup(entry.keyid, entry.valid_from)
+
+
+def test_without_a_members_file_no_caller_is_known() -> None:
+    directory = directory_for(Settings(members_file=None))
+    assert isinstance(directory, KeyTable)
+    assert directory.lookup(default_keyid(KEY), datetime.now(UTC)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("members = 1", r"only \[\[keys\]\] tables are read"),
+        ("[[keys]]\nmember = 'a'\nroles = ['broker']\npublic_key = 'zz'", r"keys\[0\]: non-hex"),
+        ("[[keys]]\nroles = ['broker']\npublic_key = ''", r"keys\[0\]: member is a non-empty"),
+        ("[[keys]]\nmember = 'a'\nroles = 'broker'", r"keys\[0\]: roles is a list of role"),
+        (
+            f"[[keys]]\nmember = 'a'\nroles = []\npublic_key = '{HEX}'\ncolour = 1",
+            "only the fields",
+        ),
+        (
+            f"[[keys]]\nmember = 'a'\nroles = []\npublic_key = '{HEX}'\nvalid_from = 2026-01-01",
+            "valid_from is a TOML date-time with an offset",
+        ),
+        (
+            f"[[keys]]\nmember = 'a'\nroles = []\npublic_key = '{HEX}'\n" * 2,
+            "is already registered",
+        ),
+        ("[[keys]\n", "members file .*: "),
+    ],
+)
+def test_a_malformed_members_file_is_one_clear_error(tmp_path: Path, text: str, error: str) -> None:
+    with pytest.raises(ConfigurationError, match=error):
+        read_members_file(write(tmp_path, text))
+
+
+def test_an_unreadable_members_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="No such file"):
+        read_members_file(tmp_path / "absent.toml")
