@@ -30,6 +30,7 @@ from ledger import canonical
 from ledger.agreement import Document, SigningDomain, new_agreement_id
 from ledger.chain.devnode import free_port
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.httpsig import RequestSigner
 from ledger.signature import sign_version
 
 _SERVE = (sys.executable, "-m", "ledger.cli", "serve")
@@ -38,13 +39,19 @@ _START_TIMEOUT_S = 120.0
 
 
 def signed_bodies(
-    domain: SigningDomain, count: int, *, per_customer: int, bulk: int, document: bytes
+    domain: SigningDomain,
+    count: int,
+    *,
+    per_customer: int,
+    bulk: int,
+    document: bytes,
+    broker: SM2PrivateKey | None = None,
 ) -> list[bytes]:
     """Request bodies of ``count`` signed agreements (one broker, a new customer every
     ``per_customer``): one agreement per body for ``POST /v1/agreements`` (``bulk`` 1), else
     ``bulk`` per body for ``POST /v1/agreements/bulk``."""
     signed_at = canonical.timestamp(datetime.now(UTC).replace(microsecond=0))
-    broker = SM2PrivateKey.generate()
+    broker = broker or SM2PrivateKey.generate()
     customer = SM2PrivateKey.generate()
     items: list[dict[str, Any]] = []
     for n in range(count):
@@ -84,6 +91,7 @@ def signed_bodies(
 
 def _client(
     port: int,
+    broker_der: bytes,
     domain: tuple[int, str],
     count: int,
     threads: int,
@@ -94,18 +102,26 @@ def _client(
     barrier: Any,
     results: Any,
 ) -> None:
-    """One client process: sign its share (not timed), then submit for ``seconds``."""
+    """One client process: sign its share of agreements and each request (RFC 9421, as the
+    member broker: not timed), then submit for ``seconds``."""
+    broker = SM2PrivateKey.from_der(broker_der)
     bodies = signed_bodies(
         SigningDomain(chain_id=domain[0], contract=domain[1]),
         count,
         per_customer=per_customer,
         bulk=bulk,
         document=document,
+        broker=broker,
     )
     path = "/v1/agreements" if bulk == 1 else "/v1/agreements/bulk"
-    headers = {"Content-Type": "application/json"}
+    signer = RequestSigner(key=broker)
+    requests = []
+    for body in bodies:
+        headers = {"Content-Type": "application/json"}
+        signer.sign(method="POST", url=f"http://127.0.0.1:{port}{path}", headers=headers, body=body)
+        requests.append((body, headers))
     lock = threading.Lock()
-    queue = iter(bodies)
+    queue = iter(requests)
     latencies: list[float] = []
     acked = 0
     failures: list[str] = []
@@ -119,9 +135,10 @@ def _client(
         try:
             while time.perf_counter() < deadline:
                 with lock:
-                    body = next(queue, None)
-                if body is None:
+                    request = next(queue, None)
+                if request is None:
                     return
+                body, headers = request
                 start = time.perf_counter()
                 conn.request("POST", path, body=body, headers=headers)
                 response = conn.getresponse()
@@ -161,10 +178,19 @@ class _Server:
     def __init__(self, env: dict[str, str], *, workers: int, log: Path) -> None:
         self.port = free_port()
         self._log = log
+        #: The member broker the clients sign as, registered in the server's members file.
+        self.broker = SM2PrivateKey.generate()
+        members = log.parent / "bench-members.toml"
+        members.write_text(
+            "[[keys]]\n"
+            'member = "bench-broker"\n'
+            'roles = ["broker"]\n'
+            f'public_key = "{self.broker.public_key().to_raw().hex()}"\n'
+        )
         with log.open("ab") as out:
             self._process = subprocess.Popen(
                 [*_SERVE, "--port", str(self.port), "--workers", str(workers)],
-                env={**os.environ, **env},
+                env={**os.environ, **env, "LEDGER_MEMBERS_FILE": str(members)},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -266,6 +292,7 @@ def run(
                 target=_client,
                 args=(
                     server.port,
+                    server.broker.to_der(),
                     (domain["chain_id"], domain["contract"]),
                     count,
                     client_threads,
