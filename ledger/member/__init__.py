@@ -3,7 +3,9 @@
 * :mod:`ledger.member.access` — the access policy (:func:`check_create`,
   :func:`check_agreement_access`, :class:`Forbidden`, :class:`NotVisible`), written once;
 * :mod:`ledger.member.directory` — :func:`directory_for`: the key directory a running service
-  verifies callers against (for now a members file; later the on-chain key registry).
+  verifies callers against (for now a members file);
+* :mod:`ledger.member.chain_directory` — :class:`ChainKeyDirectory`: the same answers from the
+  on-chain Consortium and KeyRegistry (tested; the service is not wired to it yet).
 """
 
 from ledger.member.access import (

@@ -1,0 +1,80 @@
+"""The key directory on chain: who signs a request, as the Consortium and KeyRegistry say.
+
+:class:`ChainKeyDirectory` answers :class:`~ledger.httpsig.KeyDirectory` from an index of every
+current member's ``request-signing`` keys (keyid ``sm3:<fingerprint>``, the key's window as the
+registry holds it: its start, and the earlier of its end and its revocation). The index is read
+again by the first lookup after it is ``refresh_s`` old, so a change on chain (a key rotated or
+revoked, a member admitted or voted out) reaches request checks within ``refresh_s``, and
+unknown keyids never cause more than that one read. A member voted out is not in the
+consortium's member list, so from the next read its keys name nobody.
+
+Reading the index costs one call for the member list and two per key; with at most 64 members
+(the contract's bound) and a few keys each that is a few hundred milliseconds on a local node,
+paid by one request per ``refresh_s``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ledger.chain.consortium import ConsortiumContract
+from ledger.chain.keys import KeyRegistryContract
+from ledger.httpsig import RegisteredKey, default_keyid
+
+__all__ = ["REQUEST_SIGNING", "ChainKeyDirectory"]
+
+#: The registry purpose of the keys members sign requests with.
+REQUEST_SIGNING = "request-signing"
+
+
+class ChainKeyDirectory:
+    """A :class:`~ledger.httpsig.KeyDirectory` over the on-chain consortium; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        consortium: ConsortiumContract,
+        registry: KeyRegistryContract,
+        refresh_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._consortium = consortium
+        self._registry = registry
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._index: dict[str, RegisteredKey] = {}
+        self._read_at: float | None = None
+
+    def lookup(self, keyid: str, at: datetime) -> RegisteredKey | None:
+        with self._lock:
+            now = self._clock()
+            stale = self._read_at is None or now - self._read_at >= self._refresh_s
+            if stale:
+                self._read(now)
+            return self._index.get(keyid)
+
+    def refresh(self) -> None:
+        """Read the index now (after a governance change this process made, for instance)."""
+        with self._lock:
+            self._read(self._clock())
+
+    def _read(self, now: float) -> None:
+        index: dict[str, RegisteredKey] = {}
+        for member in self._consortium.members():
+            for key in self._registry.keys_of(member.account, REQUEST_SIGNING):
+                keyid = default_keyid(key.public_key)
+                ends = key.ends_at
+                index[keyid] = RegisteredKey(
+                    keyid=keyid,
+                    member_id=member.account,
+                    roles=frozenset(member.roles),
+                    public_key=key.public_key,
+                    valid_from=datetime.fromtimestamp(key.not_before, UTC),
+                    valid_until=None if ends is None else datetime.fromtimestamp(ends, UTC),
+                )
+        self._index = index
+        self._read_at = now

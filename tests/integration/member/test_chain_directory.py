@@ -1,0 +1,71 @@
+"""The on-chain key directory against a real Consortium and KeyRegistry on anvil: who a keyid
+names, in which window, with which roles, and how soon chain changes reach it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ledger.httpsig import default_keyid
+from ledger.member.chain_directory import REQUEST_SIGNING, ChainKeyDirectory
+from tests._fixtures.consortium import DeployConsortium, advance, carry, chain_time
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def test_a_registered_request_key_names_its_member_roles_and_window(
+    deploy_consortium: DeployConsortium,
+) -> None:
+    deployed = deploy_consortium()
+    broker, auditor = deployed.members[0], deployed.members[2]
+    clock = _Clock()
+    directory = ChainKeyDirectory(
+        consortium=broker.consortium, registry=broker.keys, refresh_s=2.0, clock=clock
+    )
+    keyid = default_keyid(broker.sm2.public_key())
+    assert directory.lookup(keyid, _at(chain_time(broker.client))) is None  # not registered
+
+    registered = broker.keys.register(REQUEST_SIGNING, broker.sm2.public_key())
+    auditor.keys.register(REQUEST_SIGNING, auditor.sm2.public_key())
+    assert directory.lookup(keyid, _at(chain_time(broker.client))) is None  # index still fresh
+    clock.now += 2.0
+    entry = directory.lookup(keyid, _at(chain_time(broker.client)))
+    assert entry is not None
+    assert (entry.member_id, entry.roles) == (broker.address, frozenset({"broker"}))
+    assert entry.public_key.to_raw() == broker.sm2.public_key().to_raw()
+    key = broker.keys.key(registered.key_id)
+    assert entry.valid_from == _at(key.not_before) and entry.valid_until is None
+    other = directory.lookup(default_keyid(auditor.sm2.public_key()), _at(0))
+    assert other is not None and other.roles == frozenset({"auditor"})
+
+    advance(broker.client, 60)
+    broker.keys.revoke(registered.key_id)  # effective from its block's time
+    directory.refresh()
+    revoked = directory.lookup(keyid, _at(0))
+    revoked_at = broker.keys.key(registered.key_id).revoked_at
+    assert revoked is not None and revoked_at is not None
+    assert revoked.valid_until == _at(revoked_at)
+    assert revoked.valid_at(_at(key.not_before)) and revoked.valid_at(_at(revoked_at - 1))
+    assert not revoked.valid_at(_at(revoked_at))
+
+
+def test_a_member_voted_out_names_nobody_from_the_next_read(
+    deploy_consortium: DeployConsortium,
+) -> None:
+    deployed = deploy_consortium()
+    first, second, third = deployed.members[:3]
+    third.keys.register(REQUEST_SIGNING, third.sm2.public_key())
+    directory = ChainKeyDirectory(consortium=first.consortium, registry=first.keys, refresh_s=0)
+    keyid = default_keyid(third.sm2.public_key())
+    assert directory.lookup(keyid, _at(0)) is not None
+    carry(first, [first, second], first.consortium.propose_removal(third.address).proposal_id)
+    assert directory.lookup(keyid, _at(0)) is None
