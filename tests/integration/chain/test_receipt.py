@@ -4,6 +4,7 @@ transfer of value (no logs, no contract)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
@@ -11,6 +12,7 @@ from web3._utils.method_formatters import receipt_formatter  # the reference, in
 from web3.datastructures import AttributeDict
 
 from ledger.chain.client import ChainClient
+from ledger.chain.deployments import Deployments, deploy
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.chain.receipt import format_receipt
 from tests._fixtures.anvil import OUTSIDER_PRIVATE_KEY
@@ -23,7 +25,7 @@ def _both(client: ChainClient, tx_hash: bytes) -> tuple[Any, Any]:
 
 
 def test_receipts_match_web3s_formatter(
-    evidence_ledger: EvidenceLedgerContract, chain_client: ChainClient
+    evidence_ledger: EvidenceLedgerContract, chain_client: ChainClient, tmp_path: Path
 ) -> None:
     anchored = evidence_ledger.anchor_agreement(
         document_digest=keccak(b"document"),
@@ -36,10 +38,13 @@ def test_receipts_match_web3s_formatter(
     assert len(ours["logs"]) == 1 and ours["logs"][0]["topics"]
     assert type(ours["logs"][0]["topics"][0]) is type(web3s["logs"][0]["topics"][0])
 
-    deployed = chain_client.json_rpc(
-        "eth_getTransactionByBlockNumberAndIndex", hex(1), "0x0"
-    )  # the session's first transaction: a deployment
-    ours, web3s = _both(chain_client, bytes.fromhex(deployed["hash"][2:]))
+    deployed = deploy(  # a deployment of our own (the session node's history is shared)
+        chain_client,
+        Deployments(directory=tmp_path / "deployments"),
+        "EvidenceLedger",
+        (evidence_ledger.consortium(),),
+    )
+    ours, web3s = _both(chain_client, bytes.fromhex(deployed.tx_hash[2:]))
     assert ours == web3s
     assert ours["contractAddress"] is not None and ours["to"] is None
 
