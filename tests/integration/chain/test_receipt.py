@@ -48,11 +48,13 @@ def test_receipts_match_web3s_formatter(
     assert ours == web3s
     assert ours["contractAddress"] is not None and ours["to"] is None
 
+    # A transfer from an account of its own (services under test anchor with the dev account
+    # on this shared node), and its receipt once mined.
     outsider = ChainClient(rpc_url=chain_client.rpc_url, private_key=OUTSIDER_PRIVATE_KEY)
-    sent = chain_client.w3.eth.send_transaction(
-        {"from": chain_client.w3.eth.accounts[0], "to": outsider.address, "value": 1}
+    sent = outsider.w3.eth.send_transaction(
+        {"from": outsider.address, "to": chain_client.address, "value": 1}
     )
+    mined = outsider.wait(bytes(sent)).receipt
     ours, web3s = _both(chain_client, bytes(sent))
-    assert ours == web3s
+    assert ours == web3s == mined
     assert ours["contractAddress"] is None and ours["logs"] == []
-    assert ours == chain_client.wait(bytes(sent)).receipt
