@@ -85,6 +85,11 @@ class Deployments:
         return data
 
 
+def holds_this_build(client: ChainClient, name: str, address: str) -> bool:
+    """Whether ``address`` holds exactly the deployed code of this build's ``name``."""
+    return keccak(client.code_at(address)) == load_artifact(name).deployed_code_hash
+
+
 def ensure_evidence_ledger(
     client: ChainClient, deployments: Deployments, *, dev_member_key: SM2PublicKey
 ) -> Deployment:
@@ -116,9 +121,7 @@ def deploy_evidence_ledger(
     without one, a dev consortium (the client's account as its one broker, ``dev_member_key``
     its key) is deployed first; on any other chain that is an error."""
     recorded = deployments.get(client.chain_id, CONSORTIUM)
-    if recorded is not None and keccak(client.code_at(recorded.address)) == (
-        load_artifact(CONSORTIUM).deployed_code_hash
-    ):
+    if recorded is not None and holds_this_build(client, CONSORTIUM, recorded.address):
         consortium = recorded.address
     elif client.chain_id == DEV_CHAIN_ID:
         config = dev_config(client.address, dev_member_key)
@@ -210,7 +213,7 @@ def recorded_consortium(
                 f"no {name} recorded for chain {chain_id} in {deployments.directory}: run"
                 " `ledger consortium init --config consortium.toml`"
             )
-        if keccak(client.code_at(recorded.address)) != load_artifact(name).deployed_code_hash:
+        if not holds_this_build(client, name, recorded.address):
             raise DeploymentError(
                 f"{name} at {recorded.address} on chain {chain_id} does not hold the code of"
                 " this build (a reset dev chain?): run `ledger consortium init --force`"

@@ -162,17 +162,19 @@ def load_public_raw(raw: bytes) -> PKey:
     """An SM2 public key from its uncompressed point ``04 || x || y``, built from parameters
     (``EVP_PKEY_fromdata``, group ``SM2``): a tenth of the cost of decoding the same key as DER
     through OpenSSL 3.0's decoder framework (~80 us against ~320 us here), and a service parses
-    a key from every request. Validated as every loaded key is (:func:`_adopt_sm2`)."""
-    if len(raw) != _RAW_PUBLIC_SIZE or raw[0] != 0x04:
-        raise KeyFormatError(f"a raw SM2 public key is 65 bytes starting with 04, got {len(raw)}")
+    a key from every request. Validated as every loaded key is (:func:`_adopt_sm2`); the
+    shape of ``raw`` (65 bytes, ``04`` first) is :mod:`ledger.crypto.sm2`'s to check, as its
+    callers do before calling."""
     ctx = ossl.EVP_PKEY_CTX_new_from_name(None, _SM2_GROUP, None)
     if not ctx:
         raise ossl.error(OpenSSLError, "EVP_PKEY_CTX_new_from_name(SM2)")
     group = create_string_buffer(_SM2_GROUP, len(_SM2_GROUP))
     point = create_string_buffer(raw, len(raw))
     params = (ossl.OSSL_PARAM * 3)(
-        ossl.OSSL_PARAM(b"group", ossl.OSSL_PARAM_UTF8_STRING, ctypes.addressof(group), 3, 0),
-        ossl.OSSL_PARAM(b"pub", ossl.OSSL_PARAM_OCTET_STRING, ctypes.addressof(point), 65, 0),
+        ossl.OSSL_PARAM(
+            b"group", ossl.OSSL_PARAM_UTF8_STRING, ctypes.addressof(group), len(_SM2_GROUP), 0
+        ),
+        ossl.OSSL_PARAM(b"pub", ossl.OSSL_PARAM_OCTET_STRING, ctypes.addressof(point), len(raw), 0),
         ossl.OSSL_PARAM(None, 0, None, 0, 0),
     )
     out = c_void_p()
