@@ -122,8 +122,17 @@ class Settings(BaseSettings):
     members_file: Path | None = Field(
         default=None,
         description="TOML file of the registered keys (member, roles, SM2 public key, window)"
-        " that signed requests are verified against, until the on-chain key registry is read;"
-        " unset: no caller is known (see ledger.member.directory).",
+        " that signed requests are verified against instead of the on-chain key registry"
+        " (a fixed consortium, tools, tests); unset: the consortium recorded for the chain"
+        " (see ledger.member.directory).",
+    )
+    key_directory_refresh_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How old the index of members' request-signing keys read from the chain may"
+        " grow before a request reads it again: a key revoked or a member voted out on chain is"
+        " refused at most this long after the change.",
     )
     api_public_origin: str | None = Field(
         default=None,

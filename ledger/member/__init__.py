@@ -3,9 +3,9 @@
 * :mod:`ledger.member.access` — the access policy (:func:`check_create`,
   :func:`check_agreement_access`, :class:`Forbidden`, :class:`NotVisible`), written once;
 * :mod:`ledger.member.directory` — :func:`directory_for`: the key directory a running service
-  verifies callers against (for now a members file);
+  verifies callers against (a members file, or the consortium on chain, and customers);
 * :mod:`ledger.member.chain_directory` — :class:`ChainKeyDirectory`: the same answers from the
-  on-chain Consortium and KeyRegistry (tested; the service is not wired to it yet).
+  on-chain Consortium and KeyRegistry.
 """
 
 from ledger.member.access import (
@@ -19,17 +19,26 @@ from ledger.member.access import (
     check_create,
     may_read,
 )
-from ledger.member.directory import directory_for, read_members_file
+from ledger.member.directory import (
+    CustomerKeys,
+    Directories,
+    customer_keyid,
+    directory_for,
+    read_members_file,
+)
 
 __all__ = [
     "READER_ROLES",
     "AccessError",
     "Action",
+    "CustomerKeys",
+    "Directories",
     "Forbidden",
     "NotVisible",
     "Role",
     "check_agreement_access",
     "check_create",
+    "customer_keyid",
     "directory_for",
     "may_read",
     "read_members_file",

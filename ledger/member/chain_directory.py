@@ -8,6 +8,11 @@ revoked, a member admitted or voted out) reaches request checks within ``refresh
 unknown keyids never cause more than that one read. A member voted out is not in the
 consortium's member list, so from the next read its keys name nobody.
 
+If the node cannot be read, the last index stays in use (and is read again ``refresh_s``
+later); before any index was read, the lookup raises the :class:`~ledger.chain.errors.NodeError`
+(a 503, not an "unknown key"). An entry the registry holds wrongly (a fingerprint that is not
+SM3 of its key) is left out and logged; it does not blind the index to the others.
+
 Reading the index costs one call for the member list and two per key; with at most 64 members
 (the contract's bound) and a few keys each that is a few hundred milliseconds on a local node,
 paid by one request per ``refresh_s``.
@@ -15,16 +20,20 @@ paid by one request per ``refresh_s``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ledger.chain.consortium import ConsortiumContract
+from ledger.chain.errors import InvalidKeyEntry, NodeError
 from ledger.chain.keys import KeyRegistryContract
 from ledger.httpsig import RegisteredKey, default_keyid
 
 __all__ = ["REQUEST_SIGNING", "ChainKeyDirectory"]
+
+_log = logging.getLogger(__name__)
 
 #: The registry purpose of the keys members sign requests with.
 REQUEST_SIGNING = "request-signing"
@@ -54,7 +63,7 @@ class ChainKeyDirectory:
             now = self._clock()
             stale = self._read_at is None or now - self._read_at >= self._refresh_s
             if stale:
-                self._read(now)
+                self._read_or_keep(now)
             return self._index.get(keyid)
 
     def refresh(self) -> None:
@@ -62,10 +71,24 @@ class ChainKeyDirectory:
         with self._lock:
             self._read(self._clock())
 
+    def _read_or_keep(self, now: float) -> None:
+        try:
+            self._read(now)
+        except NodeError as exc:
+            if self._read_at is None:
+                raise
+            self._read_at = now
+            _log.warning("key directory: chain unreadable (%s); keeping the last index", exc)
+
     def _read(self, now: float) -> None:
         index: dict[str, RegisteredKey] = {}
         for member in self._consortium.members():
-            for key in self._registry.keys_of(member.account, REQUEST_SIGNING):
+            for key_id in self._registry.key_ids_of(member.account, REQUEST_SIGNING):
+                try:
+                    key = self._registry.key(key_id)
+                except InvalidKeyEntry as exc:
+                    _log.warning("key directory: %s; left out", exc)
+                    continue
                 keyid = default_keyid(key.public_key)
                 ends = key.ends_at
                 index[keyid] = RegisteredKey(

@@ -1,8 +1,7 @@
 """Where a running service learns who its callers are: :func:`directory_for`.
 
-Until the service reads the on-chain key registry, the directory is a
-:class:`~ledger.httpsig.KeyTable` seeded from the members file named by
-``LEDGER_MEMBERS_FILE`` (TOML), one ``[[keys]]`` table per registered key::
+Members. With ``LEDGER_MEMBERS_FILE`` set, a :class:`~ledger.httpsig.KeyTable` read from that
+TOML file (a fixed consortium, tools, tests), one ``[[keys]]`` table per registered key::
 
     [[keys]]
     member = "broker-a"                      # who the key speaks for (a member or a customer)
@@ -12,34 +11,143 @@ Until the service reads the on-chain key registry, the directory is a
     valid_from = 2026-01-01T00:00:00Z        # optional: default the epoch
     valid_until = 2027-01-01T00:00:00Z       # optional: default open-ended
 
-Without the setting the directory is empty: every call but the public ones (health, signing
-domain, proof verification) is refused as signed by an unknown key.
+Without it, the consortium recorded for the service's chain: a
+:class:`~ledger.member.chain_directory.ChainKeyDirectory` over its Consortium and KeyRegistry
+(members are named by their chain account, roles as the consortium grants them, keys as the
+registry holds them). Without either, no member is known.
+
+Customers. A customer is nobody's member and registers nothing: it signs with the SM2 key it
+signs its agreements with, under the keyid ``sm2:<the raw public key, hex>``
+(:func:`customer_keyid`). Such a key names only itself, with the one role ``customer``, so it
+reaches only what the access policy gives that key: the agreements it signed as customer.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.chain.client import ChainClient
+from ledger.chain.deployments import Deployments, recorded_consortium
+from ledger.chain.errors import DeploymentError, NodeError
 from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PublicKey
 from ledger.errors import ConfigurationError
 from ledger.httpsig import KeyDirectory, KeyTable, RegisteredKey, default_keyid
+from ledger.member.access import Role
+from ledger.member.chain_directory import ChainKeyDirectory
 from ledger.settings import Settings
 
-__all__ = ["directory_for", "read_members_file"]
+__all__ = [
+    "CUSTOMER_KEYID_PREFIX",
+    "CustomerKeys",
+    "Directories",
+    "customer_keyid",
+    "directory_for",
+    "read_members_file",
+]
+
+_log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIELDS = {"member", "roles", "public_key", "keyid", "valid_from", "valid_until"}
+#: How a customer's keyid starts: ``sm2:`` then its raw public key in hex.
+CUSTOMER_KEYID_PREFIX = "sm2:"
 
 
-def directory_for(settings: Settings) -> KeyDirectory:
-    """The key directory the service verifies callers against (see the module docstring)."""
-    if settings.members_file is None:
-        return KeyTable()
-    return read_members_file(settings.members_file)
+def directory_for(settings: Settings, *, client: ChainClient | None = None) -> KeyDirectory:
+    """The key directory the service verifies callers against (see the module docstring):
+    members from the members file or from the consortium on ``client``'s chain, and
+    customers."""
+    members: KeyDirectory
+    if settings.members_file is not None:
+        members = read_members_file(settings.members_file)
+    elif client is None:
+        members = KeyTable()
+    else:
+        members = _OnChain(settings, client)
+        try:
+            members.resolve()
+        except DeploymentError as exc:
+            _log.warning("no member can call: %s", exc)
+            members = KeyTable()
+        except NodeError as exc:
+            _log.warning("members are read from the chain once its node answers: %s", exc)
+    return Directories(members, CustomerKeys())
+
+
+class _OnChain:
+    """The recorded consortium's :class:`ChainKeyDirectory`, found once the node answers (a
+    service started while its node was down reads its callers' keys when it is back)."""
+
+    def __init__(self, settings: Settings, client: ChainClient) -> None:
+        self._settings = settings
+        self._client = client
+        self._directory: ChainKeyDirectory | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self) -> ChainKeyDirectory:
+        with self._lock:
+            if self._directory is not None:
+                return self._directory
+            consortium, registry = recorded_consortium(
+                self._client, Deployments(directory=self._settings.deployments_dir)
+            )
+            self._directory = ChainKeyDirectory(
+                consortium=consortium,
+                registry=registry,
+                refresh_s=self._settings.key_directory_refresh_s,
+            )
+            return self._directory
+
+    def lookup(self, keyid: str, at: datetime) -> RegisteredKey | None:
+        return self.resolve().lookup(keyid, at)
+
+
+def customer_keyid(public_key: SM2PublicKey) -> str:
+    """The keyid a customer signs requests with: ``sm2:<raw public key hex>``."""
+    return CUSTOMER_KEYID_PREFIX + public_key.to_raw().hex()
+
+
+class CustomerKeys:
+    """The :class:`~ledger.httpsig.KeyDirectory` of customers' self-named keys: a keyid
+    ``sm2:<hex>`` that holds an SM2 point names that key, with the role ``customer``, valid
+    always; any other keyid names nobody."""
+
+    def lookup(self, keyid: str, at: datetime) -> RegisteredKey | None:
+        if not keyid.startswith(CUSTOMER_KEYID_PREFIX):
+            return None
+        try:
+            public_key = SM2PublicKey.from_raw(bytes.fromhex(keyid[len(CUSTOMER_KEYID_PREFIX) :]))
+        except (ValueError, CryptoError):
+            return None
+        if customer_keyid(public_key) != keyid:  # one spelling per key (lower-case hex)
+            return None
+        return RegisteredKey(
+            keyid=keyid,
+            member_id=default_keyid(public_key),
+            roles=frozenset({Role.CUSTOMER.value}),
+            public_key=public_key,
+            valid_from=_EPOCH,
+        )
+
+
+class Directories:
+    """Several key directories asked in order: the first that knows a keyid answers."""
+
+    def __init__(self, *directories: KeyDirectory) -> None:
+        self.directories = directories
+
+    def lookup(self, keyid: str, at: datetime) -> RegisteredKey | None:
+        for directory in self.directories:
+            entry = directory.lookup(keyid, at)
+            if entry is not None:
+                return entry
+        return None
 
 
 def read_members_file(path: Path) -> KeyTable:

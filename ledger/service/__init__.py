@@ -181,8 +181,6 @@ def running_service(
     """Start the service from settings; on exit, commit what is queued and stop the loops.
     ``directory`` holds the keys callers sign with (default: :func:`ledger.member.directory_for`
     the settings)."""
-    if directory is None:
-        directory = directory_for(settings)
     url = settings.resolved_database_url
     upgrade(url)
     database = open_database(url)
@@ -193,6 +191,8 @@ def running_service(
     try:
         with _runtime.chain_client(settings) as client:
             ledger, domain, check_chain = _anchoring_target(settings, client)
+            if directory is None:
+                directory = directory_for(settings, client=client)
             lease = database.anchoring_lease()
             anchoring = AnchoringLoop(
                 database=database,

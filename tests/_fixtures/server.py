@@ -36,7 +36,11 @@ class ServiceProcess:
         port: int,
         env: dict[str, str],
         consortium: Consortium | None = None,
+        signer: SM2PrivateKey | None = None,
     ) -> None:
+        """``signer``: the service reads its members from the consortium on its chain (no
+        members file) and ``http`` signs with this key; otherwise with member A's broker key
+        of ``consortium`` (a members file)."""
         self.data_dir = data_dir
         self.port = port
         self.env = env
@@ -44,19 +48,21 @@ class ServiceProcess:
         self.url = f"http://127.0.0.1:{port}"
         self.log = data_dir / "service.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.auth = signing(self.consortium.broker_a)
+        self.on_chain = signer is not None
+        self.auth = signing(signer or self.consortium.broker_a)
         self.http = httpx.Client(base_url=self.url, timeout=30.0, auth=self.auth)
 
     def start(self, *, timeout_s: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        members = self.consortium.members_file(self.data_dir / f"members-{self.port}.toml")
         env = {
             **os.environ,
             "LEDGER_DATA_DIR": str(self.data_dir),
             "LEDGER_API_PORT": str(self.port),
-            "LEDGER_MEMBERS_FILE": str(members),
             **self.env,
         }
+        if not self.on_chain:
+            members = self.consortium.members_file(self.data_dir / f"members-{self.port}.toml")
+            env["LEDGER_MEMBERS_FILE"] = str(members)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "api"],

@@ -4,10 +4,24 @@ names, in which window, with which roles, and how soon chain changes reach it.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+
+from ledger.chain.devnode import DevNode, free_port
+from ledger.chain.errors import NodeError
+from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.httpsig import default_keyid
+from ledger.member import customer_keyid, directory_for
 from ledger.member.chain_directory import REQUEST_SIGNING, ChainKeyDirectory
-from tests._fixtures.consortium import DeployConsortium, advance, carry, chain_time
+from ledger.settings import Settings
+from tests._fixtures.consortium import (
+    DeployConsortium,
+    advance,
+    carry,
+    chain_time,
+    make_consortium,
+)
 
 
 class _Clock:
@@ -69,3 +83,46 @@ def test_a_member_voted_out_names_nobody_from_the_next_read(
     assert directory.lookup(keyid, _at(0)) is not None
     carry(first, [first, second], first.consortium.propose_removal(third.address).proposal_id)
     assert directory.lookup(keyid, _at(0)) is None
+
+
+def test_the_last_index_serves_while_the_node_is_down(tmp_path: Path) -> None:
+    node = DevNode(directory=tmp_path / "anvil", port=free_port())
+    try:
+        deployed = make_consortium(node.start(), tmp_path / "deployments")
+        broker = deployed.members[0]
+        broker.keys.register(REQUEST_SIGNING, broker.sm2.public_key())
+        clock = _Clock()
+        directory = ChainKeyDirectory(
+            consortium=broker.consortium, registry=broker.keys, refresh_s=2.0, clock=clock
+        )
+        unread = ChainKeyDirectory(consortium=broker.consortium, registry=broker.keys)
+        keyid = default_keyid(broker.sm2.public_key())
+        assert directory.lookup(keyid, _at(0)) is not None
+    finally:
+        node.stop()
+    clock.now += 60.0
+    entry = directory.lookup(keyid, _at(0))  # the read fails: the last index answers
+    assert entry is not None and entry.member_id == broker.address
+    with pytest.raises(NodeError, match="failed: HTTPConnectionPool"):  # nothing read yet
+        unread.lookup(keyid, _at(0))
+
+
+def test_the_service_directory_reads_the_recorded_consortium(
+    deploy_consortium: DeployConsortium, tmp_path: Path
+) -> None:
+    deployed = deploy_consortium()
+    broker = deployed.members[0]
+    broker.keys.register(REQUEST_SIGNING, broker.sm2.public_key())
+    # the fixture records the deployments under tmp_path/deployments = data_dir/deployments
+    settings = Settings(data_dir=tmp_path, members_file=None)
+    directory = directory_for(settings, client=broker.client)
+    entry = directory.lookup(default_keyid(broker.sm2.public_key()), _at(0))
+    assert entry is not None and (entry.member_id, entry.roles) == (
+        broker.address,
+        frozenset({"broker"}),
+    )
+    customer = SM2PrivateKey.generate().public_key()
+    assert directory.lookup(customer_keyid(customer), _at(0)) is not None
+
+    elsewhere = directory_for(Settings(data_dir=tmp_path / "none"), client=broker.client)
+    assert elsewhere.lookup(default_keyid(broker.sm2.public_key()), _at(0)) is None

@@ -10,7 +10,13 @@ import pytest
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.errors import ConfigurationError
 from ledger.httpsig import KeyTable, default_keyid
-from ledger.member import directory_for, read_members_file
+from ledger.member import (
+    CustomerKeys,
+    Directories,
+    customer_keyid,
+    directory_for,
+    read_members_file,
+)
 from ledger.settings import Settings
 
 KEY = SM2PrivateKey.generate().public_key()
@@ -42,10 +48,53 @@ def test_a_key_with_its_window(tmp_path: Path) -> None:
     assert directory_for(Settings(members_file=path)).lookup(entry.keyid, entry.valid_from)
 
 
-def test_without_a_members_file_no_caller_is_known() -> None:
+def test_without_a_members_file_or_a_chain_no_member_is_known() -> None:
     directory = directory_for(Settings(members_file=None))
-    assert isinstance(directory, KeyTable)
+    assert isinstance(directory, Directories)
+    members, customers = directory.directories
+    assert isinstance(members, KeyTable) and isinstance(customers, CustomerKeys)
     assert directory.lookup(default_keyid(KEY), datetime.now(UTC)) is None
+
+
+def test_a_customer_key_names_itself_with_the_customer_role_only() -> None:
+    keyid = customer_keyid(KEY)
+    assert keyid == "sm2:" + HEX
+    entry = directory_for(Settings(members_file=None)).lookup(keyid, datetime.now(UTC))
+    assert entry is not None
+    assert (entry.keyid, entry.member_id, entry.roles) == (
+        keyid,
+        default_keyid(KEY),
+        frozenset({"customer"}),
+    )
+    assert entry.public_key == KEY and entry.valid_at(datetime(1970, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "keyid",
+    [
+        "sm2:" + HEX.upper(),  # one spelling per key
+        "sm2:" + HEX[:-2],  # not a point's length
+        "sm2:04" + "00" * 64,  # not on the curve
+        "sm2:zz",
+        "sm2:",
+        HEX,  # no prefix
+        "sm3:" + HEX[:64],
+    ],
+)
+def test_what_is_not_a_customer_key_names_nobody(keyid: str) -> None:
+    assert CustomerKeys().lookup(keyid, datetime.now(UTC)) is None
+
+
+def test_the_first_directory_that_knows_a_keyid_answers(tmp_path: Path) -> None:
+    keyid = customer_keyid(KEY)
+    path = write(
+        tmp_path,
+        f'[[keys]]\nmember = "member-a"\nroles = ["broker"]\npublic_key = "{HEX}"\n'
+        f'keyid = "{keyid}"\n',
+    )
+    entry = directory_for(Settings(members_file=path)).lookup(keyid, datetime.now(UTC))
+    assert entry is not None and entry.member_id == "member-a"  # the members file first
+    assert Directories().lookup(keyid, datetime.now(UTC)) is None
 
 
 @pytest.mark.parametrize(
