@@ -65,6 +65,27 @@ def httpsig_command(as_json: bool, seconds: float, database_url: str | None) -> 
         click.echo(_bench.format_table(result))
 
 
+@bench.command("governance")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--members",
+    type=click.IntRange(min=3, max=64),
+    default=3,
+    show_default=True,
+    help="Founding members of the consortium measured.",
+)
+def governance_command(as_json: bool, members: int) -> None:
+    """Gas of every governance and key-registry operation on a private anvil node, beside a
+    value transfer and one anchorBatch measured in the same run."""
+    from ledger.chain._bench_governance import format_table, governance_gas
+
+    rows = governance_gas(members=members)
+    if as_json:
+        click.echo(json.dumps(dict(rows), indent=2))
+    else:
+        click.echo(format_table(rows))
+
+
 @bench.command("evidence")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option(

@@ -25,6 +25,7 @@ from ledger.member.directory import (
     customer_keyid,
     directory_for,
     read_members_file,
+    write_members_file,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "directory_for",
     "may_read",
     "read_members_file",
+    "write_members_file",
 ]

@@ -24,9 +24,11 @@ reaches only what the access policy gives that key: the agreements it signed as 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import tomllib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ __all__ = [
     "customer_keyid",
     "directory_for",
     "read_members_file",
+    "write_members_file",
 ]
 
 _log = logging.getLogger(__name__)
@@ -167,6 +170,31 @@ def read_members_file(path: Path) -> KeyTable:
         except (ValueError, TypeError, CryptoError) as error:
             raise ConfigurationError(f"members file {path}: keys[{index}]: {error}") from error
     return table
+
+
+def write_members_file(path: Path, entries: Iterable[RegisteredKey]) -> Path:
+    """Write ``entries`` as a members file :func:`read_members_file` reads back equal (times
+    to the second)."""
+    lines: list[str] = []
+    for entry in entries:
+        lines += [
+            "[[keys]]",
+            f"member = {_toml_string(entry.member_id)}",
+            "roles = [" + ", ".join(_toml_string(r) for r in sorted(entry.roles)) + "]",
+            f'public_key = "{entry.public_key.to_raw().hex()}"',
+            f"keyid = {_toml_string(entry.keyid)}",
+            f"valid_from = {entry.valid_from:%Y-%m-%dT%H:%M:%SZ}",
+        ]
+        if entry.valid_until is not None:
+            lines.append(f"valid_until = {entry.valid_until:%Y-%m-%dT%H:%M:%SZ}")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _toml_string(text: str) -> str:
+    # TOML basic strings share JSON's escapes for what a member name or keyid may hold
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _entry(entry: Any) -> RegisteredKey:

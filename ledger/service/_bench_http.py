@@ -30,7 +30,8 @@ from ledger import canonical
 from ledger.agreement import Document, SigningDomain, new_agreement_id
 from ledger.chain.devnode import free_port
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.httpsig import RequestSigner
+from ledger.httpsig import RegisteredKey, RequestSigner, default_keyid
+from ledger.member import write_members_file
 from ledger.signature import sign_version
 
 _SERVE = (sys.executable, "-m", "ledger.cli", "serve")
@@ -180,12 +181,17 @@ class _Server:
         self._log = log
         #: The member broker the clients sign as, registered in the server's members file.
         self.broker = SM2PrivateKey.generate()
-        members = log.parent / "bench-members.toml"
-        members.write_text(
-            "[[keys]]\n"
-            'member = "bench-broker"\n'
-            'roles = ["broker"]\n'
-            f'public_key = "{self.broker.public_key().to_raw().hex()}"\n'
+        members = write_members_file(
+            log.parent / "bench-members.toml",
+            [
+                RegisteredKey(
+                    keyid=default_keyid(self.broker.public_key()),
+                    member_id="bench-broker",
+                    roles=frozenset({"broker"}),
+                    public_key=self.broker.public_key(),
+                    valid_from=datetime(1970, 1, 1, tzinfo=UTC),
+                )
+            ],
         )
         with log.open("ab") as out:
             self._process = subprocess.Popen(

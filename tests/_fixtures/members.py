@@ -15,6 +15,7 @@ import pytest
 from ledger.client import SigningAuth
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.httpsig import KeyTable, RegisteredKey, RequestSigner, default_keyid
+from ledger.member import write_members_file
 
 #: Where every registered key's window starts.
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -57,20 +58,7 @@ class Consortium:
 
     def members_file(self, path: Path) -> Path:
         """The same keys as a members file (TOML) for ``LEDGER_MEMBERS_FILE``."""
-        lines = []
-        for entry in self.entries():
-            lines += [
-                "[[keys]]",
-                f'member = "{entry.member_id}"',
-                f"roles = {sorted(entry.roles)!r}".replace("'", '"'),
-                f'public_key = "{entry.public_key.to_raw().hex()}"',
-                f"valid_from = {entry.valid_from:%Y-%m-%dT%H:%M:%SZ}",
-            ]
-            if entry.valid_until is not None:
-                lines.append(f"valid_until = {entry.valid_until:%Y-%m-%dT%H:%M:%SZ}")
-            lines.append("")
-        path.write_text("\n".join(lines), encoding="utf-8")
-        return path
+        return write_members_file(path, self.entries())
 
 
 def _entry(

@@ -3,7 +3,7 @@ database) over one Consortium, KeyRegistry and EvidenceLedger on one anvil node,
 service learns who calls it from the chain (no members file).
 
 * A cannot read B's agreements (and B not A's): 404, exactly as for an agreement that does
-  not exist;
+  not exist; a customer reads what it signed, with its own unregistered key, and nothing else;
 * A rotates its request-signing key: the old key is refused from then on, the new one is
   accepted, and the proof A issued before keeps verifying, against the chain too;
 * C is voted out: its key is refused by every service (its own included) and its service can
@@ -24,7 +24,10 @@ from ledger.agreement import Document, new_agreement_id
 from ledger.chain.client import ChainClient
 from ledger.chain.deployments import Deployments, deploy
 from ledger.chain.devnode import DevNode, free_port
+from ledger.client import SigningAuth
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.httpsig import RequestSigner
+from ledger.member import customer_keyid
 from ledger.member.chain_directory import REQUEST_SIGNING
 from ledger.proof import confirm_on_chain, verify_proof
 from tests._fixtures.consortium import ANVIL_KEYS, Deployed, Party, carry, make_consortium
@@ -77,9 +80,9 @@ def network(tmp_path: Path) -> Iterator[tuple[Deployed, list[ServiceProcess]]]:
         node.stop()
 
 
-def _submit(service: ServiceProcess) -> str:
+def _submit(service: ServiceProcess, customer: SM2PrivateKey | None = None) -> str:
     agreement_id = new_agreement_id()
-    keys = {"customer": SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
+    keys = {"customer": customer or SM2PrivateKey.generate(), "broker": SM2PrivateKey.generate()}
     reply = service.http.post(
         "/v1/agreements", json=submission(keys, service.domain(), agreement_id, DOC)
     )
@@ -89,6 +92,12 @@ def _submit(service: ServiceProcess) -> str:
 
 def _as(key: SM2PrivateKey, service: ServiceProcess, path: str) -> httpx.Response:
     with httpx.Client(base_url=service.url, auth=signing(key), timeout=30.0) as client:
+        return client.get(path)
+
+
+def _as_customer(key: SM2PrivateKey, service: ServiceProcess, path: str) -> httpx.Response:
+    auth = SigningAuth(RequestSigner(key=key, keyid=customer_keyid(key.public_key())))
+    with httpx.Client(base_url=service.url, auth=auth, timeout=30.0) as client:
         return client.get(path)
 
 
@@ -108,7 +117,8 @@ def test_members_see_only_their_own_and_rotation_keeps_proofs(
     deployed, (a, b, c) = network
     member_a, member_b = deployed.members[0], deployed.members[1]
     assert a.domain() == b.domain() == c.domain()  # one chain, one EvidenceLedger
-    mine, theirs = _submit(a), _submit(b)
+    customer = SM2PrivateKey.generate()
+    mine, theirs = _submit(a, customer), _submit(b)
     a.wait_until_anchored()
     b.wait_until_anchored()
 
@@ -121,6 +131,12 @@ def test_members_see_only_their_own_and_rotation_keeps_proofs(
         reply = _as(key, service, f"/v1/agreements/{agreement_id}")
         _refused(reply, 404, "not-found")
         assert reply.json()["detail"] == f"no agreement {agreement_id}"
+
+    # the customer reads what it signed with its own, unregistered key; nothing else
+    assert _as_customer(customer, a, f"/v1/agreements/{mine}").status_code == 200
+    _refused(_as_customer(customer, b, f"/v1/agreements/{theirs}"), 404, "not-found")
+    stranger = SM2PrivateKey.generate()
+    _refused(_as_customer(stranger, a, f"/v1/agreements/{mine}"), 404, "not-found")
 
     proof = _as(member_a.sm2, a, f"/v1/agreements/{mine}/versions/1/proof")
     assert proof.status_code == 200, proof.text

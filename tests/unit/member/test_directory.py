@@ -9,13 +9,14 @@ import pytest
 
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.errors import ConfigurationError
-from ledger.httpsig import KeyTable, default_keyid
+from ledger.httpsig import KeyTable, RegisteredKey, default_keyid
 from ledger.member import (
     CustomerKeys,
     Directories,
     customer_keyid,
     directory_for,
     read_members_file,
+    write_members_file,
 )
 from ledger.settings import Settings
 
@@ -127,3 +128,26 @@ def test_a_malformed_members_file_is_one_clear_error(tmp_path: Path, text: str, 
 def test_an_unreadable_members_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="No such file"):
         read_members_file(tmp_path / "absent.toml")
+
+
+def test_a_written_members_file_reads_back_equal(tmp_path: Path) -> None:
+    since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 6, 30, 12, tzinfo=UTC)
+    entries = [
+        RegisteredKey(
+            keyid=default_keyid(KEY),
+            member_id='Broker "A" \\ Co',
+            roles=frozenset({"broker", "auditor"}),
+            public_key=KEY,
+            valid_from=since,
+            valid_until=until,
+        ),
+        RegisteredKey(
+            keyid=customer_keyid(KEY),
+            member_id="客户",
+            roles=frozenset({"customer"}),
+            public_key=KEY,
+            valid_from=since,
+        ),
+    ]
+    table = read_members_file(write_members_file(tmp_path / "members.toml", entries))
+    assert [table.lookup(e.keyid, since) for e in entries] == entries
