@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import coincurve
 import rlp
@@ -82,31 +82,34 @@ class QbftOptions:
 
 @dataclass(frozen=True)
 class Enode:
-    """An enode URL: the node's secp256k1 public key (64 bytes, x||y), host and P2P port."""
+    """An enode URL: the node's secp256k1 public key (64 bytes, x||y), host, P2P port and, if
+    it differs, the discovery port (``?discport=``)."""
 
     public_key: bytes
     host: str
     port: int
+    discport: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> Enode:
         parts = urlsplit(text.strip())
-        node_id = parts.username or ""
+        query = parse_qs(parts.query, strict_parsing=False)
         try:
             host, port = parts.hostname, parts.port
-            public_key = bytes.fromhex(node_id)
+            public_key = bytes.fromhex(parts.username or "")
+            discport = int(query.pop("discport")[0]) if "discport" in query else None
         except ValueError:
-            host, port, public_key = None, None, b""
-        if parts.scheme != "enode" or len(public_key) != 64 or not host or port is None:
+            host, port, public_key, discport = None, None, b"", None
+        if parts.scheme != "enode" or len(public_key) != 64 or not host or port is None or query:
             raise BesuConfigError(
                 f"{text!r} is not an enode URL (enode://<128 hex digits of the node's public"
-                " key>@<host>:<port>)"
+                " key>@<host>:<port>[?discport=<port>])"
             )
         try:
             coincurve.PublicKey(b"\x04" + public_key)
         except ValueError as exc:
             raise BesuConfigError(f"{text!r}: the node ID is not a secp256k1 point") from exc
-        return cls(public_key=public_key, host=host, port=port)
+        return cls(public_key=public_key, host=host, port=port, discport=discport)
 
     @property
     def address(self) -> str:
@@ -115,7 +118,8 @@ class Enode:
 
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"enode://{self.public_key.hex()}@{host}:{self.port}"
+        extra = f"?discport={self.discport}" if self.discport not in (None, self.port) else ""
+        return f"enode://{self.public_key.hex()}@{host}:{self.port}{extra}"
 
 
 @dataclass(frozen=True)

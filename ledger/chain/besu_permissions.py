@@ -46,14 +46,13 @@ class NodeSync:
     url: str
     accounts_added: list[str] = field(default_factory=list)
     accounts_removed: list[str] = field(default_factory=list)
-    accounts_kept: int = 0
     nodes_added: list[str] = field(default_factory=list)
     nodes_removed: list[str] = field(default_factory=list)
     nodes_synced: bool = False
     error: str | None = None
 
     def describe(self) -> str:
-        """One line: ``URL: accounts +a, -b (n in sync); nodes unchanged``."""
+        """One line: ``URL: accounts +a, -b; nodes unchanged``."""
         parts = [_change("accounts", self.accounts_added, self.accounts_removed)]
         if self.nodes_synced:
             parts.append(_change("nodes", self.nodes_added, self.nodes_removed))
@@ -94,7 +93,6 @@ def _sync_accounts(url: str, accounts: Sequence[str], report: NodeSync, timeout_
     report.accounts_added, report.accounts_removed = _reconcile(
         url, wanted, have, "Accounts", timeout_s
     )
-    report.accounts_kept = len(set(wanted) & set(have))
 
 
 def _sync_nodes(url: str, enodes: Sequence[Enode], report: NodeSync, timeout_s: float) -> None:

@@ -87,6 +87,10 @@ def test_enode_address_is_the_node_keys_address() -> None:
     assert enode.address == account.address  # eth-account derives it independently
     assert (enode.host, enode.port) == ("10.0.0.7", 30303)
     assert enode.url() == _enode_of(account.key)
+    other_discovery = Enode.parse(_enode_of(account.key) + "?discport=30310")
+    assert other_discovery.discport == 30310
+    assert other_discovery.url() == _enode_of(account.key) + "?discport=30310"
+    assert Enode.parse(_enode_of(account.key) + "?discport=30303").url() == enode.url()
 
 
 @pytest.mark.parametrize(
@@ -96,6 +100,8 @@ def test_enode_address_is_the_node_keys_address() -> None:
         ("enode://" + "ab" * 63 + "@h:1", "is not an enode URL"),
         ("enode://" + "zz" * 64 + "@h:1", "is not an enode URL"),
         ("enode://" + "ab" * 64 + "@h", "is not an enode URL"),
+        ("enode://" + "ab" * 64 + "@h:1?disc=2", "is not an enode URL"),
+        ("enode://" + "ab" * 64 + "@h:1?discport=x", "is not an enode URL"),
         ("enode://" + "00" * 64 + "@h:1", "the node ID is not a secp256k1 point"),
     ],
 )
