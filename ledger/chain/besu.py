@@ -265,11 +265,12 @@ def node_config(node: BesuNode, *, index: int, bootnodes: Sequence[Enode]) -> di
         "rpc-http-api": list(RPC_HTTP_API),
         "permissions-accounts-config-file-enabled": True,
         "permissions-accounts-config-file": PERMISSIONS_FILE,
-        # Without enode URLs an allowlist would shut every peer out: off until they are given.
+        # Without enode URLs an allowlist would shut every peer out: off until they are given
+        # (and the file option left out, which Besu would ignore with a warning).
         "permissions-nodes-config-file-enabled": node.enode is not None,
-        "permissions-nodes-config-file": PERMISSIONS_FILE,
     }
     if node.enode is not None:
+        config["permissions-nodes-config-file"] = PERMISSIONS_FILE
         config["p2p-host"] = node.enode.host
     others = [b.url() for b in bootnodes if node.enode is None or b != node.enode]
     if others:

@@ -54,9 +54,23 @@ _NODES_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="A validator address (repeatable); default, without --nodes: the members' accounts.",
 )
 @click.option("--chain-id", type=click.IntRange(min=1), default=1337, show_default=True)
-@click.option("--block-period", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--request-timeout", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--epoch-length", type=click.IntRange(min=1), default=30000, show_default=True)
+@click.option(
+    "--block-period", type=click.IntRange(min=1), default=2, show_default=True, help="Seconds."
+)
+@click.option(
+    "--request-timeout",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Seconds a QBFT round waits for its block (more than the block period).",
+)
+@click.option(
+    "--epoch-length",
+    type=click.IntRange(min=1),
+    default=30000,
+    show_default=True,
+    help="Blocks after which pending validator votes are discarded.",
+)
 @click.option("--force", is_flag=True, help="Overwrite files in a non-empty --out directory.")
 def besu_config(
     out_dir: Path,

@@ -99,7 +99,6 @@ def test_besu_config_from_the_on_chain_members(
             "permissions-accounts-config-file-enabled": True,
             "permissions-accounts-config-file": "permissions_config.toml",
             "permissions-nodes-config-file-enabled": False,
-            "permissions-nodes-config-file": "permissions_config.toml",
         }
 
     again = _run(tmp_path, governance_url, "besu-config", "--out", str(out))

@@ -180,7 +180,10 @@ def test_files_with_enodes_have_allowlists_bootnodes_and_besus_option_names(
     assert "bootnodes" not in configs[0]
     assert configs[1]["bootnodes"] == configs[2]["bootnodes"] == [permissions["nodes-allowlist"][0]]
     assert [c["p2p-host"] for c in configs] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
-    assert all(c["permissions-nodes-config-file-enabled"] is True for c in configs)
+    for c in configs:
+        assert c["permissions-nodes-config-file-enabled"] is True
+        assert c["permissions-nodes-config-file"] == c["permissions-accounts-config-file"]
+        assert c["permissions-accounts-config-file"] == "permissions_config.toml"
     for i in (1, 2, 3):  # each node its own copy: Besu rewrites it on every perm_* change
         assert tomllib.loads((out / f"node-{i}" / "permissions_config.toml").read_text()) == (
             permissions
