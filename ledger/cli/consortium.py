@@ -31,6 +31,7 @@ from ledger.chain.consortium import (
 from ledger.chain.consortium_config import load_config, parse_public_key
 from ledger.chain.deployments import Deployments, deploy_consortium, recorded_consortium
 from ledger.chain.keys import PURPOSES, KeyEntry, KeyRegistryContract
+from ledger.cli.besu import besu_config, sync_permissions
 from ledger.crypto.sm2 import SM2PublicKey
 from ledger.settings import Settings
 
@@ -292,6 +293,8 @@ def _on_proposal(verb: str, act: Callable[[ConsortiumContract, bytes], Any]) -> 
 consortium.add_command(_on_proposal("vote", lambda c, p: c.vote(p)))
 consortium.add_command(_on_proposal("execute", lambda c, p: c.execute(p)))
 consortium.add_command(_on_proposal("cancel", lambda c, p: c.cancel(p)))
+consortium.add_command(besu_config)
+consortium.add_command(sync_permissions)
 
 
 @consortium.group("keys")
