@@ -317,6 +317,32 @@ def test_members_read_the_consortium_and_customers_do_not(members: MemberService
                 assert reply.status_code == 200, reply.text
 
 
+def test_a_member_voted_out_can_no_longer_govern_through_its_service(
+    members: MemberServices,
+) -> None:
+    """Its service still sends with its account; the contract now refuses it (403)."""
+    a, b, c = (members.as_member(i) for i in range(3))
+    auditor = members.deployed.members[2].address
+    removal = {"kind": "remove-member", "account": auditor}
+    pid = _ok(a.post(PROPOSALS, json=removal), 201)["proposal"]["proposal_id"]
+    pending = _ok(c.post(PROPOSALS, json=_grant(auditor, "regulator")), 201)["proposal"]
+    for voter in (a, b):
+        _ok(voter.post(f"{PROPOSALS}/{pid}/votes"), 201)
+    assert _ok(b.post(f"{PROPOSALS}/{pid}/execute"), 200)["proposal"]["state"] == "executed"
+    assert auditor not in [m["account"] for m in _ok(a.get(CONSORTIUM), 200)["members"]]
+
+    for path, body in (
+        (PROPOSALS, _grant(auditor, "auditor")),
+        (f"{PROPOSALS}/{pending['proposal_id']}/votes", None),
+        (f"{PROPOSALS}/{pending['proposal_id']}/cancel", None),
+    ):
+        refused = _problem(c.post(path, json=body), 403, "not-permitted")
+        assert refused["detail"] == f"Consortium reverted with Consortium__NotMember({auditor})"
+    key = {"purpose": "request-signing", "public_key": _hex(SM2PrivateKey.generate())}
+    refused = _problem(c.post(KEYS, json=key), 403, "not-permitted")
+    assert refused["detail"] == f"KeyRegistry reverted with KeyRegistry__NotMember({auditor})"
+
+
 def test_an_unreachable_chain_is_503(members: MemberServices, tmp_path: Path) -> None:
     """A service whose chain node is down starts on its recorded deployment; governance answers
     503 until the node is back."""
