@@ -91,7 +91,7 @@ def _governance() -> Iterator[Governance]:
         governance = Governance(
             client=client, deployments=Deployments(directory=settings.deployments_dir)
         )
-        governance.contracts()  # none recorded: one line now, before anything is read
+        governance.contracts()  # none recorded: refused now, before anything is sent
         yield governance
 
 
