@@ -12,7 +12,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.chain.errors import NodeError
+from ledger.chain.errors import (
+    DeploymentError,
+    InvalidArgument,
+    InvalidKeyEntry,
+    NodeError,
+    NotMined,
+    NotPermitted,
+    StateConflict,
+    TransactionFailed,
+    UnknownRecord,
+)
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.errors import LedgerError
 from ledger.httpsig import ACCEPT_SIGNATURE, RequestSignatureError
@@ -72,6 +82,16 @@ def problem(
 _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ProofInvalid: (422, "Proof is invalid", "proof-invalid"),
     NodeError: (503, "Chain node unavailable", "chain-unavailable"),
+    # a contract's refusal (its custom error and arguments in the detail); nothing was sent
+    NotPermitted: (403, "Refused by the contract", "not-permitted"),
+    UnknownRecord: (404, "Not found on chain", "not-found"),
+    StateConflict: (409, "Conflicts with the contract's state", "state-conflict"),
+    InvalidArgument: (422, "Refused by the contract as invalid", "invalid-argument"),
+    # reverted when mined (its state changed since the simulation): nothing changed
+    TransactionFailed: (409, "Transaction reverted", "transaction-failed"),
+    NotMined: (503, "Transaction not mined in time", "not-mined"),
+    DeploymentError: (503, "Contracts not deployed", "service-unavailable"),
+    InvalidKeyEntry: (502, "Malformed key registry entry", "invalid-key-entry"),
     StoreUnavailable: (503, "Content store unavailable", "store-unavailable"),
     AgreementNotFound: (404, "Agreement not found", "not-found"),
     Forbidden: (403, "Forbidden", "forbidden"),

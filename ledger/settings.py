@@ -141,6 +141,20 @@ class Settings(BaseSettings):
         " the scheme and authority of every signed request's `@target-uri`. Unset: taken from"
         " the request (its scheme and Host), right only without a proxy in front.",
     )
+    client_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#@\s]+$",
+        description="The service `ledger client` calls (`https://broker-a.example`). Unset:"
+        " api_public_origin, else http://api_host:api_port.",
+    )
+
+    @property
+    def resolved_client_url(self) -> str:
+        """Where ``ledger client`` sends requests (``client_url``, ``api_public_origin``, or
+        this host's API)."""
+        return (
+            self.client_url or self.api_public_origin or f"http://{self.api_host}:{self.api_port}"
+        )
 
     @property
     def chain_dir(self) -> Path:

@@ -25,6 +25,7 @@ from ledger.chain.errors import (
     InvalidArgument,
     NotPermitted,
     StateConflict,
+    UnknownRecord,
 )
 
 CONTRACT_NAME = "Consortium"
@@ -56,6 +57,14 @@ class ProposalKind(IntEnum):
     def label(self) -> str:
         return self.name.lower().replace("_", "-")
 
+    @classmethod
+    def of_label(cls, label: str) -> ProposalKind:
+        """The kind named ``label`` (``admit-member``); :class:`ValueError` for none."""
+        for kind in cls:
+            if kind.label == label:
+                return kind
+        raise ValueError(f"unknown proposal kind {label!r} ({', '.join(k.label for k in cls)})")
+
 
 class ProposalState(IntEnum):
     """The contract's ``ProposalState`` (OpenZeppelin Governor's names; see IConsortium.sol)."""
@@ -72,6 +81,11 @@ class ProposalState(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    @property
+    def is_open(self) -> bool:
+        """Still to be decided: pending, active, or succeeded and not yet executed."""
+        return self in (ProposalState.PENDING, ProposalState.ACTIVE, ProposalState.SUCCEEDED)
+
 
 #: Each custom error of the contract, by what it means for the caller.
 REFUSALS: dict[str, type[ContractRefused]] = {
@@ -83,7 +97,7 @@ REFUSALS: dict[str, type[ContractRefused]] = {
     "Consortium__RoleAlreadyGranted": StateConflict,
     "Consortium__RoleNotGranted": StateConflict,
     "Consortium__TooManyMembers": StateConflict,
-    "Consortium__UnknownProposal": StateConflict,
+    "Consortium__UnknownProposal": UnknownRecord,
     "Consortium__ProposalNotActive": StateConflict,
     "Consortium__AlreadyVoted": StateConflict,
     "Consortium__ProposalNotSucceeded": StateConflict,
@@ -190,19 +204,39 @@ def encode_change(kind: ProposalKind, *args: Any) -> bytes:
     return abi_encode(["address", "bytes32"], [to_checksum_address(args[0]), role_id(args[1])])
 
 
-def describe_change(kind: ProposalKind, data: bytes) -> str:
+def decode_change(kind: ProposalKind, data: bytes) -> dict[str, Any]:
+    """What a proposal of ``kind`` changes, from its ``data``: the member's fields (account,
+    name, endpoint, key_fingerprint, roles), an ``account``, ``kind`` and ``threshold``, or an
+    ``account`` and ``role``."""
     if kind is ProposalKind.ADMIT_MEMBER:
-        ((account, name, endpoint, _, roles),) = abi_decode([_MEMBER_TUPLE], data)
-        shown = ",".join(role_name(r) for r in roles) or "no roles"
-        return f'{kind.label} {to_checksum_address(account)} "{name}" {endpoint} {shown}'
+        ((account, name, endpoint, fingerprint, roles),) = abi_decode([_MEMBER_TUPLE], data)
+        return {
+            "account": to_checksum_address(account),
+            "name": name,
+            "endpoint": endpoint,
+            "key_fingerprint": bytes(fingerprint),
+            "roles": tuple(role_name(r) for r in roles),
+        }
     if kind is ProposalKind.REMOVE_MEMBER:
         (account,) = abi_decode(["address"], data)
-        return f"{kind.label} {to_checksum_address(account)}"
+        return {"account": to_checksum_address(account)}
     if kind is ProposalKind.CHANGE_THRESHOLD:
         target, value = abi_decode(["uint8", "uint256"], data)
-        return f"{kind.label} {ProposalKind(target).label} -> {value}"
+        return {"kind": ProposalKind(target), "threshold": int(value)}
     account, role = abi_decode(["address", "bytes32"], data)
-    return f"{kind.label} {to_checksum_address(account)} {role_name(role)}"
+    return {"account": to_checksum_address(account), "role": role_name(role)}
+
+
+def describe_change(kind: ProposalKind, data: bytes) -> str:
+    change = decode_change(kind, data)
+    if kind is ProposalKind.ADMIT_MEMBER:
+        shown = ",".join(change["roles"]) or "no roles"
+        return f'{kind.label} {change["account"]} "{change["name"]}" {change["endpoint"]} {shown}'
+    if kind is ProposalKind.REMOVE_MEMBER:
+        return f"{kind.label} {change['account']}"
+    if kind is ProposalKind.CHANGE_THRESHOLD:
+        return f"{kind.label} {change['kind'].label} -> {change['threshold']}"
+    return f"{kind.label} {change['account']} {change['role']}"
 
 
 def proposal_id_of(

@@ -45,6 +45,10 @@ class StateConflict(ContractRefused):
     proposal is not open, the key already revoked ...)."""
 
 
+class UnknownRecord(StateConflict):
+    """The call names a proposal or key the contract does not hold."""
+
+
 class InvalidArgument(ContractRefused):
     """An argument the contract refuses whatever its state (a name too long, an unknown role,
     an empty key window ...)."""

@@ -24,6 +24,7 @@ from ledger.chain.errors import (
     InvalidKeyEntry,
     NotPermitted,
     StateConflict,
+    UnknownRecord,
 )
 from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PublicKey
@@ -41,7 +42,7 @@ REFUSALS: dict[str, type[ContractRefused]] = {
     "KeyRegistry__NotKeyOwner": NotPermitted,
     "KeyRegistry__KeyAlreadyRegistered": StateConflict,
     "KeyRegistry__KeyOfAnotherMember": StateConflict,
-    "KeyRegistry__UnknownKey": StateConflict,
+    "KeyRegistry__UnknownKey": UnknownRecord,
     "KeyRegistry__AlreadyRevoked": StateConflict,
     "KeyRegistry__InvalidRotation": StateConflict,
     "KeyRegistry__UnknownPurpose": InvalidArgument,

@@ -17,6 +17,7 @@ _COMMANDS = {
     "bench": "ledger.cli.bench:bench",
     "chain": "ledger.cli.chain:chain",
     "cid": "ledger.cli.cid:cid",
+    "client": "ledger.cli.client:client",
     "consortium": "ledger.cli.consortium:consortium",
     "demo": "ledger.cli.demo:demo",
     "serve": "ledger.cli.serve:serve",

@@ -24,9 +24,10 @@ from ledger.chain.besu_permissions import sync_node
 
 def _member_accounts() -> list[str]:
     # Imported here: ledger.cli.consortium registers these commands, so it imports this module.
-    from ledger.cli.consortium import _contracts
+    from ledger.cli.consortium import _governance
 
-    with _contracts() as (_, council, _keys):
+    with _governance() as governance:
+        council, _keys = governance.contracts()
         return [member.account for member in council.members()]
 
 

@@ -16,26 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eth_utils.address import is_address, is_checksum_address, to_checksum_address
 
 from ledger import _runtime
-from ledger.chain.client import ChainClient
-from ledger.chain.consortium import (
-    ROLES,
-    ConsortiumContract,
-    MemberSpec,
-    Proposal,
-    ProposalKind,
-    ProposalState,
-)
+from ledger.chain.consortium import ROLES, MemberSpec, Proposal, ProposalKind
 from ledger.chain.consortium_config import load_config, parse_public_key
-from ledger.chain.deployments import Deployments, deploy_consortium, recorded_consortium
-from ledger.chain.keys import PURPOSES, KeyEntry, KeyRegistryContract
+from ledger.chain.deployments import Deployments, deploy_consortium
+from ledger.chain.keys import PURPOSES
 from ledger.cli.besu import besu_config, sync_permissions
 from ledger.crypto.sm2 import SM2PublicKey
+from ledger.member.governance import (
+    Admit,
+    Change,
+    Governance,
+    Grant,
+    ProposalDone,
+    Remove,
+    Revoke,
+    SetThreshold,
+    parse_account,
+    parse_id,
+)
 from ledger.settings import Settings
-
-_OPEN = (ProposalState.PENDING, ProposalState.ACTIVE, ProposalState.SUCCEEDED)
 
 
 class _Time(click.ParamType[int]):
@@ -64,23 +65,20 @@ class _ProposalId(click.ParamType[bytes]):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> bytes:
-        text = str(value).removeprefix("0x")
-        if len(text) != 64:
-            self.fail(f"{value!r} is not a 32-byte hex ID", param, ctx)
         try:
-            return bytes.fromhex(text)
-        except ValueError:
-            self.fail(f"{value!r} is not a 32-byte hex ID", param, ctx)
+            return parse_id(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class _Account(click.ParamType[str]):
     name = "account"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        text = str(value)
-        if not is_address(text) or (text != text.lower() and not is_checksum_address(text)):
-            self.fail(f"{text!r} is not a (checksummed) account", param, ctx)
-        return str(to_checksum_address(text))
+        try:
+            return parse_account(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 TIME, PROPOSAL_ID, ACCOUNT = _Time(), _ProposalId(), _Account()
@@ -88,12 +86,14 @@ KINDS = click.Choice([kind.label for kind in ProposalKind])
 
 
 @contextmanager
-def _contracts() -> Iterator[tuple[ChainClient, ConsortiumContract, KeyRegistryContract]]:
+def _governance() -> Iterator[Governance]:
     settings = Settings()
     with _runtime.chain_client(settings) as client:
-        deployments = Deployments(directory=settings.deployments_dir)
-        consortium, keys = recorded_consortium(client, deployments)
-        yield client, consortium, keys
+        governance = Governance(
+            client=client, deployments=Deployments(directory=settings.deployments_dir)
+        )
+        governance.contracts()  # none recorded: refused now, before anything is sent
+        yield governance
 
 
 def _public_key(key: str | None, key_file: Path | None) -> SM2PublicKey:
@@ -174,13 +174,12 @@ def init(config_path: Path, force: bool) -> None:
 @consortium.command("status")
 def status() -> None:
     """Members with roles and key windows, thresholds, and the open proposals."""
-    with _contracts() as (client, council, keys):
-        now = int(client.json_rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+    with _governance() as governance:
+        overview = governance.overview()
+        now = overview.at
         rows = []
-        for member in council.members():
-            entries: list[KeyEntry] = []
-            for purpose in PURPOSES:
-                entries.extend(keys.keys_of(member.account, purpose))
+        for member in overview.members:
+            entries = governance.keys_of(member.account)
             shown = [
                 f"{e.purpose} sm3:{e.fingerprint.hex()[:12]} {_when(e.not_before)}.."
                 f"{_when(e.ends_at)}{' (revoked)' if e.revoked_at else ''}"
@@ -190,15 +189,18 @@ def status() -> None:
             roles = ",".join(member.roles) or "-"
             rows.append([member.account, member.name, roles, member.endpoint, shown[0]])
             rows.extend(["", "", "", "", extra] for extra in shown[1:])
-        click.echo(f"Consortium {council.address}, KeyRegistry {keys.address}, at {_when(now)}")
+        click.echo(
+            f"Consortium {overview.consortium}, KeyRegistry {overview.key_registry},"
+            f" at {_when(now)}"
+        )
         click.echo(_table(("account", "name", "roles", "endpoint", "keys"), rows))
-        thresholds = council.thresholds()
+        thresholds = overview.thresholds
         click.echo(
             "thresholds: "
             + ", ".join(f"{kind.label} {thresholds.of(kind)}" for kind in ProposalKind)
-            + f"; voting delay {council.voting_delay()} s, period {council.voting_period()} s"
+            + f"; voting delay {overview.voting_delay_s} s, period {overview.voting_period_s} s"
         )
-        open_ones = [p for p in council.proposals() if p.state in _OPEN]
+        open_ones = governance.proposals(open_only=True)
         click.echo(f"open proposals: {len(open_ones)}")
         if open_ones:
             click.echo(_table(_PROPOSAL_HEADERS, _proposal_rows(open_ones)))
@@ -208,8 +210,8 @@ def status() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Also the decided ones.")
 def list_proposals(show_all: bool) -> None:
     """The open proposals (with --all: every proposal), oldest first."""
-    with _contracts() as (_, council, _keys):
-        shown = [p for p in council.proposals() if show_all or p.state in _OPEN]
+    with _governance() as governance:
+        shown = governance.proposals(open_only=not show_all)
         click.echo(_table(_PROPOSAL_HEADERS, _proposal_rows(shown)))
 
 
@@ -218,9 +220,9 @@ def propose() -> None:
     """Propose a change; prints the proposal's ID."""
 
 
-def _proposed(action: Callable[[ConsortiumContract], Any]) -> None:
-    with _contracts() as (_, council, _keys):
-        click.echo("0x" + action(council).proposal_id.hex())
+def _proposed(change: Change) -> None:
+    with _governance() as governance:
+        click.echo("0x" + governance.propose(change).proposal.proposal_id.hex())
 
 
 @propose.command("admit")
@@ -245,14 +247,14 @@ def admit(
         key_fingerprint=_public_key(key, key_file).fingerprint(),
         roles=roles,
     )
-    _proposed(lambda c: c.propose_admission(spec))
+    _proposed(Admit(spec))
 
 
 @propose.command("remove")
 @click.argument("account", type=ACCOUNT)
 def remove(account: str) -> None:
     """Remove a member."""
-    _proposed(lambda c: c.propose_removal(account))
+    _proposed(Remove(account))
 
 
 @propose.command("threshold")
@@ -260,8 +262,7 @@ def remove(account: str) -> None:
 @click.argument("value", type=click.IntRange(min=1))
 def threshold(kind: str, value: int) -> None:
     """Set the threshold of proposals of KIND."""
-    chosen = next(k for k in ProposalKind if k.label == kind)
-    _proposed(lambda c: c.propose_threshold(chosen, value))
+    _proposed(SetThreshold(ProposalKind.of_label(kind), value))
 
 
 @propose.command("grant")
@@ -269,7 +270,7 @@ def threshold(kind: str, value: int) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 def grant(account: str, role: str) -> None:
     """Grant ROLE to a member."""
-    _proposed(lambda c: c.propose_grant_role(account, role))
+    _proposed(Grant(account, role))
 
 
 @propose.command("revoke")
@@ -277,22 +278,22 @@ def grant(account: str, role: str) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 def revoke(account: str, role: str) -> None:
     """Revoke ROLE from a member."""
-    _proposed(lambda c: c.propose_revoke_role(account, role))
+    _proposed(Revoke(account, role))
 
 
-def _on_proposal(verb: str, act: Callable[[ConsortiumContract, bytes], Any]) -> click.Command:
+def _on_proposal(verb: str, act: Callable[[Governance, bytes], ProposalDone]) -> click.Command:
     @click.argument("proposal_id", type=PROPOSAL_ID)
     def command(proposal_id: bytes) -> None:
-        with _contracts() as (_, council, _keys):
-            act(council, proposal_id)
-            click.echo(f"{verb}: now {council.state(proposal_id).label}")
+        with _governance() as governance:
+            done = act(governance, proposal_id)
+            click.echo(f"{verb}: now {done.proposal.state.label}")
 
     return click.command(verb)(command)
 
 
-consortium.add_command(_on_proposal("vote", lambda c, p: c.vote(p)))
-consortium.add_command(_on_proposal("execute", lambda c, p: c.execute(p)))
-consortium.add_command(_on_proposal("cancel", lambda c, p: c.cancel(p)))
+consortium.add_command(_on_proposal("vote", Governance.vote))
+consortium.add_command(_on_proposal("execute", Governance.execute))
+consortium.add_command(_on_proposal("cancel", Governance.cancel))
 consortium.add_command(besu_config)
 consortium.add_command(sync_permissions)
 
@@ -312,9 +313,9 @@ def register(
 ) -> None:
     """Register a key for PURPOSE; prints its key ID."""
     public = _public_key(key, key_file)
-    with _contracts() as (_, _council, registry):
-        done = registry.register(purpose, public, not_before=not_before, not_after=not_after)
-        click.echo("0x" + done.key_id.hex())
+    with _governance() as governance:
+        done = governance.register_key(purpose, public, not_before=not_before, not_after=not_after)
+        click.echo("0x" + done.key.key_id.hex())
 
 
 @keys.command("rotate")
@@ -331,9 +332,9 @@ def rotate(
 ) -> None:
     """Replace OLD_KEY_ID by a new key: the old one ends where the new one starts."""
     public = _public_key(key, key_file)
-    with _contracts() as (_, _council, registry):
-        done = registry.rotate(old_key_id, public, not_before=not_before, not_after=not_after)
-        click.echo("0x" + done.key_id.hex())
+    with _governance() as governance:
+        done = governance.rotate_key(old_key_id, public, not_before=not_before, not_after=not_after)
+        click.echo("0x" + done.key.key_id.hex())
 
 
 @keys.command("revoke")
@@ -341,18 +342,16 @@ def rotate(
 @click.option("--at", "effective_at", type=TIME, default=0, help="Effective time (default: now).")
 def revoke_key(key_id: bytes, effective_at: int) -> None:
     """Revoke KEY_ID from --at on; signatures made before stay valid."""
-    with _contracts() as (_, _council, registry):
-        registry.revoke(key_id, effective_at=effective_at)
-        entry = registry.key(key_id)
-        click.echo(f"revoked from {_when(entry.revoked_at)}")
+    with _governance() as governance:
+        done = governance.revoke_key(key_id, effective_at=effective_at)
+        click.echo(f"revoked from {_when(done.key.revoked_at)}")
 
 
 @keys.command("list")
 @click.argument("member", type=ACCOUNT, required=False)
 def list_keys(member: str | None) -> None:
     """The keys of MEMBER (default: this account) with their windows."""
-    with _contracts() as (client, _council, registry):
-        account = member or client.address
+    with _governance() as governance:
         rows = [
             [
                 "0x" + e.key_id.hex(),
@@ -362,8 +361,7 @@ def list_keys(member: str | None) -> None:
                 _when(e.ends_at),
                 "revoked" if e.revoked_at else "",
             ]
-            for purpose in PURPOSES
-            for e in registry.keys_of(account, purpose)
+            for e in governance.keys_of(member or governance.account)
         ]
         headers = ("key", "purpose", "fingerprint", "from", "until", "")
         click.echo(_table(headers, rows))

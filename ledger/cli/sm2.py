@@ -76,15 +76,22 @@ def _password(*, confirm: bool = False) -> bytes:
     return value.encode("utf-8")
 
 
-def _load_private(key: Path | None, keystore: Path | None, name: str | None) -> SM2PrivateKey:
-    from ledger.crypto.keystore import Keystore
+def load_private(
+    key: Path | None, keystore: Path | None, name: str | None, *, key_option: str = "--key"
+) -> SM2PrivateKey:
+    """The private key of ``--key FILE`` (an unencrypted PEM, or one keystore document, whose
+    password comes as for ``--keystore``) or of ``--keystore DIR --name NAME``."""
+    from ledger.crypto.keystore import Keystore, decrypt_key
     from ledger.crypto.sm2 import SM2PrivateKey
 
     if key is not None and keystore is None and name is None:
-        return SM2PrivateKey.from_pem(_read(key, "key file", limit=_MAX_KEY_FILE))
+        data = _read(key, "key file", limit=_MAX_KEY_FILE)
+        if data.lstrip().startswith(b"{"):
+            return decrypt_key(data, _password())
+        return SM2PrivateKey.from_pem(data)
     if key is None and keystore is not None and name is not None:
         return Keystore(directory=keystore).load(name, _password())
-    raise click.UsageError("give either --key KEY.pem, or --keystore DIR with --name NAME")
+    raise click.UsageError(f"give either {key_option} KEY.pem, or --keystore DIR with --name NAME")
 
 
 def _load_public(pub: Path | None, keystore: Path | None, name: str | None) -> SM2PublicKey:
@@ -116,7 +123,12 @@ def sm2() -> None:
 
 
 @sm2.command("sign")
-@click.option("--key", "key_path", type=_path, help="Unencrypted PEM private key (PKCS#8/SEC1).")
+@click.option(
+    "--key",
+    "key_path",
+    type=_path,
+    help="Unencrypted PEM private key (PKCS#8/SEC1), or one keystore document.",
+)
 @click.option("--keystore", type=_directory, help="Keystore directory (with --name).")
 @click.option("--name", help="Key name in the keystore.")
 @click.option("--id", "distid", default=DEFAULT_ID, show_default=True, help="Distinguishing ID.")
@@ -132,7 +144,7 @@ def sign_command(
 ) -> None:
     """Sign FILE ('-' for stdin); write the DER SEQUENCE{r, s} signature."""
     ident = _distid(distid)
-    private = _load_private(key_path, keystore, name)
+    private = load_private(key_path, keystore, name)
     signature = private.sign(_read(file, "input file"), distid=ident)
     if out is None:
         stream = sys.stdout.buffer

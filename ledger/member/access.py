@@ -12,6 +12,11 @@ member or customer a registered key speaks for, with its roles). The rules:
   the authorization, the relaying caller is recorded);
 * anyone else (another member, a member without these roles) sees nothing of them.
 
+The consortium itself (members, proposals, keys): every member reads it, whatever its roles;
+a customer does not (:func:`check_consortium_read`). Governance writes (proposals, votes, keys)
+are sent on chain with the service's own account, so only the member that runs the service
+makes them through it (:func:`check_operator`): the caller's member ID is that account.
+
 404 vs 403. A caller who may not see an agreement gets exactly what it would get if the
 agreement did not exist (:class:`NotVisible`, which the service answers as "no agreement ..."
 with the same words): a 403 would confirm to another member that the ID exists and belongs to
@@ -40,7 +45,9 @@ __all__ = [
     "NotVisible",
     "Role",
     "check_agreement_access",
+    "check_consortium_read",
     "check_create",
+    "check_operator",
     "may_read",
 ]
 
@@ -130,3 +137,26 @@ def check_agreement_access(
         what = "erase its documents"
         lacks += "; its customer erases them with a customer-signed erasure request"
     raise Forbidden(f"{_who(caller)} may not {what}: {lacks}")
+
+
+def check_consortium_read(caller: Caller) -> None:
+    """Reading the consortium (members, proposals, keys) is for its members, not customers."""
+    if Role.CUSTOMER in caller.roles:
+        raise Forbidden(
+            f"the consortium's members, proposals and keys are read by its members; {_who(caller)}"
+            " is a customer"
+        )
+
+
+def check_operator(caller: Caller, *, operator: str) -> None:
+    """Governance writes go on chain from ``operator``, the service's own chain account: only
+    the member whose ID is that account makes them (addresses compare without case)."""
+    if caller.member_id == operator or (
+        caller.member_id.startswith("0x") and caller.member_id.lower() == operator.lower()
+    ):
+        return
+    raise Forbidden(
+        f"this service sends governance transactions as member {operator}, its own chain account;"
+        f" {_who(caller)} is not that member: propose, vote and manage keys through your own"
+        " member's service"
+    )

@@ -33,8 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments, recorded_consortium
 from ledger.chain.errors import DeploymentError, NodeError
 from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PublicKey
@@ -42,6 +40,7 @@ from ledger.errors import ConfigurationError
 from ledger.httpsig import KeyDirectory, KeyTable, RegisteredKey, default_keyid
 from ledger.member.access import Role
 from ledger.member.chain_directory import ChainKeyDirectory
+from ledger.member.governance import Governance
 from ledger.settings import Settings
 
 __all__ = [
@@ -62,17 +61,17 @@ _FIELDS = {"member", "roles", "public_key", "keyid", "valid_from", "valid_until"
 CUSTOMER_KEYID_PREFIX = "sm2:"
 
 
-def directory_for(settings: Settings, *, client: ChainClient | None = None) -> KeyDirectory:
+def directory_for(settings: Settings, *, governance: Governance | None = None) -> KeyDirectory:
     """The key directory the service verifies callers against (see the module docstring):
-    members from the members file or from the consortium on ``client``'s chain, and
+    members from the members file or from the consortium ``governance`` reads, and
     customers."""
     members: KeyDirectory
     if settings.members_file is not None:
         members = read_members_file(settings.members_file)
-    elif client is None:
+    elif governance is None:
         members = KeyTable()
     else:
-        members = _OnChain(settings, client)
+        members = _OnChain(governance, refresh_s=settings.key_directory_refresh_s)
         try:
             members.resolve()
         except DeploymentError as exc:
@@ -87,24 +86,19 @@ class _OnChain:
     """The recorded consortium's :class:`ChainKeyDirectory`, found once the node answers (a
     service started while its node was down reads its callers' keys when it is back)."""
 
-    def __init__(self, settings: Settings, client: ChainClient) -> None:
-        self._settings = settings
-        self._client = client
+    def __init__(self, governance: Governance, *, refresh_s: float) -> None:
+        self._governance = governance
+        self._refresh_s = refresh_s
         self._directory: ChainKeyDirectory | None = None
         self._lock = threading.Lock()
 
     def resolve(self) -> ChainKeyDirectory:
         with self._lock:
-            if self._directory is not None:
-                return self._directory
-            consortium, registry = recorded_consortium(
-                self._client, Deployments(directory=self._settings.deployments_dir)
-            )
-            self._directory = ChainKeyDirectory(
-                consortium=consortium,
-                registry=registry,
-                refresh_s=self._settings.key_directory_refresh_s,
-            )
+            if self._directory is None:
+                consortium, registry = self._governance.contracts()
+                self._directory = ChainKeyDirectory(
+                    consortium=consortium, registry=registry, refresh_s=self._refresh_s
+                )
             return self._directory
 
     def lookup(self, keyid: str, at: datetime) -> RegisteredKey | None:

@@ -28,6 +28,7 @@ from ledger._runtime import ISSUER_KEY_NAME
 from ledger.agreement import SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.client import ChainClient
+from ledger.chain.deployments import Deployments
 from ledger.chain.errors import NodeError
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -36,6 +37,7 @@ from ledger.db.errors import DatabaseError
 from ledger.errors import ConfigurationError
 from ledger.httpsig import KeyDirectory, RequestVerifier
 from ledger.member import directory_for
+from ledger.member.governance import Governance
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter
 from ledger.service._rows import Submission
@@ -84,6 +86,8 @@ class RunningService:
     probe: ChainClient
     #: who signed a request (RFC 9421), against the service's key directory
     verifier: RequestVerifier
+    #: the consortium as this service's member (its chain account) reads and governs it
+    governance: Governance
 
     def health(self) -> Health:
         """Degraded while the chain or the store is unreachable or anchoring keeps failing
@@ -191,8 +195,11 @@ def running_service(
     try:
         with _runtime.chain_client(settings) as client:
             ledger, domain, check_chain = _anchoring_target(settings, client)
+            governance = Governance(
+                client=client, deployments=Deployments(directory=settings.deployments_dir)
+            )
             if directory is None:
-                directory = directory_for(settings, client=client)
+                directory = directory_for(settings, governance=governance)
             lease = database.anchoring_lease()
             anchoring = AnchoringLoop(
                 database=database,
@@ -250,6 +257,7 @@ def running_service(
                         max_age_s=settings.request_signature_max_age_s,
                         max_skew_s=settings.request_signature_max_skew_s,
                     ),
+                    governance=governance,
                 )
             finally:
                 committer.stop()

@@ -4,9 +4,12 @@ what to member A's agreement (the service in the app's lifespan, real anvil and 
 Callers: anonymous, a key nobody registered, member A's revoked key, a member voted out (its
 key's window ended), a request signed by another key than its keyid names, a replayed one, a
 ``created`` too old and too far ahead, a member without roles, another broker member (B), the
-auditor, the regulator, the customer that signed A's agreement, and A's brokers (two keys).
+auditor, the regulator, the customer that signed A's agreement, A's brokers (two keys), and the
+member that runs the service (its chain account; a broker like B for A's agreements).
 Refusals that depend on the agreement answer 404 to whoever may not see it (as if it did not
-exist) and 403 where the caller's role forbids the action whatever the agreement.
+exist) and 403 where the caller's role forbids the action whatever the agreement. The consortium
+routes are read by every member and written only by the member that runs the service
+(:mod:`tests.integration.api._consortium_routes`); every endpoint is in the matrix.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -29,11 +33,13 @@ from ledger.agreement import Document, SigningDomain, new_agreement_id
 from ledger.chain.devnode import DEV_PRIVATE_KEY
 from ledger.client import SigningAuth
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.httpsig import RequestSigner, default_keyid
+from ledger.httpsig import RegisteredKey, RequestSigner, default_keyid
+from ledger.member.governance import Governance
 from ledger.settings import Settings
-from tests._fixtures.members import Consortium, signing
+from tests._fixtures.members import SINCE, Consortium, signing
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
+from tests.integration.api import _consortium_routes as consortium_routes
 from tests.integration.api._support import PROBLEM
 
 DOC = Document(b"Member A's account agreement.\n")
@@ -46,6 +52,12 @@ class World:
     domain: SigningDomain
     agreement_id: str  # member A's, anchored: customer + broker_a signed
     proof: bytes
+    operator: SM2PrivateKey  # of the member whose chain account the service sends with
+
+    @property
+    def governance(self) -> Governance:
+        governance: Governance = self.client.app.state.service.governance  # type: ignore[attr-defined]
+        return governance
 
     @property
     def owner(self) -> SigningAuth:
@@ -81,7 +93,19 @@ def world(
         chain_private_key=DEV_PRIVATE_KEY,
         batch_max_wait_s=0.1,
     )
-    app = create_app(run_service=True, settings=settings, directory=consortium.directory())
+    directory = consortium.directory()
+    operator = SM2PrivateKey.generate()
+    directory.add(
+        RegisteredKey(
+            keyid=default_keyid(operator.public_key()),
+            member_id=Account.from_key(DEV_PRIVATE_KEY).address,
+            roles=frozenset({"broker"}),
+            public_key=operator.public_key(),
+            valid_from=SINCE,
+            valid_until=None,
+        )
+    )
+    app = create_app(run_service=True, settings=settings, directory=directory)
     with TestClient(app) as client:
         owner = signing(consortium.broker_a)
         body = client.get("/v1/signing-domain").json()
@@ -98,7 +122,7 @@ def world(
             assert time.monotonic() < deadline
             time.sleep(0.05)
         proof = client.get(path + "/proof", auth=owner).content
-        yield World(client, consortium, domain, agreement_id, proof)
+        yield World(client, consortium, domain, agreement_id, proof, operator)
 
 
 # -- the endpoints: method, path and body, built when the cell runs ------------------------
@@ -169,6 +193,37 @@ ROUTES: dict[str, Request] = {
     "proof": _proof,
     "erase": _erase,
 }
+
+
+def _on_chain(build: consortium_routes.Build) -> Request:
+    def request(w: World) -> tuple[str, str, Any]:
+        return build(w.governance)
+
+    return request
+
+
+#: Every route of the matrix: the agreement routes and the consortium's.
+ALL_ROUTES: dict[str, Request] = {
+    **ROUTES,
+    **{
+        name: _on_chain(build)
+        for name, build in {**consortium_routes.READS, **consortium_routes.WRITES}.items()
+    },
+}
+#: Each agreement route's endpoint, as the OpenAPI document names it.
+ENDPOINTS = {
+    "create": ("POST", "/v1/agreements"),
+    "bulk": ("POST", "/v1/agreements/bulk"),
+    "new-version": ("POST", "/v1/agreements/{agreement_id}/versions"),
+    "sign-draft": ("POST", "/v1/agreements/{agreement_id}/versions/{version}/signatures"),
+    "read": ("GET", "/v1/agreements/{agreement_id}"),
+    "read-version": ("GET", "/v1/agreements/{agreement_id}/versions/{version}"),
+    "proof": ("GET", "/v1/agreements/{agreement_id}/versions/{version}/proof"),
+    "erase": ("DELETE", "/v1/agreements/{agreement_id}/document-keys"),
+    **consortium_routes.ENDPOINTS,
+}
+#: What anyone may call, signed or not.
+PUBLIC = {("GET", "/health"), ("GET", "/v1/signing-domain"), ("POST", "/v1/proofs/verify")}
 WRITES = ("new-version", "sign-draft", "erase")
 READS = ("read", "read-version", "proof")
 CREATES = ("create", "bulk")
@@ -193,9 +248,11 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
     """(status, problem type or None for success) of ``caller`` on ``route``."""
     if caller in UNAUTHENTICATED:
         return 401, UNAUTHENTICATED[caller]
+    if route in consortium_routes.ENDPOINTS:
+        return consortium_routes.expected(caller)(route)
     if caller in ("broker-a", "broker-a-second-key"):
         return SUCCESS.get(route, 200), None
-    if caller == "broker-b":  # another member: creates its own, sees nothing of A's
+    if caller in ("broker-b", "operator"):  # another member: creates its own, sees none of A's
         return (SUCCESS[route], None) if route in CREATES else (404, "not-found")
     if caller == "member-without-roles":  # new versions, like agreements, need a broker
         return (403, "forbidden") if route in (*CREATES, "new-version") else (404, "not-found")
@@ -214,6 +271,7 @@ CALLERS = [
     "customer",
     "broker-a",
     "broker-a-second-key",
+    "operator",
 ]
 
 
@@ -232,6 +290,7 @@ def _auth(w: World, caller: str) -> httpx.Auth | None:
         "broker-a": c.broker_a,
         "broker-a-second-key": c.broker_a2,
         "replayed": c.auditor,
+        "operator": w.operator,
     }
     if caller == "anonymous":
         return None
@@ -245,10 +304,17 @@ def _auth(w: World, caller: str) -> httpx.Auth | None:
     return signing(keys[caller])
 
 
-@pytest.mark.parametrize("route", list(ROUTES))
+def test_every_endpoint_is_in_the_matrix(world: World) -> None:
+    paths = world.client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    endpoints = {(method.upper(), path) for path, ops in paths.items() for method in ops}
+    assert endpoints - PUBLIC == set(ENDPOINTS.values())
+    assert set(ENDPOINTS) == set(ALL_ROUTES)
+
+
+@pytest.mark.parametrize("route", list(ALL_ROUTES))
 @pytest.mark.parametrize("caller", CALLERS)
-def test_each_caller_on_each_agreement_route(world: World, caller: str, route: str) -> None:
-    method, path, body = ROUTES[route](world)
+def test_each_caller_on_each_route(world: World, caller: str, route: str) -> None:
+    method, path, body = ALL_ROUTES[route](world)
     request = world.client.build_request(method, path, json=body)
     auth = _auth(world, caller)
     if auth is not None:

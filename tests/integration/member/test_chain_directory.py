@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from ledger.chain.deployments import Deployments
 from ledger.chain.devnode import DevNode, free_port
 from ledger.chain.errors import NodeError
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.httpsig import default_keyid
 from ledger.member import customer_keyid, directory_for
 from ledger.member.chain_directory import REQUEST_SIGNING, ChainKeyDirectory
+from ledger.member.governance import Governance
 from ledger.settings import Settings
 from tests._fixtures.consortium import (
     DeployConsortium,
@@ -115,7 +117,10 @@ def test_the_service_directory_reads_the_recorded_consortium(
     broker.keys.register(REQUEST_SIGNING, broker.sm2.public_key())
     # the fixture records the deployments under tmp_path/deployments = data_dir/deployments
     settings = Settings(data_dir=tmp_path, members_file=None)
-    directory = directory_for(settings, client=broker.client)
+    governance = Governance(
+        client=broker.client, deployments=Deployments(directory=tmp_path / "deployments")
+    )
+    directory = directory_for(settings, governance=governance)
     entry = directory.lookup(default_keyid(broker.sm2.public_key()), _at(0))
     assert entry is not None and (entry.member_id, entry.roles) == (
         broker.address,
@@ -124,5 +129,6 @@ def test_the_service_directory_reads_the_recorded_consortium(
     customer = SM2PrivateKey.generate().public_key()
     assert directory.lookup(customer_keyid(customer), _at(0)) is not None
 
-    elsewhere = directory_for(Settings(data_dir=tmp_path / "none"), client=broker.client)
+    nowhere = Governance(client=broker.client, deployments=Deployments(directory=tmp_path / "none"))
+    elsewhere = directory_for(Settings(data_dir=tmp_path), governance=nowhere)
     assert elsewhere.lookup(default_keyid(broker.sm2.public_key()), _at(0)) is None

@@ -9,6 +9,7 @@ import pytest
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.httpsig import Caller, default_keyid
 from ledger.member import Action, Forbidden, NotVisible, check_agreement_access, check_create
+from ledger.member.access import check_consortium_read, check_operator
 
 CUSTOMER_KEY = SM2PrivateKey.generate().public_key()
 AGREEMENT = "agr_" + "0" * 32
@@ -87,3 +88,35 @@ def test_creating_needs_the_broker_role() -> None:
     for who in (caller("audit-firm", "auditor"), customer(), caller("member-c")):
         with pytest.raises(Forbidden, match=r"^creating agreements needs the broker role; '"):
             check_create(who)
+
+
+OPERATOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+def test_every_member_reads_the_consortium_and_no_customer() -> None:
+    for who in (
+        caller("member-a", "broker"),
+        caller("audit-firm", "auditor"),
+        caller("csrc", "regulator"),
+        caller("member-c"),  # a member without roles votes too
+    ):
+        check_consortium_read(who)
+    with pytest.raises(Forbidden, match=r"^the consortium's .* read by its members; 'cust-1' "):
+        check_consortium_read(customer())
+
+
+def test_only_the_member_whose_account_runs_the_service_governs_through_it() -> None:
+    check_operator(caller(OPERATOR, "broker"), operator=OPERATOR)
+    check_operator(caller(OPERATOR.lower()), operator=OPERATOR)  # addresses compare caseless
+    for who in (
+        caller("member-a", "broker"),
+        caller("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "broker"),
+        caller(OPERATOR.upper()[2:]),  # not an address: names compare exactly
+        customer(),
+    ):
+        with pytest.raises(
+            Forbidden,
+            match=rf"^this service sends governance transactions as member {OPERATOR}, its own"
+            r" chain account; '.*' \(key 'sm3:[0-9a-f]+', roles: .*\) is not that member: ",
+        ):
+            check_operator(who, operator=OPERATOR)
