@@ -14,11 +14,14 @@ import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger.chain.consortium import Thresholds
 from ledger.client import LedgerClient
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.httpsig import RegisteredKey, default_keyid
+from ledger.member import write_members_file as members_file
 from tests._fixtures.anvil import free_port
 from tests._fixtures.consortium import ANVIL_KEYS, Deployed, make_consortium
 from tests._fixtures.server import ServiceProcess
@@ -49,18 +52,19 @@ def write_members_file(path: Path, deployed: Deployed, customer: SM2PrivateKey) 
         for party, spec in zip(deployed.members, deployed.specs, strict=True)
     ]
     entries.append((CUSTOMER_ID, ("customer",), customer))
-    lines = []
-    for member, roles, key in entries:
-        shown = ", ".join(f'"{r}"' for r in roles)
-        lines += [
-            "[[keys]]",
-            f'member = "{member}"',
-            f"roles = [{shown}]",
-            f'public_key = "{key.public_key().to_raw().hex()}"',
-            "",
-        ]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return members_file(
+        path,
+        [
+            RegisteredKey(
+                keyid=default_keyid(key.public_key()),
+                member_id=member,
+                roles=frozenset(roles),
+                public_key=key.public_key(),
+                valid_from=datetime(1970, 1, 1, tzinfo=UTC),
+            )
+            for member, roles, key in entries
+        ],
+    )
 
 
 @contextmanager

@@ -60,7 +60,7 @@ class ServiceProcess:
             "LEDGER_API_PORT": str(self.port),
             **self.env,
         }
-        if not self.on_chain:
+        if not self.on_chain and "LEDGER_MEMBERS_FILE" not in self.env:
             members = self.consortium.members_file(self.data_dir / f"members-{self.port}.toml")
             env["LEDGER_MEMBERS_FILE"] = str(members)
         with self.log.open("ab") as log:
