@@ -1,6 +1,8 @@
 """``ledger verify PATH...``: check proof files offline; with ``--rpc`` also against the chain.
 
-One file: its verdict on one line (``valid (...)`` or ``invalid: <reason>``).
+One file: its verdict on one line (``valid (...)`` or ``invalid: <reason>``); a valid one
+ends with the key checks that ran: the registry entries of a ``ledger-proof/2`` file (checked
+offline, and on chain with ``--rpc``), or ``no key checks`` for older formats.
 
 Several files, or directories (every ``*.proof.json`` below them, recursively): the files are
 verified in parallel threads (the SM2/SM3 work runs in OpenSSL, outside the GIL), with a
@@ -55,7 +57,8 @@ def verify(
     paths: tuple[Path, ...], rpc_url: str | None, issuers: tuple[str, ...], jobs: int | None
 ) -> None:
     """Verify proof files (or directories of *.proof.json): signatures, digests, CID, Merkle
-    inclusion, anchor, transaction and seal."""
+    inclusion, anchor, transaction, seal, and (ledger-proof/2) the signing keys' registry
+    windows."""
     trusted = {_fingerprint(value) for value in issuers} if issuers else None
     if len(paths) == 1 and paths[0].is_file():
         _verify_one(paths[0], rpc_url=rpc_url, trusted=trusted)
@@ -96,7 +99,7 @@ def _verify_one(path: Path, *, rpc_url: str | None, trusted: Collection[bytes] |
         click.echo(f"invalid: {exc}")
         raise SystemExit(1) from None
     where = "confirmed on chain" if rpc_url else "offline"
-    click.echo(f"valid ({where}): {_describe(proof)}")
+    click.echo(f"valid ({where}): {_describe(proof)}; {_describe_keys(proof)}")
 
 
 def _describe(proof: VerifiedProof) -> str:
@@ -112,6 +115,20 @@ def _describe(proof: VerifiedProof) -> str:
             f" of {proof.tree_size})"
         )
     return f"{what} signed by {', '.join(proof.roles)}, {where}"
+
+
+def _describe_keys(proof: VerifiedProof) -> str:
+    """Which key checks ran: a file before ``ledger-proof/2`` names no registry entries, and
+    must not read as if its keys had been checked."""
+    claims = proof.keys
+    if claims is None:
+        return f"no key checks ({proof.format} names no registry entries)"
+    checked = ", ".join(
+        f"{key.who} {canonical.label('sm3', key.fingerprint)} of {key.member}"
+        f" valid at {canonical.timestamp(key.used_at)}"
+        for key in claims.entries
+    )
+    return f"keys in registry {claims.registry}: {checked}"
 
 
 # --- many files: parallel, confirmations shared, a summary
