@@ -28,6 +28,7 @@ from ledger._runtime import ISSUER_KEY_NAME
 from ledger.agreement import SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.client import ChainClient
+from ledger.chain.deployments import Deployments
 from ledger.chain.errors import NodeError
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -38,6 +39,7 @@ from ledger.httpsig import KeyDirectory, RequestVerifier
 from ledger.member import directory_for
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter
+from ledger.service._proof_keys import recorded_registry_keys
 from ledger.service._rows import Submission
 from ledger.service._service import EvidenceService
 from ledger.settings import Settings
@@ -229,6 +231,12 @@ def running_service(
                 ),
                 on_accepted=anchoring.notify,
                 directory=directory,
+                proof_keys=recorded_registry_keys(
+                    deployments=Deployments(directory=settings.deployments_dir),
+                    chain_id=domain.chain_id,
+                    ledger=ledger,
+                    issuer=issuer.public_key(),
+                ),
                 now=now,
             )
             committer.start()

@@ -72,7 +72,8 @@ def test_one_valid_file_keeps_its_one_line(proof_tree: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("valid (offline): agreement agr_")
     assert " version 1 signed by broker, customer, anchored on chain 31337 in block 7 " in lines[0]
-    assert lines[0].endswith(" of 200)") and "(batch keccak256:" in lines[0]
+    assert "(batch keccak256:" in lines[0]
+    assert lines[0].endswith(" of 200); no key checks (ledger-proof/1 names no registry entries)")
 
 
 def test_one_invalid_file(proof_tree: Path, tmp_path: Path) -> None:
@@ -124,7 +125,7 @@ def test_files_and_directories_together(proof_tree: Path, tmp_path: Path) -> Non
     assert done.exit_code == 1
     assert done.stdout.splitlines() == [
         f"{garbage}: unsupported proof format None (this verifier reads ledger-proof/0,"
-        " ledger-proof/1)",
+        " ledger-proof/1, ledger-proof/2)",
         "51 valid, 1 invalid, 0 could not be checked",  # 50 + the one file, counted once
     ]
 
