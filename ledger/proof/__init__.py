@@ -96,6 +96,7 @@ and no key check ran on them (``ledger verify`` says so).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
@@ -125,6 +126,7 @@ __all__ = [
     "build_batch_proof",
     "build_proof",
     "confirm_on_chain",
+    "confirmation_steps",
     "verify_proof",
 ]
 
@@ -140,10 +142,11 @@ _VERIFIERS: dict[str, _Verifier] = {
     FORMAT_V1: _v1.verify,
     FORMAT_V2: _v2.verify,
 }
+#: The confirmation of the anchor (a v2 file's is v1's; its keys are confirmed after it).
 _CONFIRMERS: dict[str, Callable[[VerifiedProof, ChainClient], None]] = {
     FORMAT_V0: _v0.confirm,
     FORMAT_V1: _v1.confirm,
-    FORMAT_V2: _v2.confirm,
+    FORMAT_V2: _v1.confirm,
 }
 
 #: ``ledger-proof/0``: write the file of one agreement anchored as one record.
@@ -202,10 +205,25 @@ def verify_proof(data: bytes, *, trusted_issuers: Collection[bytes] | None = Non
 
 
 def confirm_on_chain(proof: VerifiedProof, *, client: ChainClient) -> None:
-    """Check a verified proof (either format) against a chain node.
+    """Check a verified proof (any format) against a chain node.
 
     Raise :class:`ProofInvalid` if the chain disagrees. Node failures raise
     :class:`~ledger.chain.errors.NodeError` (not a verdict on the proof). The verdict depends
     only on :meth:`VerifiedProof.chain_claims` and the node.
     """
-    _CONFIRMERS[proof.format](proof, client)
+    for _, step in confirmation_steps(proof):
+        step(client)
+
+
+def confirmation_steps(proof: VerifiedProof) -> list[_keys.Step]:
+    """:func:`confirm_on_chain` as steps to run in order, each with the claims its verdict
+    depends on (with the node): the anchor's (:meth:`VerifiedProof.anchor_claims`), then for a
+    ``ledger-proof/2`` file the registry's and each key entry's. A verifier of many proofs runs
+    each distinct step once and reuses its verdict (one anchor step per batch, one registry step
+    per registry, one entry step per key and signing time)."""
+    steps: list[_keys.Step] = [
+        (("anchor", *proof.anchor_claims()), functools.partial(_CONFIRMERS[proof.format], proof))
+    ]
+    if proof.keys is not None:
+        steps += _keys.confirmation_steps(proof.keys, proof.contract)
+    return steps

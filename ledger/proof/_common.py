@@ -91,8 +91,12 @@ class VerifiedProof:
 
     def chain_claims(self) -> tuple[object, ...]:
         """Everything :func:`confirm_on_chain` reads from this proof: two proofs with equal
-        claims get the same verdict from the same node (so a verifier may confirm once per
-        batch and reuse the answer for every proof of it)."""
+        claims get the same verdict from the same node."""
+        return (*self.anchor_claims(), self.keys)
+
+    def anchor_claims(self) -> tuple[object, ...]:
+        """What the confirmation of the anchor reads: shared by every proof of one batch (so a
+        verifier may confirm it once per batch and reuse the answer for every proof of it)."""
         common = (
             self.format,
             self.chain_id,
@@ -104,7 +108,7 @@ class VerifiedProof:
             self.block_hash,
         )
         if self.batch_id is not None:  # a batch: root and size are what the chain stores
-            return (*common, self.root, self.tree_size, self.keys)
+            return (*common, self.root, self.tree_size)
         return (
             *common,
             self.document_sm3,

@@ -8,9 +8,10 @@ open-ended key, ``revoked_at`` for a key not revoked (as of sealing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import StrictStr
@@ -270,30 +271,42 @@ def _time(seconds: int | None) -> str:
 # --- on chain
 
 
-def confirm_keys(claims: KeyClaims, proof: c.VerifiedProof, client: ChainClient) -> None:
-    """Checks 18 to 20 (after the batch's own): the registry, its consortium, each entry now."""
+Step = tuple[tuple[object, ...], Callable[[ChainClient], None]]
+
+
+def confirmation_steps(claims: KeyClaims, contract: str) -> list[Step]:
+    """Checks 18 to 20 (after the batch's own) as independent steps, each with the claims its
+    verdict depends on: the registry and its link to the ledger ``contract`` once, then each
+    entry (with its signing time)."""
+    registry = ("registry", claims.chain_id, claims.registry, contract)
+    steps: list[Step] = [(registry, partial(_confirm_registry, claims.registry, contract))]
+    for key in claims.entries:
+        step = ("key", claims.chain_id, claims.registry, key)
+        steps.append((step, partial(_confirm_entry, claims.registry, key)))
+    return steps
+
+
+def _confirm_registry(address: str, contract: str, client: ChainClient) -> None:
     # 18. the registry is this build's KeyRegistry (a contract of the issuer's own making could
     #     answer anything)
-    if not holds_this_build(client, KEY_REGISTRY, claims.registry):
-        raise c.ProofInvalid(f"no {KEY_REGISTRY} of this build at {claims.registry}")
+    if not holds_this_build(client, KEY_REGISTRY, address):
+        raise c.ProofInvalid(f"no {KEY_REGISTRY} of this build at {address}")
     # 19. it is the registry of the consortium the EvidenceLedger asks before each write
-    registry = KeyRegistryContract(client=client, address=claims.registry)
-    ledger = EvidenceLedgerContract(client=client, address=proof.contract)
+    registry = KeyRegistryContract(client=client, address=address)
+    ledger = EvidenceLedgerContract(client=client, address=contract)
     if registry.consortium() != ledger.consortium():
         raise c.ProofInvalid(
-            f"the key registry {claims.registry} belongs to another consortium than the"
-            f" EvidenceLedger {proof.contract}"
+            f"the key registry {address} belongs to another consortium than the"
+            f" EvidenceLedger {contract}"
         )
-    # 20. each entry is on chain as the proof states it; its window may only have shrunk (a
-    #     rotation ends it, a revocation can be added), and still held the signing time
-    for key in claims.entries:
-        _confirm_entry(registry, key)
 
 
-def _confirm_entry(registry: KeyRegistryContract, key: ClaimedKey) -> None:
+def _confirm_entry(address: str, key: ClaimedKey, client: ChainClient) -> None:
+    # 20. the entry is on chain as the proof states it; its window may only have shrunk (a
+    #     rotation ends it, a revocation can be added), and still holds the signing time
     shown = canonical.label("keccak256", key.key_id)
     try:
-        found = registry.key(key.key_id)
+        found = KeyRegistryContract(client=client, address=address).key(key.key_id)
     except StateConflict as exc:
         raise c.ProofInvalid(f"the {key.who} {shown} is not in the registry: {exc}") from exc
     except InvalidKeyEntry as exc:

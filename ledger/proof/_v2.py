@@ -1,7 +1,7 @@
 """``ledger-proof/2``: a ``ledger-proof/1`` body plus ``keys``, the KeyRegistry entries of the
 issuer's sealing key and (when registered) of the broker's signing key, under the seal domain
 ``ledger/proof-seal/2``. Everything but ``keys`` is checked exactly as in v1 (:mod:`._v1`);
-``keys`` by :mod:`._keys`.
+``keys`` by :mod:`._keys` (offline, and on chain after v1's confirmation).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from collections.abc import Collection
 from dataclasses import replace
 from typing import Any, Literal
 
-from ledger.chain.client import ChainClient
 from ledger.proof import _common as c
 from ledger.proof import _keys, _v1
 
@@ -37,10 +36,3 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
     )
     claims = _keys.check_keys(proof.keys, proof=verified, signatures=proof.signatures)
     return replace(verified, keys=claims)
-
-
-def confirm(proof: c.VerifiedProof, client: ChainClient) -> None:
-    """v1's on-chain checks (10 to 13 there, 14 to 17 here), then the keys' (18 to 20)."""
-    assert proof.keys is not None  # a v2 proof always has them
-    _v1.confirm(proof, client)
-    _keys.confirm_keys(proof.keys, proof, client)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -262,3 +263,33 @@ def _file(directory: Path, data: bytes) -> Path:
     path = directory / "revoked.proof.json"
     path.write_bytes(data)
     return path
+
+
+def test_a_directory_of_v2_proofs_confirms_each_claim_once(
+    setting: Setting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proofs of one batch sealed at three times: the anchor and the registry once, the seal
+    entry once per sealing time, the broker's entry once (one signing time)."""
+    import ledger.cli.verify as verify_cli
+
+    batch, signed = setting.anchored()
+    for index, sealed in enumerate((signed + 60, signed + 60, signed + 61, signed + 62)):
+        (tmp_path / f"p{index}.proof.json").write_bytes(setting.proof(batch, sealed))
+    ran: list[str] = []
+    real = verify_cli.confirmation_steps
+
+    def counting(proof: VerifiedProof) -> list[Any]:
+        def counted(kind: str, step: Any) -> Any:
+            return lambda client: (ran.append(kind), step(client))
+
+        return [(key, counted(str(key[0]), step)) for key, step in real(proof)]
+
+    monkeypatch.setattr(verify_cli, "confirmation_steps", counting)
+    result = CliRunner().invoke(
+        cli, ["verify", "--rpc", setting.member.client.rpc_url, "--jobs", "4", str(tmp_path)]
+    )
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "4 valid, 0 invalid, 0 could not be checked\n",
+    )
+    assert sorted(ran) == ["anchor", "key", "key", "key", "key", "registry"]
