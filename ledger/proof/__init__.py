@@ -82,14 +82,19 @@ is the registry's ``keyIdOf(chain, registry, member, purpose, fingerprint)``; (1
 is of the seal's key, for ``proof-sealing``, of the member that sent the anchoring transaction,
 and its window ``[not_before, min(not_after, revoked_at))`` holds ``sealed_at``; (13) the broker
 entry, when present, is of the broker signature's key, for ``request-signing``, and its window
-holds the broker's ``signed_at``. :func:`confirm_on_chain` does v1's confirmation, then (18) the
-registry holds this build's KeyRegistry code, (19) its consortium is the one the EvidenceLedger
-asks before each write, (20) each entry is on chain with the same member, purpose, fingerprint,
-``not_before`` and ``registered_at``; its end no later than stated (a rotation ends a key early),
-a revocation stated is the one on chain; and the window on chain *now* still holds the signing
-time: a revocation effective after it leaves the proof valid, one effective at or before it
-makes the proof invalid (the issue's rule: a signature made before a revocation stays valid).
+holds the broker's ``signed_at``. Offline, ``registered_at`` and the broker's ``member`` are
+bound by the seal (and the key ID) only, as the block is in v1. :func:`confirm_on_chain` does
+v1's confirmation (its 10 to 13, here 14 to 17), then (18) the registry holds this build's
+KeyRegistry code (so a KeyRegistry of a later build must be added here for old proofs to keep
+confirming), (19) its consortium is the one the EvidenceLedger asks before each write, (20) each
+entry is on chain with the same member, purpose, fingerprint, ``not_before`` and
+``registered_at``; its end no later than stated (a rotation ends a key early), a revocation
+stated is the one on chain; and the window on chain *now* still holds the signing time: a
+revocation effective after it leaves the proof valid, one effective at or before it makes the
+proof invalid (the issue's rule: a signature made before a revocation stays valid).
 
+The service writes v2 where its sealing key is registered and v1 where it is not (it never
+writes a ``keys`` part it could not read from the chain): :mod:`ledger.service._proof_keys`.
 :attr:`VerifiedProof.keys` is None for v0 and v1: those files claim nothing about their keys,
 and no key check ran on them (``ledger verify`` says so).
 """

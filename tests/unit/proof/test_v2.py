@@ -166,6 +166,10 @@ def test_windows_with_ends_and_revocations_after_the_signing(
     claims = verify_proof(batch.proof(1, parties.issuer, keys=later)).keys
     assert claims is not None
     assert (claims.entries[0].not_after, claims.entries[0].revoked_at) == (SEALED + 1,) * 2
+    # the window includes its start: a key registered from the very second it sealed
+    starting = with_seal(keys, not_before=SEALED, registered_at=SEALED)
+    claims = verify_proof(batch.proof(1, parties.issuer, keys=starting)).keys
+    assert claims is not None and claims.entries[0].not_before == SEALED
 
 
 def test_the_chain_claims_include_the_keys(
