@@ -16,10 +16,24 @@ from ledger.proof import VerifiedProof, confirm_on_chain, verify_proof
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 
 
+class CheckedKey(BaseModel):
+    """A registry entry of a ``ledger-proof/2`` file that was checked: its window held the
+    signing time (offline; on chain too when ``confirmed_on_chain``)."""
+
+    signer: str
+    key_id: str
+    member: str
+    purpose: str
+    fingerprint: str
+    signed_at: str
+
+
 class ProofVerdict(BaseModel):
-    """Public model of a verified proof."""
+    """Public model of a verified proof. ``checked_keys`` is empty for formats before
+    ``ledger-proof/2``: they name no registry entries, and no key check ran."""
 
     valid: bool
+    format: str
     confirmed_on_chain: bool
     agreement_id: str
     document_digest: str
@@ -30,6 +44,7 @@ class ProofVerdict(BaseModel):
     anchor_id: str
     block_number: int
     issuer_key_fingerprint: str
+    checked_keys: list[CheckedKey]
 
 
 @router.post(
@@ -47,7 +62,7 @@ class ProofVerdict(BaseModel):
     openapi_extra={
         "requestBody": {
             "required": True,
-            "description": "A ledger-proof/0 or ledger-proof/1 file",
+            "description": "A ledger-proof/0, ledger-proof/1 or ledger-proof/2 file",
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
     },
@@ -63,6 +78,7 @@ async def verify(
     proof = await off_loop(_verify, body, chain)
     return ProofVerdict(
         valid=True,
+        format=proof.format,
         confirmed_on_chain=chain is not None,
         agreement_id=proof.agreement_id,
         document_digest=canonical.label("sm3", proof.document_sm3),
@@ -73,6 +89,17 @@ async def verify(
         anchor_id=canonical.label("keccak256", proof.anchor_id),
         block_number=proof.block_number,
         issuer_key_fingerprint=canonical.label("sm3", proof.issuer_fingerprint),
+        checked_keys=[
+            CheckedKey(
+                signer=key.signer,
+                key_id=canonical.label("keccak256", key.key_id),
+                member=key.member,
+                purpose=key.purpose,
+                fingerprint=canonical.label("sm3", key.fingerprint),
+                signed_at=canonical.timestamp(key.used_at),
+            )
+            for key in (proof.keys.entries if proof.keys is not None else ())
+        ],
     )
 
 

@@ -77,13 +77,24 @@ class KeyEntry:
     @property
     def ends_at(self) -> int | None:
         """When the key stops being valid: its window's end or its revocation, the earlier."""
-        ends = [t for t in (self.not_after, self.revoked_at) if t is not None]
-        return min(ends) if ends else None
+        return window_end(self.not_after, self.revoked_at)
 
     def valid_at(self, at: int) -> bool:
         """The registry's rule, offline: ``not_before <= at < ends_at``."""
-        ends = self.ends_at
-        return self.not_before <= at and (ends is None or at < ends)
+        return in_window(self.not_before, self.ends_at, at)
+
+
+def window_end(not_after: int | None, revoked_at: int | None) -> int | None:
+    """When a key stops being valid: its window's end or its revocation, the earlier (None:
+    never)."""
+    ends = [t for t in (not_after, revoked_at) if t is not None]
+    return min(ends) if ends else None
+
+
+def in_window(not_before: int, ends: int | None, at: float) -> bool:
+    """The registry's rule (``_validAt``), the one home of it off chain: a key signs validly at
+    ``at`` (UNIX seconds) when ``not_before <= at < ends``."""
+    return not_before <= at and (ends is None or at < ends)
 
 
 @dataclass(frozen=True)
@@ -180,6 +191,23 @@ class KeyRegistryContract(ContractBinding):
 
     def key(self, key_id: bytes) -> KeyEntry:
         return _entry(self._call(self._contract.functions.getKey(key_id)))
+
+    def entry_of(self, member: str, purpose: str, fingerprint: bytes) -> KeyEntry | None:
+        """The entry of ``member``'s key with ``fingerprint`` for ``purpose`` (one call: the key
+        ID is computed here), whatever its window; None if the registry has no such entry."""
+        key_id = key_id_of(
+            chain_id=self.client.chain_id,
+            contract=self.address,
+            member=member,
+            purpose=purpose,
+            fingerprint=fingerprint,
+        )
+        try:
+            return self.key(key_id)
+        except StateConflict as exc:
+            if exc.error == "KeyRegistry__UnknownKey":
+                return None
+            raise
 
     def key_ids_of(self, member: str, purpose: str) -> list[bytes]:
         fn = self._contract.functions.keyIdsOf(to_checksum_address(member), purpose_id(purpose))

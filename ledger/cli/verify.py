@@ -1,12 +1,16 @@
 """``ledger verify PATH...``: check proof files offline; with ``--rpc`` also against the chain.
 
-One file: its verdict on one line (``valid (...)`` or ``invalid: <reason>``).
+One file: its verdict on one line (``valid (...)`` or ``invalid: <reason>``); a valid one
+ends with the key checks that ran: the registry entries of a ``ledger-proof/2`` file (checked
+offline, and on chain with ``--rpc``), or ``no key checks`` for older formats.
 
 Several files, or directories (every ``*.proof.json`` below them, recursively): the files are
 verified in parallel threads (the SM2/SM3 work runs in OpenSSL, outside the GIL), with a
 progress bar on stderr when it is a terminal. With ``--rpc`` each distinct on-chain claim (one
-per batch, or per ``ledger-proof/0`` anchor) is confirmed once and the verdict reused for every
-proof that makes it, so a directory of thousands of proofs of one batch costs a few RPC calls.
+per batch, or per ``ledger-proof/0`` anchor; one per registry and per key entry and signing time
+of ``ledger-proof/2`` files) is confirmed once and the verdict reused for every proof that makes
+it, so a directory of thousands of proofs of one batch costs a few RPC calls (and one per
+distinct key entry and signing time).
 Then one ``path: reason`` line per file that is not valid, and the summary
 ``N valid, M invalid, K could not be checked``.
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +34,13 @@ from ledger import canonical
 from ledger.agreement import VersionKind
 from ledger.chain.client import ChainClient
 from ledger.errors import LedgerError, one_line
-from ledger.proof import ProofInvalid, VerifiedProof, confirm_on_chain, verify_proof
+from ledger.proof import (
+    ProofInvalid,
+    VerifiedProof,
+    confirm_on_chain,
+    confirmation_steps,
+    verify_proof,
+)
 
 PROOF_GLOB = "*.proof.json"
 
@@ -55,7 +65,8 @@ def verify(
     paths: tuple[Path, ...], rpc_url: str | None, issuers: tuple[str, ...], jobs: int | None
 ) -> None:
     """Verify proof files (or directories of *.proof.json): signatures, digests, CID, Merkle
-    inclusion, anchor, transaction and seal."""
+    inclusion, anchor, transaction, seal, and (ledger-proof/2) the signing keys' registry
+    windows."""
     trusted = {_fingerprint(value) for value in issuers} if issuers else None
     if len(paths) == 1 and paths[0].is_file():
         _verify_one(paths[0], rpc_url=rpc_url, trusted=trusted)
@@ -96,7 +107,7 @@ def _verify_one(path: Path, *, rpc_url: str | None, trusted: Collection[bytes] |
         click.echo(f"invalid: {exc}")
         raise SystemExit(1) from None
     where = "confirmed on chain" if rpc_url else "offline"
-    click.echo(f"valid ({where}): {_describe(proof)}")
+    click.echo(f"valid ({where}): {_describe(proof)}; {_describe_keys(proof)}")
 
 
 def _describe(proof: VerifiedProof) -> str:
@@ -112,6 +123,20 @@ def _describe(proof: VerifiedProof) -> str:
             f" of {proof.tree_size})"
         )
     return f"{what} signed by {', '.join(proof.roles)}, {where}"
+
+
+def _describe_keys(proof: VerifiedProof) -> str:
+    """Which key checks ran: a file before ``ledger-proof/2`` names no registry entries, and
+    must not read as if its keys had been checked."""
+    claims = proof.keys
+    if claims is None:
+        return f"no key checks ({proof.format} names no registry entries)"
+    checked = ", ".join(
+        f"{key.who} {canonical.label('sm3', key.fingerprint)} of {key.member}"
+        f" valid at {canonical.timestamp(key.used_at)}"
+        for key in claims.entries
+    )
+    return f"keys in registry {claims.registry}: {checked}"
 
 
 # --- many files: parallel, confirmations shared, a summary
@@ -137,9 +162,10 @@ def _proof_files(paths: Iterable[Path]) -> list[Path]:
 
 
 class _Confirmations:
-    """:func:`confirm_on_chain` once per distinct :meth:`VerifiedProof.chain_claims`; threads
-    asking about the same claims meanwhile wait for that one answer (a verdict or a node error).
-    One read-only client per thread."""
+    """Each distinct step of :func:`confirmation_steps` once (the anchor once per batch, a
+    registry once, a key entry once per signing time); threads asking about the same step
+    meanwhile wait for that one answer (a verdict or a node error). One read-only client per
+    thread."""
 
     def __init__(self, rpc_url: str) -> None:
         self._rpc_url = rpc_url
@@ -148,7 +174,10 @@ class _Confirmations:
         self._answers: dict[tuple[object, ...], Future[None]] = {}
 
     def confirm(self, proof: VerifiedProof) -> None:
-        key = proof.chain_claims()
+        for key, step in confirmation_steps(proof):
+            self._once(key, step)
+
+    def _once(self, key: tuple[object, ...], step: Callable[[ChainClient], None]) -> None:
         with self._lock:
             answer = self._answers.get(key)
             asking = answer is None
@@ -156,7 +185,7 @@ class _Confirmations:
                 answer = self._answers[key] = Future()
         if asking:
             try:
-                confirm_on_chain(proof, client=self._client())
+                step(self._client())
             except BaseException as exc:
                 answer.set_exception(exc)
             else:

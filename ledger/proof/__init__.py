@@ -51,50 +51,144 @@ by the writer to the contract on the chain, and calls ``anchorBatch(root, size)`
 :func:`confirm_on_chain` adds: the node's chain ID, the contract exists, the batch stored under
 the batch ID has this root, size, writer and block, the transaction succeeded in that block, and
 the block is on the node's canonical chain.
+
+``ledger-proof/2`` (:func:`build_batch_proof` given ``keys``): a v1 body, seal domain
+``ledger/proof-seal/2``, plus the KeyRegistry entries of the keys that signed, as the issuer read
+them when it sealed (times in UNIX seconds as the registry holds them; ``not_after`` absent for
+an open-ended key, ``revoked_at`` absent for a key not revoked then)::
+
+    {"format": "ledger-proof/2", ... v1's agreement, signatures, inclusion, anchor ...,
+     "keys": {"registry": {"chain_id", "contract"},
+              "sealed_at": "2026-01-31T12:05:00Z",
+              "seal": {"key_id": "keccak256:..", "member": "0x..", "purpose": "proof-sealing",
+                       "fingerprint": "sm3:..", "not_before", "not_after"?, "revoked_at"?,
+                       "registered_at"},
+              "broker"?: {... the same, "purpose": "request-signing"}},
+     "seal": {...}}
+
+A new format rather than an optional part of v1: v1's closed schema stays what it was (a v1
+reader refuses a v2 file instead of ignoring claims it cannot check), and a file says by its
+format alone whether it claims anything about its keys. Proofs are sealed when they are asked
+for, not when the batch is anchored (a proof asked for after a rotation is sealed with the new
+key), so the seal's signing time is ``sealed_at``, which the issuer states and the seal covers;
+offline it is only bounded below (by ``accepted_at``): like every signing time in these files
+(the parties' ``signed_at``) it is the signer's word, and a key revoked as compromised can lie
+about it within its window. The broker's entry is present when the broker signed with a key the
+registry holds for it (the key it signs its requests with, purpose ``request-signing``).
+
+Offline checks of v2: v1's (1) to (9), with v2's schema and seal domain; then (10) the registry
+is on the anchor's chain and ``sealed_at`` is not before ``accepted_at``; (11) each entry's key ID
+is the registry's ``keyIdOf(chain, registry, member, purpose, fingerprint)``; (12) the seal entry
+is of the seal's key, for ``proof-sealing``, of the member that sent the anchoring transaction,
+and its window ``[not_before, min(not_after, revoked_at))`` holds ``sealed_at``; (13) the broker
+entry, when present, is of the broker signature's key, for ``request-signing``, and its window
+holds the broker's ``signed_at``. Offline, ``registered_at`` and the broker's ``member`` are
+bound by the seal (and the key ID) only, as the block is in v1. :func:`confirm_on_chain` does
+v1's confirmation (its 10 to 13, here 14 to 17), then (18) the registry holds this build's
+KeyRegistry code (so a KeyRegistry of a later build must be added here for old proofs to keep
+confirming), (19) its consortium is the one the EvidenceLedger asks before each write, (20) each
+entry is on chain with the same member, purpose, fingerprint, ``not_before`` and
+``registered_at``; its end no later than stated (a rotation ends a key early), a revocation
+stated is the one on chain; and the window on chain *now* still holds the signing time: a
+revocation effective after it leaves the proof valid, one effective at or before it makes the
+proof invalid (the issue's rule: a signature made before a revocation stays valid).
+
+The service writes v2 where its sealing key is registered and v1 where it is not (it never
+writes a ``keys`` part it could not read from the chain): :mod:`ledger.service._proof_keys`.
+:attr:`VerifiedProof.keys` is None for v0 and v1: those files claim nothing about their keys,
+and no key check ran on them (``ledger verify`` says so).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import functools
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from ledger.agreement import LeafEntry
 from ledger.chain.client import ChainClient
-from ledger.proof import _common, _v0, _v1
+from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey
+from ledger.proof import _common, _keys, _v0, _v1, _v2
 from ledger.proof._common import ProofInvalid, VerifiedProof
+from ledger.proof._keys import ClaimedKey, KeyClaims, ProofKeys
 from ledger.proof._v0 import AnchorEvidence
 from ledger.proof._v1 import BatchAnchor, BatchInclusion
+from ledger.signature import Signature
 
 __all__ = [
     "FORMATS",
     "FORMAT_V0",
     "FORMAT_V1",
+    "FORMAT_V2",
     "AnchorEvidence",
     "BatchAnchor",
     "BatchInclusion",
+    "ClaimedKey",
+    "KeyClaims",
     "ProofInvalid",
+    "ProofKeys",
     "VerifiedProof",
     "build_batch_proof",
     "build_proof",
     "confirm_on_chain",
+    "confirmation_steps",
     "verify_proof",
 ]
 
 FORMAT_V0 = _v0.FORMAT
 FORMAT_V1 = _v1.FORMAT
+FORMAT_V2 = _v2.FORMAT
 #: The formats this verifier reads.
-FORMATS = (FORMAT_V0, FORMAT_V1)
+FORMATS = (FORMAT_V0, FORMAT_V1, FORMAT_V2)
 
 _Verifier = Callable[..., VerifiedProof]
-_VERIFIERS: dict[str, _Verifier] = {FORMAT_V0: _v0.verify, FORMAT_V1: _v1.verify}
+_VERIFIERS: dict[str, _Verifier] = {
+    FORMAT_V0: _v0.verify,
+    FORMAT_V1: _v1.verify,
+    FORMAT_V2: _v2.verify,
+}
+#: The confirmation of the anchor (a v2 file's is v1's; its keys are confirmed after it).
 _CONFIRMERS: dict[str, Callable[[VerifiedProof, ChainClient], None]] = {
     FORMAT_V0: _v0.confirm,
     FORMAT_V1: _v1.confirm,
+    FORMAT_V2: _v1.confirm,
 }
 
 #: ``ledger-proof/0``: write the file of one agreement anchored as one record.
 build_proof = _v0.build
-#: ``ledger-proof/1``: write the file of one agreement version anchored in a Merkle batch.
-build_batch_proof = _v1.build
+
+
+def build_batch_proof(
+    *,
+    entry: LeafEntry,
+    signatures: Sequence[Signature],
+    inclusion: BatchInclusion,
+    anchor: BatchAnchor,
+    issuer_key: SM2PrivateKey,
+    keys: ProofKeys | None = None,
+    content: bytes | None = None,
+    car: bytes | None = None,
+    distid: bytes = DEFAULT_DISTID,
+) -> bytes:
+    """Write the file of one agreement version anchored in a Merkle batch: ``ledger-proof/2``
+    with ``keys`` (the registry entries of the keys that signed), else ``ledger-proof/1``;
+    :class:`ProofInvalid` if it would not verify. ``signatures`` in any order; ``content`` the
+    document (None: redacted), ``car`` the CARv1 of the stored ciphertext."""
+    fmt = _v1 if keys is None else _v2
+    body = _v1.build_body(
+        fmt.FORMAT,
+        entry=entry,
+        signatures=signatures,
+        inclusion=inclusion,
+        anchor=anchor,
+        content=content,
+        car=car,
+    )
+    if keys is not None:
+        body["keys"] = _keys.keys_json(keys)
+    return _common.seal_and_check(
+        body, domain=fmt.SEAL_DOMAIN, issuer_key=issuer_key, distid=distid, verify=fmt.verify
+    )
 
 
 def verify_proof(data: bytes, *, trusted_issuers: Collection[bytes] | None = None) -> VerifiedProof:
@@ -116,10 +210,25 @@ def verify_proof(data: bytes, *, trusted_issuers: Collection[bytes] | None = Non
 
 
 def confirm_on_chain(proof: VerifiedProof, *, client: ChainClient) -> None:
-    """Check a verified proof (either format) against a chain node.
+    """Check a verified proof (any format) against a chain node.
 
     Raise :class:`ProofInvalid` if the chain disagrees. Node failures raise
     :class:`~ledger.chain.errors.NodeError` (not a verdict on the proof). The verdict depends
     only on :meth:`VerifiedProof.chain_claims` and the node.
     """
-    _CONFIRMERS[proof.format](proof, client)
+    for _, step in confirmation_steps(proof):
+        step(client)
+
+
+def confirmation_steps(proof: VerifiedProof) -> list[_keys.Step]:
+    """:func:`confirm_on_chain` as steps to run in order, each with the claims its verdict
+    depends on (with the node): the anchor's (:meth:`VerifiedProof.anchor_claims`), then for a
+    ``ledger-proof/2`` file the registry's and each key entry's. A verifier of many proofs runs
+    each distinct step once and reuses its verdict (one anchor step per batch, one registry step
+    per registry, one entry step per key and signing time)."""
+    steps: list[_keys.Step] = [
+        (("anchor", *proof.anchor_claims()), functools.partial(_CONFIRMERS[proof.format], proof))
+    ]
+    if proof.keys is not None:
+        steps += _keys.confirmation_steps(proof.keys, proof.contract)
+    return steps

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from eth_utils.address import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
@@ -27,6 +27,9 @@ from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from ledger.crypto.sm3 import sm3
 from ledger.errors import LedgerError
 from ledger.signature import ALGORITHM, Signature
+
+if TYPE_CHECKING:
+    from ledger.proof._keys import KeyClaims
 
 
 class ProofInvalid(LedgerError):
@@ -82,11 +85,18 @@ class VerifiedProof:
     tree_size: int | None
     root: bytes | None
     leaf_hash: bytes | None
+    #: The registry entries of the keys that signed (``ledger-proof/2``; None before: such a
+    #: proof claims nothing about its keys, and no key check ran).
+    keys: KeyClaims | None = None
 
     def chain_claims(self) -> tuple[object, ...]:
         """Everything :func:`confirm_on_chain` reads from this proof: two proofs with equal
-        claims get the same verdict from the same node (so a verifier may confirm once per
-        batch and reuse the answer for every proof of it)."""
+        claims get the same verdict from the same node."""
+        return (*self.anchor_claims(), self.keys)
+
+    def anchor_claims(self) -> tuple[object, ...]:
+        """What the confirmation of the anchor reads: shared by every proof of one batch (so a
+        verifier may confirm it once per batch and reuse the answer for every proof of it)."""
         common = (
             self.format,
             self.chain_id,
@@ -116,7 +126,9 @@ Address = Annotated[StrictStr, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Hex = Annotated[StrictStr, Field(pattern=r"^0x(?:[0-9a-f]{2})+$")]
 PublicKey = Annotated[StrictStr, Field(pattern=r"^0x04[0-9a-f]{128}$")]
 Base64 = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
-Count = Annotated[StrictInt, Field(ge=0, le=2**53 - 1)]
+#: The largest integer of a proof file (RFC 8785: exact in an IEEE 754 double).
+MAX_COUNT = 2**53 - 1
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
 ChainId = Annotated[StrictInt, Field(ge=1, le=2**53 - 1)]
 CidText = Annotated[StrictStr, Field(pattern=r"^b[a-z2-7]{1,127}$")]
 DistId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")]

@@ -24,7 +24,6 @@ from ledger.chain.client import ChainClient
 from ledger.chain.errors import TransactionFailed
 from ledger.chain.evidence import EvidenceLedgerContract, batch_calldata, batch_id_of
 from ledger.chain.transaction import decode_signed_transaction
-from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey
 from ledger.merkle import InclusionProofInvalid, verify_inclusion
 from ledger.proof import _common as c
 from ledger.signature import Signature, in_role_order, signature_set_digest
@@ -116,27 +115,24 @@ class BatchAnchor:
     block_hash: bytes
 
 
-def build(
+def build_body(
+    format_name: str,
     *,
     entry: LeafEntry,
     signatures: Sequence[Signature],
     inclusion: BatchInclusion,
     anchor: BatchAnchor,
-    issuer_key: SM2PrivateKey,
-    content: bytes | None = None,
-    car: bytes | None = None,
-    distid: bytes = DEFAULT_DISTID,
-) -> bytes:
-    """Write the ``ledger-proof/1`` bytes of one anchored agreement version, and check them: a
-    proof that would not verify is :class:`ProofInvalid` here, with the failed check.
-
-    ``signatures`` may come in any order (they are written in role order); ``content`` is the
-    document (omit it for a redacted proof), ``car`` the CARv1 of the stored ciphertext
+    content: bytes | None,
+    car: bytes | None,
+) -> dict[str, Any]:
+    """The unsealed body of a batch proof (v1; v2 before its ``keys``). ``signatures`` may come
+    in any order (they are written in role order); ``content`` is the document (None for a
+    redacted proof), ``car`` the CARv1 of the stored ciphertext
     (:func:`ledger.store.car.car_bytes`)."""
     with c.reasons():
         writer = decode_signed_transaction(anchor.raw_transaction).sender
-    body: dict[str, Any] = {
-        "format": FORMAT,
+    return {
+        "format": format_name,
         "agreement": {
             "id": entry.agreement_id,
             "version": entry.agreement_version,
@@ -180,9 +176,6 @@ def build(
             ),
         },
     }
-    return c.seal_and_check(
-        body, domain=SEAL_DOMAIN, issuer_key=issuer_key, distid=distid, verify=verify
-    )
 
 
 def _stored_json(cid: str, car: bytes | None) -> dict[str, Any]:
@@ -199,8 +192,23 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
     """Check a parsed ``ledger-proof/1`` file offline (numbered checks below)."""
     # 1. the value (canonical JSON, checked by the caller) is exactly the v1 schema; optional
     #    parts are absent, never null (one spelling per content)
-    _no_nulls(raw)
+    no_nulls(raw)
     proof = c.parse(_ProofFile, raw)
+    return check_body(
+        raw, proof, format_name=FORMAT, seal_domain=SEAL_DOMAIN, trusted_issuers=trusted_issuers
+    )
+
+
+def check_body(
+    raw: dict[str, Any],
+    proof: Any,
+    *,
+    format_name: str,
+    seal_domain: bytes,
+    trusted_issuers: Collection[bytes] | None,
+) -> c.VerifiedProof:
+    """Checks 2 to 9 of a batch proof (v1, and v2 before its keys): ``proof`` is the parsed
+    file (its ``agreement``, ``signatures``, ``inclusion``, ``anchor`` and ``seal`` parts)."""
     agreement, inclusion, anchor = proof.agreement, proof.inclusion, proof.anchor
     domain = SigningDomain(chain_id=anchor.chain_id, contract=c.checksummed(anchor.contract))
     accepted_at = canonical.parse_timestamp(agreement.accepted_at)
@@ -289,10 +297,10 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
     )
 
     # 9. the issuer's seal covers the whole body
-    issuer = c.check_seal(raw, proof.seal, domain=SEAL_DOMAIN, trusted_issuers=trusted_issuers)
+    issuer = c.check_seal(raw, proof.seal, domain=seal_domain, trusted_issuers=trusted_issuers)
 
     return c.VerifiedProof(
-        format=FORMAT,
+        format=format_name,
         agreement_id=agreement.id,
         agreement_version=agreement.version,
         kind=agreement.kind,
@@ -318,15 +326,15 @@ def verify(raw: dict[str, Any], *, trusted_issuers: Collection[bytes] | None) ->
     )
 
 
-def _no_nulls(value: Any, where: str = "") -> None:
+def no_nulls(value: Any, where: str = "") -> None:
     if value is None:
         raise c.ProofInvalid(f"malformed proof at {where or 'top level'}: null is not allowed")
     if isinstance(value, dict):
         for key, item in value.items():
-            _no_nulls(item, f"{where}.{key}" if where else str(key))
+            no_nulls(item, f"{where}.{key}" if where else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _no_nulls(item, f"{where}.{index}")
+            no_nulls(item, f"{where}.{index}")
 
 
 def _check_car(car: bytes, cid: str) -> None:

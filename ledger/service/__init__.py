@@ -40,6 +40,7 @@ from ledger.member import directory_for
 from ledger.member.governance import Governance
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter
+from ledger.service._proof_keys import recorded_registry_keys
 from ledger.service._rows import Submission
 from ledger.service._service import EvidenceService
 from ledger.settings import Settings
@@ -236,6 +237,12 @@ def running_service(
                 ),
                 on_accepted=anchoring.notify,
                 directory=directory,
+                proof_keys=recorded_registry_keys(
+                    deployments=Deployments(directory=settings.deployments_dir),
+                    chain_id=domain.chain_id,
+                    ledger=ledger,
+                    issuer=issuer.public_key(),
+                ),
                 now=now,
             )
             committer.start()

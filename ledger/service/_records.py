@@ -21,9 +21,11 @@ from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Database
 from ledger.httpsig import Caller
 from ledger.member import Action
+from ledger.proof import ProofInvalid
 from ledger.service._authorize import Authorization
+from ledger.service._proof_keys import RegistryKeys
 from ledger.service._rows import database_errors, proof_file
-from ledger.service.errors import NotAnchoredYet
+from ledger.service.errors import NotAnchoredYet, ProofRefused
 from ledger.store import StoreBackend
 from ledger.store.car import car_bytes
 
@@ -40,8 +42,10 @@ class VersionRecords:
         distid: bytes,
         authorization: Authorization,
         now: Callable[[], datetime],
+        proof_keys: RegistryKeys | None = None,
     ) -> None:
         self._authorize = authorization
+        self._proof_keys = proof_keys
         self._db = database
         self._store = store
         self._issuer = issuer_key
@@ -89,14 +93,25 @@ class VersionRecords:
         include_car: bool = True,
         caller: Caller | None = None,
     ) -> bytes:
-        """The ``ledger-proof/1`` file of an anchored version (sealed by this service)."""
+        """The proof file of an anchored version, sealed by this service now: ``ledger-proof/2``
+        with the registry entries of its keys (:mod:`ledger.service._proof_keys`), or
+        ``ledger-proof/1`` where the service's sealing key is not registered.
+        :class:`ProofRefused` if a key the registry holds was not valid when it signed."""
         record = self.get_version(agreement_id, version, caller=caller)
         if record.status is not VersionStatus.ANCHORED:
             raise NotAnchoredYet(f"{agreement_id} v{version} is {record.status}, not anchored yet")
         with database_errors():
             inclusion = self._db.inclusion(agreement_id, version)
         car = car_bytes(self._store, record.document_cid) if include_car else None
-        return proof_file(record, inclusion, car=car, issuer_key=self._issuer, distid=self._distid)
+        keys = None
+        if self._proof_keys is not None:
+            keys = self._proof_keys.for_proof(record, sealed_at=self._now())
+        try:
+            return proof_file(
+                record, inclusion, car=car, keys=keys, issuer_key=self._issuer, distid=self._distid
+            )
+        except ProofInvalid as exc:  # the stored version is checked when it is accepted: keys
+            raise ProofRefused(f"{agreement_id} v{version}: {exc}") from exc
 
     def erase_document(
         self,

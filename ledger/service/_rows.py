@@ -24,7 +24,7 @@ from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from ledger.db import Conflict, NotFound
 from ledger.db.errors import DatabaseError
 from ledger.db.records import Inclusion, NewSignature, NewVersion
-from ledger.proof import BatchAnchor, BatchInclusion, build_batch_proof
+from ledger.proof import BatchAnchor, BatchInclusion, ProofKeys, build_batch_proof
 from ledger.service.errors import AgreementConflict, AgreementNotFound, ServiceUnavailable
 from ledger.signature import Signature, in_role_order, signature_set_digest
 
@@ -137,8 +137,10 @@ def proof_file(
     car: bytes | None,
     issuer_key: SM2PrivateKey,
     distid: bytes,
+    keys: ProofKeys | None = None,
 ) -> bytes:
-    """The ``ledger-proof/1`` file of an anchored version, sealed with ``issuer_key``."""
+    """The proof file of an anchored version, sealed with ``issuer_key``: ``ledger-proof/2``
+    with ``keys``, else ``ledger-proof/1``."""
     signatures = [signature_of(s) for s in record.signatures]
     assert record.accepted_at is not None
     return build_batch_proof(
@@ -157,6 +159,7 @@ def proof_file(
             block_hash=inclusion.block_hash,
         ),
         car=car,
+        keys=keys,
         issuer_key=issuer_key,
         distid=distid,
     )

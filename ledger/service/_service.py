@@ -30,6 +30,7 @@ from ledger.service._acceptance import Acceptance
 from ledger.service._authorize import Authorization
 from ledger.service._committer import GroupCommitter
 from ledger.service._drafts import Drafts
+from ledger.service._proof_keys import RegistryKeys
 from ledger.service._rows import (
     Submission,
     database_errors,
@@ -82,6 +83,7 @@ class EvidenceService(Drafts):
         signing_window: SigningWindow | None = None,
         on_accepted: Callable[[int], None] = lambda n: None,
         directory: KeyDirectory | None = None,
+        proof_keys: RegistryKeys | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``key_wrapper`` wraps document keys for readers (a fresh one if not given): it keeps
@@ -90,7 +92,8 @@ class EvidenceService(Drafts):
         :class:`~ledger.agreement.SigningWindow`: 24 h back, 5 min ahead).
         ``on_accepted(n)`` is told when the last signature accepts a version step by step (the
         committer tells the anchoring loop of submitted ones). ``directory``: whose registered
-        keys sign (None: no broker key is known to be a member's)."""
+        keys sign (None: no broker key is known to be a member's). ``proof_keys``: where the
+        registry entries of proof files come from (None: proofs are ``ledger-proof/1``)."""
         window = signing_window if signing_window is not None else SigningWindow()
         super().__init__(
             database=database,
@@ -101,6 +104,7 @@ class EvidenceService(Drafts):
                 directory=directory, nonces=database, domain=domain, window=window, now=now
             ),
             now=now,
+            proof_keys=proof_keys,
         )
         self._acceptance = Acceptance(
             store=store,

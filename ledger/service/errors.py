@@ -25,6 +25,11 @@ class NotAnchoredYet(ServiceError):
     """The version is accepted but its batch is not anchored yet: no proof to hand out."""
 
 
+class ProofRefused(AgreementConflict):
+    """The version's proof cannot be issued: a key the registry holds for it was not valid when
+    it signed (revoked or ended before), so the registry rejects that signature."""
+
+
 class ServiceUnavailable(ServiceError):
     """The service is stopping or its database failed: nothing was acknowledged."""
 

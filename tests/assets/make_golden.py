@@ -9,10 +9,16 @@ and nonce are random) from the same keys and inputs; commit them only for a new 
 make a failing golden test pass.
 
 Keys: tests/assets/keys/*.key.pem, test-only SM2 keys (made on the first run, then reused).
+
+Names given on the command line write only those files (a new format's, leaving the committed
+ones as they are):
+
+    .venv/bin/python -m tests.assets.make_golden proof-v2.json
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +28,10 @@ from ledger._keywrap import KeyWrapper
 from ledger.agreement import Document, LeafEntry, SigningPayload, SigningPayloadV0
 from ledger.crypto import keystore, sm4
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.proof import ProofKeys
 from ledger.signature import in_role_order, sign
 from ledger.store import car_of, cid_of
+from tests._fixtures.proof_keys import DEV_ACCOUNT, OFFLINE_REGISTRY, entry
 from tests._fixtures.proofs import (
     OFFLINE_DOMAIN,
     Parties,
@@ -54,6 +62,18 @@ V0_AGREEMENT_ID = "agr_00112233445566778899aabbccddeeff"
 V0_CONTENT = b"SECURITIES ACCOUNT AGREEMENT (ledger-proof/0 golden file)\n"
 V0_CIPHERTEXT_KEY = bytes.fromhex("ffeeddccbbaa99887766554433221100")
 V0_SIGNED_AT = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+
+V2_AGREEMENT_ID = "agr_2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b"
+V2_CONTENT = b"SECURITIES ACCOUNT AGREEMENT (ledger-proof/2 golden file)\n"
+V2_SIGNED_AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # customer; broker one second later
+V2_SEALED_AT = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
+#: The registry entries' times (UNIX seconds): keys registered on 2026-11-01; the seal key's
+#: window ends on 2027-11-01 and it is revoked effective 2026-11-23 (after the sealing); the
+#: broker's key is open-ended.
+V2_REGISTERED_AT = 1_793_491_200
+V2_SEAL_NOT_AFTER = 1_825_027_200
+V2_SEAL_REVOKED_AT = 1_795_392_000
+V2_BROKER_MEMBER = "0xB0B0b0B0B0B0B0b0B0B0B0b0b0b0b0B0b0b0B0B0"
 
 KEYSTORE_PASSWORD = b"golden keystore password"
 #: scrypt cost of the golden keystore: low, so that the one-byte test opens it ~4,000 times fast.
@@ -93,6 +113,38 @@ def _v1(parties: Parties) -> tuple[SignedVersion, bytes, bytes]:
     with_car = batch.proof(1, parties.issuer)
     redacted = batch.proof(1, parties.issuer, include_content=False, include_car=False)
     return ours, with_car, redacted
+
+
+def _v2(parties: Parties) -> bytes:
+    """A ledger-proof/2 file (content, CAR, both registry entries), leaf 0 of a batch of 2."""
+    signed = sign_version(
+        parties,
+        agreement_id=V2_AGREEMENT_ID,
+        content=V2_CONTENT,
+        signed_at=V2_SIGNED_AT,
+        roles=("customer", "broker"),
+    )
+    keys = ProofKeys(
+        chain_id=OFFLINE_DOMAIN.chain_id,
+        registry=OFFLINE_REGISTRY,
+        sealed_at=V2_SEALED_AT,
+        seal=entry(
+            parties.issuer.public_key(),
+            member=DEV_ACCOUNT,
+            not_before=V2_REGISTERED_AT,
+            not_after=V2_SEAL_NOT_AFTER,
+            revoked_at=V2_SEAL_REVOKED_AT,
+            registered_at=V2_REGISTERED_AT,
+        ),
+        broker=entry(
+            parties.keys["broker"].public_key(),
+            member=V2_BROKER_MEMBER,
+            purpose="request-signing",
+            not_before=V2_REGISTERED_AT,
+            registered_at=V2_REGISTERED_AT,
+        ),
+    )
+    return anchor_offline([signed], extra_leaves=1).proof(0, parties.issuer, keys=keys)
 
 
 def _v0(parties: Parties) -> tuple[bytes, bytes]:
@@ -154,7 +206,10 @@ def main() -> None:
         ),
     }
     files["proof-v0.json"], files["payload-v0.json"] = _v0(parties)
-    for name, data in sorted(files.items()):
+    files["proof-v2.json"] = _v2(parties)
+    chosen = sys.argv[1:] or sorted(files)
+    for name in chosen:
+        data = files[name]
         (ASSETS / name).write_bytes(data)
         print(f"{name}: {len(data)} bytes")
     print("signature_set_digest of leaf-v1:", version.entry.signature_set_digest.hex())

@@ -86,7 +86,9 @@ def test_verify_unreadable_node_exits_2(tmp_path: Path, demo_proof: bytes) -> No
 
 def test_valid_proof_verifies(demo_proof: bytes) -> None:
     summary = verify_proof(demo_proof)
-    assert summary.format == "ledger-proof/1"
+    assert summary.format == "ledger-proof/2"  # the dev consortium registers the issuer key
+    assert summary.keys is not None
+    assert [(k.signer, k.purpose) for k in summary.keys.entries] == [("seal", "proof-sealing")]
     assert summary.roles == ("broker", "customer")  # role order
     assert summary.chain_id == 31337
     assert summary.tree_size == 1 and summary.agreement_version == 1

@@ -41,7 +41,7 @@ from ledger.proof import FORMAT_V0, FORMAT_V1, ProofInvalid, VerifiedProof, veri
 from ledger.store import verify_car
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-PROOFS = ("proof-v0.json", "proof-v1-car.json", "proof-v1-redacted.json")
+PROOFS = ("proof-v0.json", "proof-v1-car.json", "proof-v1-redacted.json", "proof-v2.json")
 
 # --- the fixed inputs the golden files were made from (stated here independently)
 
@@ -218,7 +218,7 @@ def test_ledger_verify_reads_the_committed_proofs() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "3 valid, 0 invalid, 0 could not be checked"
+    assert done.stdout.splitlines()[-1] == "4 valid, 0 invalid, 0 could not be checked"
 
 
 def test_ledger_verify_refuses_a_changed_committed_proof(tmp_path: Path) -> None:

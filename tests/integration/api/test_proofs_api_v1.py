@@ -1,7 +1,9 @@
-"""``POST /v1/proofs/verify`` with ``ledger-proof/1`` files (batch anchored on a real anvil)."""
+"""``POST /v1/proofs/verify`` with ``ledger-proof/1`` files (batch anchored on a real anvil), and
+the committed ``ledger-proof/2`` golden file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,29 @@ def test_a_v1_proof_verifies_offline(batch: AnchoredBatch, proof_parties: Partie
     assert body["block_number"] == batch.anchor.block_number
     fingerprint = proof_parties.issuer.public_key().fingerprint().hex()
     assert body["issuer_key_fingerprint"] == f"sm3:{fingerprint}"
+    assert (body["format"], body["checked_keys"]) == ("ledger-proof/1", [])  # none claimed
+
+
+def test_a_v2_proof_lists_the_keys_it_checked() -> None:
+    data = (Path(__file__).resolve().parents[2] / "assets" / "proof-v2.json").read_bytes()
+    reply = _client(None).post("/v1/proofs/verify", content=data)
+    assert reply.status_code == 200, reply.text
+    keys = json.loads(data)["keys"]
+    assert reply.json()["format"] == "ledger-proof/2"
+    assert reply.json()["checked_keys"] == [
+        {
+            "signer": signer,
+            "key_id": keys[signer]["key_id"],
+            "member": keys[signer]["member"],
+            "purpose": keys[signer]["purpose"],
+            "fingerprint": keys[signer]["fingerprint"],
+            "signed_at": signed_at,
+        }
+        for signer, signed_at in (
+            ("seal", "2026-11-22T11:00:00Z"),
+            ("broker", "2026-11-22T10:00:01Z"),
+        )
+    ]
 
 
 def test_a_v1_proof_is_confirmed_on_chain(

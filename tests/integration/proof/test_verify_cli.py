@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,8 @@ def test_one_valid_file_keeps_its_one_line(proof_tree: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("valid (offline): agreement agr_")
     assert " version 1 signed by broker, customer, anchored on chain 31337 in block 7 " in lines[0]
-    assert lines[0].endswith(" of 200)") and "(batch keccak256:" in lines[0]
+    assert "(batch keccak256:" in lines[0]
+    assert lines[0].endswith(" of 200); no key checks (ledger-proof/1 names no registry entries)")
 
 
 def test_one_invalid_file(proof_tree: Path, tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ def test_files_and_directories_together(proof_tree: Path, tmp_path: Path) -> Non
     assert done.exit_code == 1
     assert done.stdout.splitlines() == [
         f"{garbage}: unsupported proof format None (this verifier reads ledger-proof/0,"
-        " ledger-proof/1)",
+        " ledger-proof/1, ledger-proof/2)",
         "51 valid, 1 invalid, 0 could not be checked",  # 50 + the one file, counted once
     ]
 
@@ -189,19 +191,26 @@ def test_rpc_over_a_directory_confirms_once_per_batch(
 ) -> None:
     import ledger.cli.verify as verify_cli
 
-    confirmed: list[bytes | None] = []
-    real = verify_cli.confirm_on_chain
+    confirmed: list[tuple[object, ...]] = []
+    real = verify_cli.confirmation_steps
 
-    def counting(proof: VerifiedProof, **kwargs: object) -> None:
-        confirmed.append(proof.batch_id)
-        real(proof, **kwargs)  # type: ignore[arg-type]
+    def counting(proof: VerifiedProof) -> list[tuple[tuple[object, ...], Callable[..., None]]]:
+        def counted(key: tuple[object, ...], step: Callable[..., None]) -> Callable[..., None]:
+            def run(client: object) -> None:
+                confirmed.append(key)
+                step(client)
 
-    monkeypatch.setattr(verify_cli, "confirm_on_chain", counting)
+            return run
+
+        return [(key, counted(key, step)) for key, step in real(proof)]
+
+    monkeypatch.setattr(verify_cli, "confirmation_steps", counting)
     directory, _ = chain_proofs
     done = _ledger("verify", "--rpc", anvil_url, "--jobs", "8", str(directory))
     assert done.exit_code == 0, done.output
     assert done.stdout.splitlines() == ["65 valid, 0 invalid, 0 could not be checked"]
-    assert len(confirmed) == len(set(confirmed)) == 2
+    assert len(confirmed) == len(set(confirmed)) == 2  # one step per batch (v1: the anchor)
+    assert {key[0] for key in confirmed} == {"anchor"}
 
 
 def test_rpc_refusals_are_invalid_files(
