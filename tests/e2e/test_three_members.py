@@ -4,8 +4,10 @@ service learns who calls it from the chain (no members file).
 
 * A cannot read B's agreements (and B not A's): 404, exactly as for an agreement that does
   not exist; a customer reads what it signed, with its own unregistered key, and nothing else;
-* A rotates its request-signing key: the old key is refused from then on, the new one is
-  accepted, and the proof A issued before keeps verifying, against the chain too;
+* A registers its service's sealing key (its proofs then carry the registry entry,
+  ``ledger-proof/2``) and rotates it and its request-signing key: the old request key is
+  refused from then on, the new one is accepted, the old sealing key seals nothing more, and
+  the proof A issued before keeps verifying, against the chain too;
 * C is voted out: its key is refused by every service (its own included) and its service can
   no longer anchor what it had acknowledged (the EvidenceLedger refuses C's account).
 """
@@ -20,12 +22,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ledger import canonical
 from ledger.agreement import Document, new_agreement_id
 from ledger.chain.client import ChainClient
 from ledger.chain.deployments import Deployments, deploy
 from ledger.chain.devnode import DevNode, free_port
 from ledger.client import SigningAuth
-from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from ledger.httpsig import RequestSigner
 from ledger.member import customer_keyid
 from ledger.member.chain_directory import REQUEST_SIGNING
@@ -34,6 +37,7 @@ from tests._fixtures.consortium import ANVIL_KEYS, Deployed, Party, carry, make_
 from tests._fixtures.members import signing
 from tests._fixtures.server import ServiceProcess, submission
 
+PROOF_SEALING = "proof-sealing"
 DOC = Document(b"Securities account agreement between a customer and one member.\n" * 8)
 #: How stale a service's view of the chain's keys may be (the setting; short for the test).
 REFRESH_S = 0.3
@@ -138,19 +142,32 @@ def test_members_see_only_their_own_and_rotation_keeps_proofs(
     stranger = SM2PrivateKey.generate()
     _refused(_as_customer(stranger, a, f"/v1/agreements/{mine}"), 404, "not-found")
 
+    # A registers its service's sealing key: its proofs then carry the registry entry (v2)
+    unregistered = _as(member_a.sm2, a, f"/v1/agreements/{mine}/versions/1/proof")
+    assert unregistered.status_code == 200, unregistered.text
+    assert unregistered.json()["format"] == "ledger-proof/1"
+    seal_key = SM2PublicKey.from_raw(canonical.unhex0x(unregistered.json()["seal"]["public_key"]))
+    sealing = member_a.keys.register(PROOF_SEALING, seal_key)
     proof = _as(member_a.sm2, a, f"/v1/agreements/{mine}/versions/1/proof")
     assert proof.status_code == 200, proof.text
+    assert proof.json()["format"] == "ledger-proof/2"
+    claims = verify_proof(proof.content).keys
+    assert claims is not None and [e.key_id for e in claims.entries] == [sealing.key_id]
 
-    # A rotates its request-signing key on chain
+    # A rotates its request-signing key and its sealing key on chain, a second after the seal
+    # (a rotation ends the old key at its block's second: a seal in that very second is refused)
+    time.sleep(1.1)
     old = member_a.keys.key_ids_of(member_a.address, REQUEST_SIGNING)[0]
     new_key = SM2PrivateKey.generate()
     member_a.keys.rotate(old, new_key.public_key())
+    member_a.keys.rotate(sealing.key_id, SM2PrivateKey.generate().public_key())
     _after_refresh()
     _refused(_as(member_a.sm2, a, f"/v1/agreements/{mine}"), 401, "key-not-valid")
-    again = _as(new_key, a, f"/v1/agreements/{mine}/versions/1/proof")
-    assert again.status_code == 200, again.text
-    assert verify_proof(again.content).agreement_id == mine
-    verified = verify_proof(proof.content)  # the proof issued before the rotation
+    assert _as(new_key, a, f"/v1/agreements/{mine}").status_code == 200
+    # the service still holds the old sealing key, which no longer seals from the rotation on
+    refused = _as(new_key, a, f"/v1/agreements/{mine}/versions/1/proof")
+    _refused(refused, 409, "conflict")
+    verified = verify_proof(proof.content)  # the proof sealed before the rotation
     assert verified.agreement_id == mine
     confirm_on_chain(verified, client=ChainClient(rpc_url=member_a.client.rpc_url))
 
