@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from eth_utils.address import to_checksum_address
 
@@ -21,6 +23,9 @@ from ledger.store import StoreBackend, open_store
 #: The keystore name of the service's own SM2 key: it seals proofs, and on the dev chain it is
 #: the dev consortium member's key.
 ISSUER_KEY_NAME = "ledger-service"
+#: How the keystore names the sealing keys a member adds by rotation (``ledger consortium keys
+#: rotate-sealing``): ``proof-sealing-<UTC time>``, in the order they were made.
+SEALING_KEY_PREFIX = "proof-sealing-"
 
 
 def dev_node(settings: Settings) -> DevNode:
@@ -102,6 +107,47 @@ def content_store(settings: Settings, *, deferred_sync: bool = False) -> StoreBa
 
 def keystore(settings: Settings) -> Keystore:
     return Keystore(directory=settings.keys_dir)
+
+
+class SealingKeys:
+    """The keys the service may seal proofs with: the issuer key and every key named
+    ``proof-sealing-*`` in its keystore, newest first. Which one seals is the registry's word
+    (:mod:`ledger.service._proof_keys`); a key added to the keystore while the service runs is
+    found by :meth:`refresh`. Thread-safe; each key is decrypted once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._store = keystore(settings)
+        self._password = settings.keystore_password.get_secret_value().encode("utf-8")
+        self._lock = threading.Lock()
+        self._loaded: dict[str, SM2PrivateKey] = {}
+        self.refresh()
+
+    def candidates(self) -> list[SM2PrivateKey]:
+        with self._lock:
+            return list(self._loaded.values())
+
+    def refresh(self) -> bool:
+        """Load the keystore's sealing keys not loaded yet; whether there were any."""
+        with self._lock:
+            stored = self._store.names()
+            added = sorted((n for n in stored if n.startswith(SEALING_KEY_PREFIX)), reverse=True)
+            wanted = [*added, ISSUER_KEY_NAME]
+            new = [name for name in wanted if name not in self._loaded]
+            for name in new:
+                self._loaded[name] = (
+                    self._store.load(name, self._password)
+                    if name in stored
+                    else self._store.create(name, self._password)
+                )
+            self._loaded = {name: self._loaded[name] for name in wanted}
+            return bool(new)
+
+
+def new_sealing_key(settings: Settings, *, now: datetime) -> tuple[str, SM2PrivateKey]:
+    """A fresh sealing key in the service keystore (``proof-sealing-<now>``): its name and key."""
+    name = SEALING_KEY_PREFIX + now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    password = settings.keystore_password.get_secret_value().encode("utf-8")
+    return name, keystore(settings).create(name, password)
 
 
 def service_key(settings: Settings, name: str) -> SM2PrivateKey:

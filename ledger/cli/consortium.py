@@ -24,6 +24,7 @@ from ledger.chain.deployments import Deployments, deploy_consortium
 from ledger.chain.keys import PURPOSES
 from ledger.cli.besu import besu_config, sync_permissions
 from ledger.crypto.sm2 import SM2PublicKey
+from ledger.errors import ConfigurationError
 from ledger.member.governance import (
     Admit,
     Change,
@@ -335,6 +336,35 @@ def rotate(
     with _governance() as governance:
         done = governance.rotate_key(old_key_id, public, not_before=not_before, not_after=not_after)
         click.echo("0x" + done.key.key_id.hex())
+
+
+@keys.command("rotate-sealing")
+@click.option("--not-before", type=TIME, default=0, help="Switch-over time (default: now).")
+def rotate_sealing(not_before: int) -> None:
+    """Give this member's service a new proof-sealing key: made in the service keystore
+    (`proof-sealing-<time>`) and rotated in on chain for its sealing key valid now. The running
+    service seals with it from the switch-over on; proofs sealed before keep verifying."""
+    settings = Settings()
+    sealing = _runtime.SealingKeys(settings)
+    with _governance() as governance:
+        _, registry = governance.contracts()
+        ours = {key.public_key().fingerprint() for key in sealing.candidates()}
+        current = registry.valid_keys_at(
+            governance.account, "proof-sealing", governance.chain_time()
+        )
+        old = next((entry for entry in current if entry.fingerprint in ours), None)
+        if old is None:
+            raise ConfigurationError(
+                "none of this service's sealing keys is valid on chain now: register one with"
+                " `ledger consortium keys register proof-sealing --key-file ...`"
+            )
+        name, key = _runtime.new_sealing_key(settings, now=datetime.now(UTC))
+        try:
+            done = governance.rotate_key(old.key_id, key.public_key(), not_before=not_before)
+        except BaseException:
+            _runtime.keystore(settings).remove(name)  # nothing was rotated: no stray key
+            raise
+        click.echo(f"{name} 0x{done.key.key_id.hex()} (replaces 0x{old.key_id.hex()})")
 
 
 @keys.command("revoke")

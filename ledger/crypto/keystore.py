@@ -261,6 +261,14 @@ class Keystore:
             raise
         self._fsync_directory()
 
+    def remove(self, name: str) -> None:
+        """Delete key ``name`` (a key just made whose use failed: nothing signed with it)."""
+        try:
+            self._path(name).unlink()
+        except FileNotFoundError:
+            raise KeystoreError(f"no key named {name!r} in {self.directory}") from None
+        self._fsync_directory()
+
     def _fsync_directory(self) -> None:
         with contextlib.suppress(OSError):
             dir_fd = os.open(self.directory, os.O_RDONLY)

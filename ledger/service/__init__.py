@@ -241,7 +241,7 @@ def running_service(
                     deployments=Deployments(directory=settings.deployments_dir),
                     chain_id=domain.chain_id,
                     ledger=ledger,
-                    issuer=issuer.public_key(),
+                    sealing=_runtime.SealingKeys(settings),
                 ),
                 now=now,
             )

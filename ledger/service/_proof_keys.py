@@ -18,6 +18,7 @@ as it is, so the proof is refused by its own checks: the registry rejects that s
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from eth_utils.address import is_address, to_checksum_address
 
@@ -26,13 +27,36 @@ from ledger.chain.deployments import Deployments
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.chain.keys import CONTRACT_NAME as KEY_REGISTRY
 from ledger.chain.keys import KeyEntry, KeyRegistryContract
-from ledger.crypto.sm2 import SM2PublicKey
+from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from ledger.proof import ProofKeys
 from ledger.service.errors import ServiceUnavailable
 
 BROKER = "broker"
 PROOF_SEALING = "proof-sealing"
 REQUEST_SIGNING = "request-signing"
+
+
+class SealingKeySet(Protocol):
+    """The service's sealing keys, newest first (:class:`ledger._runtime.SealingKeys`)."""
+
+    def candidates(self) -> list[SM2PrivateKey]: ...
+
+    def refresh(self) -> bool:
+        """Look for keys added since; whether there were any."""
+        ...
+
+
+class FixedSealingKeys:
+    """A :class:`SealingKeySet` of given keys that never grows (tools, tests)."""
+
+    def __init__(self, *keys: SM2PrivateKey) -> None:
+        self._keys = list(keys)
+
+    def candidates(self) -> list[SM2PrivateKey]:
+        return list(self._keys)
+
+    def refresh(self) -> bool:
+        return False
 
 
 class RegistryKeys:
@@ -47,29 +71,53 @@ class RegistryKeys:
         registry: KeyRegistryContract,
         ledger: EvidenceLedgerContract,
         member: str,
-        issuer: SM2PublicKey,
+        sealing: SealingKeySet,
     ) -> None:
         self._registry = registry
         self._ledger = ledger
         self._member = to_checksum_address(member)
-        self._issuer = issuer.fingerprint()
+        self._sealing = sealing
         self._linked = False
 
-    def for_proof(self, record: AgreementVersion, *, sealed_at: datetime) -> ProofKeys | None:
-        """The ``keys`` of the proof of ``record`` sealed at ``sealed_at``; None if the issuer
-        key is not registered for proof sealing (the proof is then ``ledger-proof/1``).
-        :class:`~ledger.chain.errors.NodeError` if the chain cannot be read."""
+    def for_proof(
+        self, record: AgreementVersion, *, sealed_at: datetime
+    ) -> tuple[SM2PrivateKey, ProofKeys] | None:
+        """The key that seals the proof of ``record`` at ``sealed_at`` and the proof's ``keys``;
+        None if none of the service's sealing keys is registered for proof sealing (the proof
+        is then ``ledger-proof/1``, sealed by the issuer key). The key is the one whose entry is
+        valid at ``sealed_at`` (after a rotation, the new key, looked for in the keystore if it
+        was added while the service ran); if none is, a registered one, whose proof is then
+        refused by its own checks. :class:`~ledger.chain.errors.NodeError` if the chain cannot
+        be read."""
         self._check_link()
-        seal = self._registry.entry_of(self._member, PROOF_SEALING, self._issuer)
-        if seal is None:
+        at = int(sealed_at.timestamp())
+        chosen = self._choose(at)
+        if (chosen is None or not chosen[1].valid_at(at)) and self._sealing.refresh():
+            chosen = self._choose(at)
+        if chosen is None:
             return None
-        return ProofKeys(
+        key, seal = chosen
+        keys = ProofKeys(
             chain_id=self._registry.client.chain_id,
             registry=self._registry.address,
             sealed_at=sealed_at,
             seal=seal,
             broker=self._broker(record),
         )
+        return key, keys
+
+    def _choose(self, at: int) -> tuple[SM2PrivateKey, KeyEntry] | None:
+        """The first sealing key with an entry valid at ``at``, else the first registered."""
+        registered = None
+        for key in self._sealing.candidates():
+            entry = self._registry.entry_of(
+                self._member, PROOF_SEALING, key.public_key().fingerprint()
+            )
+            if entry is not None and entry.valid_at(at):
+                return key, entry
+            if entry is not None and registered is None:
+                registered = key, entry
+        return registered
 
     def _broker(self, record: AgreementVersion) -> KeyEntry | None:
         public_key = record.signer_key(BROKER)
@@ -99,7 +147,11 @@ class RegistryKeys:
 
 
 def recorded_registry_keys(
-    *, deployments: Deployments, chain_id: int, ledger: EvidenceLedgerContract, issuer: SM2PublicKey
+    *,
+    deployments: Deployments,
+    chain_id: int,
+    ledger: EvidenceLedgerContract,
+    sealing: SealingKeySet,
 ) -> RegistryKeys | None:
     """:class:`RegistryKeys` over the KeyRegistry recorded for ``chain_id`` (asks no node), the
     service's member being the account ``ledger`` anchors with; None if no registry is recorded
@@ -111,5 +163,5 @@ def recorded_registry_keys(
         registry=KeyRegistryContract(client=ledger.client, address=recorded.address),
         ledger=ledger,
         member=ledger.client.address,
-        issuer=issuer,
+        sealing=sealing,
     )

@@ -103,12 +103,14 @@ class VersionRecords:
         with database_errors():
             inclusion = self._db.inclusion(agreement_id, version)
         car = car_bytes(self._store, record.document_cid) if include_car else None
-        keys = None
+        sealer, keys = self._issuer, None
         if self._proof_keys is not None:
-            keys = self._proof_keys.for_proof(record, sealed_at=self._now())
+            sealing = self._proof_keys.for_proof(record, sealed_at=self._now())
+            if sealing is not None:
+                sealer, keys = sealing
         try:
             return proof_file(
-                record, inclusion, car=car, keys=keys, issuer_key=self._issuer, distid=self._distid
+                record, inclusion, car=car, keys=keys, issuer_key=sealer, distid=self._distid
             )
         except ProofInvalid as exc:  # the stored version is checked when it is accepted: keys
             raise ProofRefused(f"{agreement_id} v{version}: {exc}") from exc

@@ -5,16 +5,20 @@ service learns who calls it from the chain (no members file).
 * A cannot read B's agreements (and B not A's): 404, exactly as for an agreement that does
   not exist; a customer reads what it signed, with its own unregistered key, and nothing else;
 * A registers its service's sealing key (its proofs then carry the registry entry,
-  ``ledger-proof/2``) and rotates it and its request-signing key: the old request key is
-  refused from then on, the new one is accepted, the old sealing key seals nothing more, and
-  the proof A issued before keeps verifying, against the chain too;
+  ``ledger-proof/2``), then rotates its request-signing key and, with ``ledger consortium keys
+  rotate-sealing``, its service's sealing key: the old request key is refused from then on, the
+  new one is accepted, the running service seals with the new sealing key, and the proof it
+  sealed before keeps verifying, against the chain too;
 * C is voted out: its key is refused by every service (its own included) and its service can
   no longer anchor what it had acknowledged (the EvidenceLedger refuses C's account).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,22 +158,44 @@ def test_members_see_only_their_own_and_rotation_keeps_proofs(
     claims = verify_proof(proof.content).keys
     assert claims is not None and [e.key_id for e in claims.entries] == [sealing.key_id]
 
-    # A rotates its request-signing key and its sealing key on chain, a second after the seal
-    # (a rotation ends the old key at its block's second: a seal in that very second is refused)
+    # A rotates its request-signing key, and its service's sealing key with the CLI (a new key
+    # in the service's keystore, rotated in on chain), a second after the seal: a rotation ends
+    # the old key at its block's second, and a seal in that very second would be refused
     time.sleep(1.1)
     old = member_a.keys.key_ids_of(member_a.address, REQUEST_SIGNING)[0]
     new_key = SM2PrivateKey.generate()
     member_a.keys.rotate(old, new_key.public_key())
-    member_a.keys.rotate(sealing.key_id, SM2PrivateKey.generate().public_key())
+    rotated = _ledger_cli(a, "consortium", "keys", "rotate-sealing")
+    assert rotated.returncode == 0, rotated.stderr
+    name, new_sealing, *replaced = rotated.stdout.split()
+    assert name.startswith("proof-sealing-"), rotated.stdout
+    assert replaced == ["(replaces", f"0x{sealing.key_id.hex()})"]
     _after_refresh()
     _refused(_as(member_a.sm2, a, f"/v1/agreements/{mine}"), 401, "key-not-valid")
     assert _as(new_key, a, f"/v1/agreements/{mine}").status_code == 200
-    # the service still holds the old sealing key, which no longer seals from the rotation on
-    refused = _as(new_key, a, f"/v1/agreements/{mine}/versions/1/proof")
-    _refused(refused, 409, "conflict")
-    verified = verify_proof(proof.content)  # the proof sealed before the rotation
-    assert verified.agreement_id == mine
-    confirm_on_chain(verified, client=ChainClient(rpc_url=member_a.client.rpc_url))
+
+    # the running service seals with the new key from the rotation on
+    resealed = _as(new_key, a, f"/v1/agreements/{mine}/versions/1/proof")
+    assert resealed.status_code == 200, resealed.text
+    assert resealed.json()["seal"]["public_key"] != unregistered.json()["seal"]["public_key"]
+    chain = ChainClient(rpc_url=member_a.client.rpc_url)
+    for file, key_id in ((proof, sealing.key_id.hex()), (resealed, new_sealing[2:])):
+        verified = verify_proof(file.content)  # sealed before and after the rotation
+        assert verified.keys is not None and verified.keys.entries[0].key_id.hex() == key_id
+        confirm_on_chain(verified, client=chain)
+
+
+def _ledger_cli(service: ServiceProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ledger ARGS`` as the member that runs ``service`` (its data dir, chain and account)."""
+    env = {**os.environ, "LEDGER_DATA_DIR": str(service.data_dir), **service.env}
+    return subprocess.run(
+        [sys.executable, "-m", "ledger", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_a_member_voted_out_can_no_longer_call_or_anchor(

@@ -235,3 +235,21 @@ def test_deploy_script_drives_the_same_path(setup: dict[str, object]) -> None:
     assert done.returncode == 0, done.stderr
     assert re.match(r"Consortium 0x[0-9a-fA-F]{40} \(chain 31337\)\nKeyRegistry 0x", done.stdout)
     assert "Alpha Securities" in _ok(_run(setup, "status"))
+
+
+def test_rotate_sealing_needs_a_sealing_key_valid_now_and_leaves_no_key_behind(
+    setup: dict[str, object],
+) -> None:
+    _ok(_run(setup, "init", "--config", str(setup["config"])))
+    keys_dir = Path(str(setup["data"])) / "keys"
+    before = sorted(p.name for p in keys_dir.glob("*.json")) if keys_dir.is_dir() else []
+    result = _run(setup, "keys", "rotate-sealing")
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: none of this service's sealing keys is valid on chain now: register one with"
+        " `ledger consortium keys register proof-sealing --key-file ...`\n"
+    )
+    # the service's own key is made on first use, and no new sealing key was kept
+    after = sorted(p.name for p in keys_dir.glob("*.json"))
+    assert [n for n in after if n.startswith("proof-sealing-")] == []
+    assert set(before) <= set(after) <= {*before, "ledger-service.json"}

@@ -22,7 +22,11 @@ from ledger.chain.keys import KeyRegistryContract
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.proof import FORMAT_V2, confirm_on_chain, verify_proof
 from ledger.service import RunningService, running_service
-from ledger.service._proof_keys import RegistryKeys, recorded_registry_keys
+from ledger.service._proof_keys import (
+    FixedSealingKeys,
+    RegistryKeys,
+    recorded_registry_keys,
+)
 from ledger.service.errors import ProofRefused, ServiceUnavailable
 from ledger.settings import Settings
 from ledger.signature import sign_version
@@ -138,7 +142,7 @@ def test_without_a_registered_sealing_key_there_are_no_keys_to_claim(
             deployments=Deployments(directory=tmp_path / "nothing recorded"),
             chain_id=service.chain.chain_id,
             ledger=service.ledger,
-            issuer=service.issuer.public_key(),
+            sealing=FixedSealingKeys(service.issuer),
         )
         is None
     )
@@ -146,7 +150,7 @@ def test_without_a_registered_sealing_key_there_are_no_keys_to_claim(
         deployments=Deployments(directory=settings.deployments_dir),
         chain_id=service.chain.chain_id,
         ledger=service.ledger,
-        issuer=SM2PrivateKey.generate().public_key(),
+        sealing=FixedSealingKeys(SM2PrivateKey.generate()),
     )
     assert recorded is not None
     assert recorded.for_proof(record, sealed_at=datetime.now(UTC)) is None
@@ -165,7 +169,7 @@ def test_a_registry_of_another_consortium_is_refused(
         registry=KeyRegistryContract(client=service.chain, address=other.key_registry.address),
         ledger=service.ledger,
         member=service.chain.address,
-        issuer=service.issuer.public_key(),
+        sealing=FixedSealingKeys(service.issuer),
     )
     message = (
         f"the KeyRegistry {other.key_registry.address} belongs to another consortium than the"

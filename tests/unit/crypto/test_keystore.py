@@ -257,3 +257,16 @@ def test_constructor_is_keyword_only(tmp_path: Path) -> None:
         TypeError, match=r"^Keystore\.__init__\(\) takes 1 positional argument but 2 were given$"
     ):
         Keystore(tmp_path)  # type: ignore[call-arg]
+
+
+def test_remove_deletes_one_key_and_refuses_an_unknown_name(tmp_path: Path) -> None:
+    store = Keystore(directory=tmp_path, scrypt_n=FAST_N)
+    store.create("kept", b"pw")
+    store.create("made-in-vain", b"pw")
+    store.remove("made-in-vain")
+    assert store.names() == ["kept"]
+    with pytest.raises(KeystoreError, match="no key named 'made-in-vain'"):
+        store.remove("made-in-vain")
+    with pytest.raises(KeystoreError, match="invalid key name"):
+        store.remove("../kept")
+    assert store.names() == ["kept"]
