@@ -53,3 +53,8 @@ class InvalidArgument(ContractRefused):
 class InvalidKeyEntry(ChainError):
     """A key registry entry whose fingerprint is not SM3 of its public key (the chain cannot
     check it; nothing may rely on such an entry)."""
+
+
+class InvalidAttestation(ChainError):
+    """An attestation whose customer-key fingerprint is not SM3 of its key, or whose key is not
+    an SM2 point (the chain cannot check either; nothing may rely on such an attestation)."""
