@@ -13,7 +13,7 @@ The chain stores signatures unchecked: :meth:`GrantRecord.signed_by` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -72,6 +72,11 @@ REFUSALS: dict[str, type[ContractRefused]] = {
 }
 
 
+def _values(raw: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any]:
+    """A struct's components in order: web3 decodes events' structs as mappings."""
+    return list(raw.values()) if isinstance(raw, Mapping) else raw
+
+
 class Mode(IntEnum):
     """``STANDING``: uses in the window need no further signature; ``PER_USE``: each use needs
     the customer's fresh signature over a :class:`UseAuthorization`."""
@@ -109,7 +114,8 @@ class Notice:
         )
 
     @classmethod
-    def from_abi(cls, raw: Sequence[Any]) -> Notice:
+    def from_abi(cls, raw: Sequence[Any] | Mapping[str, Any]) -> Notice:
+        raw = _values(raw)
         return cls(
             recipient_name=str(raw[0]),
             recipient_contact=str(raw[1]),
@@ -154,7 +160,9 @@ class Grant:
         )
 
     @classmethod
-    def from_abi(cls, raw: Sequence[Any]) -> Grant:
+    def from_abi(cls, raw: Sequence[Any] | Mapping[str, Any]) -> Grant:
+        """From a call's tuple or an event's decoded struct (a mapping by component name)."""
+        raw = _values(raw)
         return cls(
             grantee=to_checksum_address(raw[0]),
             attestation_id=bytes(raw[1]),
