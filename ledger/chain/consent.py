@@ -270,6 +270,24 @@ class GrantRecord:
             public_key, self.grant_id, self.signature
         )
 
+    def in_force_at(
+        self,
+        at: int,
+        *,
+        customer_key: SM2PublicKey,
+        revocations: Iterable[RevocationRecord],
+    ) -> bool:
+        """The grant's own part of the rule services apply at ``at``: signed by the customer's
+        key, inside its window ``[not_before, not_after)``, and before the earliest recorded
+        revocation whose signature verifies. (The attestation's validity at ``at``, the scope,
+        the mode's per-use signature and the uses left are the service's other checks.)"""
+        if not self.signed_by(customer_key):
+            return False
+        if not self.grant.not_before <= at < self.grant.not_after:
+            return False
+        revoked = effective_revocation(revocations, customer_key)
+        return revoked is None or at < revoked.at
+
 
 @dataclass(frozen=True)
 class RevocationRecord:
