@@ -163,6 +163,24 @@ contract ConsentRegistry is IConsentRegistry {
     }
 
     /// @inheritdoc IConsentRegistry
+    function revocationCount(bytes32 grantId) external view returns (uint256) {
+        return _revocations[grantId].length;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function revocationAt(bytes32 grantId, uint256 index)
+        external
+        view
+        returns (RevocationRecord memory)
+    {
+        RevocationRecord[] storage revocations = _revocations[grantId];
+        if (index >= revocations.length) {
+            revert ConsentRegistry__UnknownRevocation(grantId, index);
+        }
+        return revocations[index];
+    }
+
+    /// @inheritdoc IConsentRegistry
     function grantsOf(address grantee) external view returns (bytes32[] memory) {
         return _grantsOf[grantee];
     }

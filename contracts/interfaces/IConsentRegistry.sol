@@ -97,7 +97,9 @@ interface IConsentRegistry {
         Notice notice;
     }
 
-    /// @notice A customer's revocation of a grant (effective from its block's time).
+    /// @notice A customer's revocation of a grant, effective from the time of the block it lands
+    /// in. It carries no effective time of its own: one chosen by the signer could backdate it
+    /// over uses already made under the grant.
     struct Revocation {
         bytes32 grantId;
         bytes32 nonce;
@@ -206,6 +208,8 @@ interface IConsentRegistry {
     error ConsentRegistry__NonceUsed(bytes32 customerKeyFingerprint, bytes32 nonce, bytes32 grantId);
     /// @notice No grant has this ID.
     error ConsentRegistry__UnknownGrant(bytes32 grantId);
+    /// @notice The grant has no revocation at this index.
+    error ConsentRegistry__UnknownRevocation(bytes32 grantId, uint256 index);
     /// @notice This revocation (same digest, same signature) was recorded before.
     error ConsentRegistry__RevocationAlreadyRecorded(bytes32 revocationId);
 
@@ -234,6 +238,17 @@ interface IConsentRegistry {
     /// @notice Every revocation recorded for the grant, oldest first (whether or not their
     /// signatures verify: services decide).
     function revocationsOf(bytes32 grantId) external view returns (RevocationRecord[] memory);
+
+    /// @notice How many revocations were recorded for the grant.
+    function revocationCount(bytes32 grantId) external view returns (uint256);
+
+    /// @notice The `index`-th revocation recorded for the grant (from 0, oldest first): a list
+    /// that members could lengthen with bogus revocations stays readable one by one. Reverts
+    /// with {ConsentRegistry__UnknownRevocation} past the end.
+    function revocationAt(bytes32 grantId, uint256 index)
+        external
+        view
+        returns (RevocationRecord memory);
 
     /// @notice IDs of every grant recorded for `grantee`, oldest first.
     function grantsOf(address grantee) external view returns (bytes32[] memory);

@@ -60,6 +60,7 @@ REFUSALS: dict[str, type[ContractRefused]] = {
     "ConsentRegistry__NonceUsed": StateConflict,
     "ConsentRegistry__UnknownGrant": StateConflict,
     "ConsentRegistry__RevocationAlreadyRecorded": StateConflict,
+    "ConsentRegistry__UnknownRevocation": StateConflict,
     "ConsentRegistry__ZeroAddress": InvalidArgument,
     "ConsentRegistry__InvalidWindow": InvalidArgument,
     "ConsentRegistry__WindowOver": InvalidArgument,
@@ -352,17 +353,16 @@ class ConsentRegistryContract(ContractBinding):
         )
 
     def revocations_of(self, grant_id: bytes) -> list[RevocationRecord]:
-        return [
-            RevocationRecord(
-                revocation_id=bytes(raw[0]),
-                digest=bytes(raw[1]),
-                nonce=bytes(raw[2]),
-                signature=bytes(raw[3]),
-                relayer=to_checksum_address(raw[4]),
-                at=int(raw[5]),
-            )
-            for raw in self._call(self._contract.functions.revocationsOf(grant_id))
-        ]
+        """Every revocation recorded for the grant, oldest first (one call)."""
+        raws = self._call(self._contract.functions.revocationsOf(grant_id))
+        return [_revocation(raw) for raw in raws]
+
+    def revocation_count(self, grant_id: bytes) -> int:
+        return int(self._call(self._contract.functions.revocationCount(grant_id)))
+
+    def revocation_at(self, grant_id: bytes, index: int) -> RevocationRecord:
+        """The ``index``-th revocation of the grant: for a list too long for one call."""
+        return _revocation(self._call(self._contract.functions.revocationAt(grant_id, index)))
 
     def grants_of(self, grantee: str) -> list[bytes]:
         fn = self._contract.functions.grantsOf(to_checksum_address(grantee))
@@ -382,3 +382,14 @@ class ConsentRegistryContract(ContractBinding):
 
     def use_digest(self, authorization: UseAuthorization) -> bytes:
         return bytes(self._call(self._contract.functions.useDigest(authorization.as_abi())))
+
+
+def _revocation(raw: Sequence[Any]) -> RevocationRecord:
+    return RevocationRecord(
+        revocation_id=bytes(raw[0]),
+        digest=bytes(raw[1]),
+        nonce=bytes(raw[2]),
+        signature=bytes(raw[3]),
+        relayer=to_checksum_address(raw[4]),
+        at=int(raw[5]),
+    )

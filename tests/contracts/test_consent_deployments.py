@@ -73,3 +73,12 @@ def test_constructors_refuse_zero_addresses(deploy_consortium: DeployConsortium)
             client.deploy(
                 load_artifact("ConsentRegistry"), *ConsentRegistryContract.constructor_args(*args)
             )
+
+
+@pytest.mark.parametrize(
+    ("name", "mapped"),
+    [("IdentityAttestations", ATTESTATION_REFUSALS), ("ConsentRegistry", CONSENT_REFUSALS)],
+)
+def test_every_custom_error_is_a_typed_refusal(name: str, mapped: dict[str, object]) -> None:
+    errors = {e["name"] for e in load_artifact(name).abi if e["type"] == "error"}
+    assert errors == set(mapped)

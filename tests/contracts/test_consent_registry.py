@@ -140,6 +140,11 @@ def test_revocation_is_recorded_and_cannot_be_blocked(world: ConsentWorld) -> No
         (real.record_id, auditor.address),
     ]
     assert recorded[1].at == at and recorded[1].digest == digest
+    assert registry.revocation_count(grant_id) == 2
+    assert [registry.revocation_at(grant_id, i) for i in (0, 1)] == recorded
+    assert registry.revocation_count(random32()) == 0
+    with refused(StateConflict, "ConsentRegistry__UnknownRevocation", grant_id, 2):
+        registry.revocation_at(grant_id, 2)
     effective = effective_revocation(recorded, customer.public_key())
     assert effective == recorded[1]
     assert effective_revocation(recorded[:1], customer.public_key()) is None
