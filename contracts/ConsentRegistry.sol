@@ -41,7 +41,16 @@ contract ConsentRegistry is IConsentRegistry {
     mapping(bytes32 grantId => StoredGrant) private _grants;
     /// @dev keccak256(abi.encode(customer key fingerprint, nonce)) => the grant that used it.
     mapping(bytes32 keyNonce => bytes32 grantId) private _nonceUsedBy;
-    mapping(bytes32 grantId => RevocationRecord[]) private _revocations;
+    /// @dev A revocation as stored: its digest and ID are recomputed when read (two fewer
+    /// slots per revocation).
+    struct StoredRevocation {
+        bytes32 nonce;
+        bytes signature;
+        address relayer;
+        uint64 at;
+    }
+
+    mapping(bytes32 grantId => StoredRevocation[]) private _revocations;
     mapping(bytes32 revocationId => bool) private _revocationRecorded;
     mapping(address grantee => bytes32[]) private _grantsOf;
     mapping(bytes32 attestationId => bytes32[]) private _grantsOfAttestation;
@@ -117,9 +126,7 @@ contract ConsentRegistry is IConsentRegistry {
         _revocationRecorded[revocationId] = true;
         uint64 at = uint64(block.timestamp);
         _revocations[revocation.grantId].push(
-            RevocationRecord({
-                revocationId: revocationId,
-                digest: digest,
+            StoredRevocation({
                 nonce: revocation.nonce,
                 signature: signature,
                 relayer: msg.sender,
@@ -158,8 +165,16 @@ contract ConsentRegistry is IConsentRegistry {
     }
 
     /// @inheritdoc IConsentRegistry
-    function revocationsOf(bytes32 grantId) external view returns (RevocationRecord[] memory) {
-        return _revocations[grantId];
+    function revocationsOf(bytes32 grantId)
+        external
+        view
+        returns (RevocationRecord[] memory records)
+    {
+        StoredRevocation[] storage stored = _revocations[grantId];
+        records = new RevocationRecord[](stored.length);
+        for (uint256 i = 0; i < stored.length; i++) {
+            records[i] = _revocationRecord(grantId, stored[i]);
+        }
     }
 
     /// @inheritdoc IConsentRegistry
@@ -173,11 +188,11 @@ contract ConsentRegistry is IConsentRegistry {
         view
         returns (RevocationRecord memory)
     {
-        RevocationRecord[] storage revocations = _revocations[grantId];
-        if (index >= revocations.length) {
+        StoredRevocation[] storage stored = _revocations[grantId];
+        if (index >= stored.length) {
             revert ConsentRegistry__UnknownRevocation(grantId, index);
         }
-        return revocations[index];
+        return _revocationRecord(grantId, stored[index]);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -281,7 +296,24 @@ contract ConsentRegistry is IConsentRegistry {
         return keccak256(abi.encode(GRANT_TYPE, block.chainid, address(this), grant));
     }
 
-    function _revocationDigest(Revocation calldata revocation) private view returns (bytes32) {
+    function _revocationDigest(Revocation memory revocation) private view returns (bytes32) {
         return keccak256(abi.encode(REVOCATION_TYPE, block.chainid, address(this), revocation));
+    }
+
+    function _revocationRecord(bytes32 grantId, StoredRevocation storage stored)
+        private
+        view
+        returns (RevocationRecord memory)
+    {
+        bytes32 digest = _revocationDigest(Revocation({grantId: grantId, nonce: stored.nonce}));
+        bytes memory signature = stored.signature;
+        return RevocationRecord({
+            revocationId: keccak256(abi.encode(digest, signature)),
+            digest: digest,
+            nonce: stored.nonce,
+            signature: signature,
+            relayer: stored.relayer,
+            at: stored.at
+        });
     }
 }

@@ -22,9 +22,9 @@ from tests._fixtures.consortium import DeployConsortium
 CEILINGS = {
     "attest (8 fields)": 830_000,  # measured 753_515
     "supersede (8 fields)": 880_000,  # 797_629
-    "revoke attestation": 70_000,  # 62_263
-    "recordGrant (3 fields)": 910_000,  # 827_944
-    "revoke grant": 290_000,  # 261_940
+    "revoke attestation": 70_000,  # 62_239
+    "recordGrant (3 fields)": 910_000,  # 827_954
+    "revoke grant": 240_000,  # 217_906
 }
 
 
