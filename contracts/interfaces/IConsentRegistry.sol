@@ -12,7 +12,9 @@ pragma solidity 0.8.28;
 /// `keccak256(abi.encode(TYPE, block.chainid, address(this), record))`, with TYPE
 /// {GRANT_TYPE}, {REVOCATION_TYPE} or {USE_TYPE} ({grantDigest}, {revocationDigest},
 /// {useDigest}). The same 32 bytes can later be checked by an on-chain SM2 verifier, or by
-/// FISCO BCOS's `sm2Verify(bytes32, ...)` precompile.
+/// FISCO BCOS's `sm2Verify(bytes32, ...)` precompile. The signature is SM2 (GB/T 32918.2) over
+/// those 32 bytes as the message, with the default distinguishing ID, in DER (SEQUENCE{r, s},
+/// at most 72 bytes): a verifier taking r and s reads them from it.
 ///
 /// What the chain checks, and what it cannot. The EVM cannot verify SM2 signatures, so a
 /// signature is stored as given, with the member account that relayed it (any current member

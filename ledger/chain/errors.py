@@ -37,7 +37,8 @@ class ContractRefused(TransactionFailed):
 
 
 class NotPermitted(ContractRefused):
-    """The caller may not do this: not a member, not the proposer, not the key's owner."""
+    """The caller may not do this: not a member, not the proposer, not the key's owner, not a
+    broker, not the attester."""
 
 
 class StateConflict(ContractRefused):
