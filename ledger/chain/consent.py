@@ -279,12 +279,13 @@ class GrantRecord:
         revocations: Iterable[RevocationRecord],
     ) -> bool:
         """The grant's own part of the rule services apply at ``at``: signed by the customer's
-        key, inside its window ``[not_before, not_after)``, and before the earliest recorded
-        revocation whose signature verifies. (The attestation's validity at ``at``, the scope,
-        the mode's per-use signature and the uses left are the service's other checks.)"""
+        key, on chain already (``recorded_at``) and inside its window ``[not_before,
+        not_after)``, and before the earliest recorded revocation whose signature verifies.
+        (The attestation's validity at ``at``, the scope, the mode's per-use signature and the
+        uses left are the service's other checks.)"""
         if not self.signed_by(customer_key):
             return False
-        if not self.grant.not_before <= at < self.grant.not_after:
+        if not max(self.grant.not_before, self.recorded_at) <= at < self.grant.not_after:
             return False
         revoked = effective_revocation(revocations, customer_key)
         return revoked is None or at < revoked.at

@@ -3,9 +3,9 @@ instant around its boundaries:
 
 - an attestation: the offline rule (``Attestation.valid_at``) is the contract's ``isValidAt``,
   whether it expires, is revoked or superseded; once it ended, no grant under it is recorded;
-- a grant: ``GrantRecord.in_force_at`` (what services apply) holds inside the grant's window
-  until the block time of the first revocation signed by the customer, whatever bogus
-  revocations members recorded before or after it.
+- a grant: ``GrantRecord.in_force_at`` (what services apply) holds inside the grant's window,
+  from its recording on, until the block time of the first revocation signed by the customer,
+  whatever bogus revocations members recorded before or after it.
 """
 
 from __future__ import annotations
@@ -117,10 +117,12 @@ def test_a_grant_is_in_force_until_the_customers_first_revocation(
         recorded = registry.revocations_of(grant_id)
         assert [r.at for r in recorded] == sorted(r.at for r in recorded)
         revoked_at = min(real_times, default=None)
+        start_at = max(grant.not_before, record.recorded_at)
         instants = {grant.not_before - 1, grant.not_before, grant.not_after - 1, grant.not_after}
+        instants |= {record.recorded_at - 1, record.recorded_at}
         instants |= {t + d for t in (r.at for r in recorded) for d in (-1, 0)}
         for t in sorted(instants):
-            expected = grant.not_before <= t < grant.not_after and (
+            expected = start_at <= t < grant.not_after and (
                 revoked_at is None or t < revoked_at
             )
             in_force = record.in_force_at(
