@@ -26,8 +26,9 @@ pragma solidity 0.8.28;
 /// twice, or the customer key's nonce used by another grant).
 ///
 /// Front-running. As the chain cannot check the signature, a member that sees a customer's grant
-/// before it lands could record the same grant (same digest) with a garbage signature first. The
-/// real one is then refused as a replay. The consequence is bounded: the recorded grant is inert
+/// before it lands could record the same grant (same digest), or any grant under the same
+/// attestation with the same nonce, with a garbage signature first. The real one is then refused
+/// as a replay. The consequence is bounded: the recorded grant is inert
 /// (its signature does not verify, so no service releases anything under it), the relayer that
 /// recorded it is on chain and accountable to the consortium, and the customer signs the grant
 /// again with a fresh nonce. Keying grants by digest and signature instead would let one
