@@ -17,9 +17,14 @@ from ledger.chain.client import ChainClient, SentTransaction
 from ledger.chain.errors import ChainError, ContractRefused
 
 
+def name_id(name: str) -> bytes:
+    """keccak256 of the UTF-8 ``name``: how the contracts identify roles, purposes, field names."""
+    return keccak(text=name)
+
+
 def name_ids(names: Sequence[str]) -> dict[str, bytes]:
     """``{name: keccak256(name)}``."""
-    return {name: keccak(text=name) for name in names}
+    return {name: name_id(name) for name in names}
 
 
 def id_of(ids: Mapping[str, bytes], name: str, what: str) -> bytes:

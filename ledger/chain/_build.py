@@ -29,7 +29,13 @@ SOLC = ROOT / "scripts" / "solc"
 T = TypeVar("T")
 
 #: Contracts that get a deployable artifact (interfaces and libraries are compiled, not shipped).
-DEPLOYABLE = ("Consortium", "EvidenceLedger", "KeyRegistry")
+DEPLOYABLE = (
+    "ConsentRegistry",
+    "Consortium",
+    "EvidenceLedger",
+    "IdentityAttestations",
+    "KeyRegistry",
+)
 
 #: Compiler settings, part of every artifact. ``paris`` keeps the bytecode free of PUSH0 and
 #: other post-merge opcodes, so it runs on consortium EVMs (Besu QBFT, FISCO BCOS, GoQuorum).

@@ -21,7 +21,11 @@ from eth_utils.crypto import keccak
 
 from ledger import canonical
 from ledger.chain.artifact import load_artifact
+from ledger.chain.attestations import CONTRACT_NAME as IDENTITY_ATTESTATIONS
+from ledger.chain.attestations import IdentityAttestationsContract
 from ledger.chain.client import ChainClient
+from ledger.chain.consent import CONTRACT_NAME as CONSENT_REGISTRY
+from ledger.chain.consent import ConsentRegistryContract
 from ledger.chain.consortium import CONTRACT_NAME as CONSORTIUM
 from ledger.chain.consortium import ConsortiumContract
 from ledger.chain.consortium_config import ConsortiumConfig, dev_config
@@ -204,22 +208,68 @@ def recorded_consortium(
 ) -> tuple[ConsortiumContract, KeyRegistryContract]:
     """The Consortium and KeyRegistry recorded for the client's chain, checked to hold this
     build's code; :class:`DeploymentError` if there are none (or they are not there)."""
-    chain_id = client.chain_id
-    found = []
-    for name in (CONSORTIUM, KEY_REGISTRY):
-        recorded = deployments.get(chain_id, name)
-        if recorded is None:
-            raise DeploymentError(
-                f"no {name} recorded for chain {chain_id} in {deployments.directory}: run"
-                " `ledger consortium init --config consortium.toml`"
-            )
-        if not holds_this_build(client, name, recorded.address):
-            raise DeploymentError(
-                f"{name} at {recorded.address} on chain {chain_id} does not hold the code of"
-                " this build (a reset dev chain?): run `ledger consortium init --force`"
-            )
-        found.append(recorded.address)
+    found = [_recorded_address(client, deployments, n) for n in (CONSORTIUM, KEY_REGISTRY)]
     return (
         ConsortiumContract(client=client, address=found[0]),
         KeyRegistryContract(client=client, address=found[1]),
     )
+
+
+@dataclass(frozen=True)
+class ConsentDeployment:
+    attestations: Deployment
+    consent_registry: Deployment
+
+
+def deploy_consent_contracts(
+    client: ChainClient, deployments: Deployments, consortium: str
+) -> ConsentDeployment:
+    """Deploy IdentityAttestations and a ConsentRegistry over it, both asking ``consortium``,
+    and record both (a new deployment replaces the recorded one; the old stays on chain)."""
+    attestations = deploy(
+        client,
+        deployments,
+        IDENTITY_ATTESTATIONS,
+        IdentityAttestationsContract.constructor_args(consortium),
+    )
+    registry = deploy(
+        client,
+        deployments,
+        CONSENT_REGISTRY,
+        ConsentRegistryContract.constructor_args(consortium, attestations.address),
+    )
+    return ConsentDeployment(attestations=attestations, consent_registry=registry)
+
+
+def recorded_consent_contracts(
+    client: ChainClient, deployments: Deployments
+) -> tuple[IdentityAttestationsContract, ConsentRegistryContract]:
+    """The IdentityAttestations and ConsentRegistry recorded for the client's chain, checked to
+    hold this build's code; :class:`DeploymentError` if there are none (or they are not there)."""
+    how = "deploy them with deploy_consent_contracts"
+    names = (IDENTITY_ATTESTATIONS, CONSENT_REGISTRY)
+    found = [_recorded_address(client, deployments, name, how) for name in names]
+    return (
+        IdentityAttestationsContract(client=client, address=found[0]),
+        ConsentRegistryContract(client=client, address=found[1]),
+    )
+
+
+def _recorded_address(
+    client: ChainClient, deployments: Deployments, name: str, how: str | None = None
+) -> str:
+    """The recorded address of ``name`` on the client's chain, checked to hold this build;
+    ``how`` says how to deploy it (default: `ledger consortium init`)."""
+    chain_id = client.chain_id
+    recorded = deployments.get(chain_id, name)
+    if recorded is None:
+        raise DeploymentError(
+            f"no {name} recorded for chain {chain_id} in {deployments.directory}: "
+            + (how or "run `ledger consortium init --config consortium.toml`")
+        )
+    if not holds_this_build(client, name, recorded.address):
+        raise DeploymentError(
+            f"{name} at {recorded.address} on chain {chain_id} does not hold the code of"
+            " this build (a reset dev chain?): " + (how or "run `ledger consortium init --force`")
+        )
+    return recorded.address

@@ -37,7 +37,8 @@ class ContractRefused(TransactionFailed):
 
 
 class NotPermitted(ContractRefused):
-    """The caller may not do this: not a member, not the proposer, not the key's owner."""
+    """The caller may not do this: not a member, not the proposer, not the key's owner, not a
+    broker, not the attester."""
 
 
 class StateConflict(ContractRefused):
@@ -57,3 +58,8 @@ class InvalidArgument(ContractRefused):
 class InvalidKeyEntry(ChainError):
     """A key registry entry whose fingerprint is not SM3 of its public key (the chain cannot
     check it; nothing may rely on such an entry)."""
+
+
+class InvalidAttestation(ChainError):
+    """An attestation whose customer-key fingerprint is not SM3 of its key, or whose key is not
+    an SM2 point (the chain cannot check either; nothing may rely on such an attestation)."""
