@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.logs import DISCARD
@@ -20,6 +21,18 @@ from ledger.chain.errors import ChainError, ContractRefused
 def name_id(name: str) -> bytes:
     """keccak256 of the UTF-8 ``name``: how the contracts identify roles, purposes, field names."""
     return keccak(text=name)
+
+
+def deployment_scoped_id(
+    *, chain_id: int, contract: str, types: Sequence[str], values: Sequence[Any]
+) -> bytes:
+    """keccak256(abi.encode(chainid, contract, *values)): how the contracts derive the IDs of
+    their records (keys, proposals, attestations), scoped to one deployment on one chain."""
+    return keccak(
+        abi_encode(
+            ["uint256", "address", *types], [chain_id, to_checksum_address(contract), *values]
+        )
+    )
 
 
 def name_ids(names: Sequence[str]) -> dict[str, bytes]:

@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
-from ledger.chain._binding import ContractBinding, name_id
+from ledger.chain._binding import ContractBinding, deployment_scoped_id, name_id
 from ledger.chain.client import SentTransaction
 from ledger.chain.errors import (
     ContractRefused,
@@ -159,17 +157,11 @@ def attestation_id_of(
     *, chain_id: int, contract: str, attester: str, subject: bytes, nonce: bytes
 ) -> bytes:
     """The contract's attestation ID, computed offline (same as ``attestationIdOf``)."""
-    return keccak(
-        abi_encode(
-            ["uint256", "address", "address", "bytes32", "bytes32"],
-            [
-                chain_id,
-                to_checksum_address(contract),
-                to_checksum_address(attester),
-                subject,
-                nonce,
-            ],
-        )
+    return deployment_scoped_id(
+        chain_id=chain_id,
+        contract=contract,
+        types=["address", "bytes32", "bytes32"],
+        values=[to_checksum_address(attester), subject, nonce],
     )
 
 

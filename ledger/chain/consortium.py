@@ -16,9 +16,8 @@ from typing import Any
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
-from ledger.chain._binding import ContractBinding, id_of, name_ids, name_of
+from ledger.chain._binding import ContractBinding, deployment_scoped_id, id_of, name_ids, name_of
 from ledger.chain.client import SentTransaction
 from ledger.chain.errors import (
     ContractRefused,
@@ -243,11 +242,11 @@ def proposal_id_of(
     *, chain_id: int, contract: str, number: int, kind: ProposalKind, data: bytes
 ) -> bytes:
     """The contract's proposal ID, computed offline (same as ``proposalIdOf`` on chain)."""
-    return keccak(
-        abi_encode(
-            ["uint256", "address", "uint256", "uint8", "bytes"],
-            [chain_id, to_checksum_address(contract), number, int(kind), data],
-        )
+    return deployment_scoped_id(
+        chain_id=chain_id,
+        contract=contract,
+        types=["uint256", "uint8", "bytes"],
+        values=[number, int(kind), data],
     )
 
 

@@ -12,11 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
-from ledger.chain._binding import ContractBinding, id_of, name_ids, name_of
+from ledger.chain._binding import (
+    ContractBinding,
+    deployment_scoped_id,
+    id_of,
+    name_ids,
+    name_of,
+)
 from ledger.chain.client import SentTransaction
 from ledger.chain.errors import (
     ContractRefused,
@@ -128,17 +132,11 @@ def key_id_of(
     *, chain_id: int, contract: str, member: str, purpose: str, fingerprint: bytes
 ) -> bytes:
     """The registry's key ID, computed offline (same as ``keyIdOf`` on chain)."""
-    return keccak(
-        abi_encode(
-            ["uint256", "address", "address", "bytes32", "bytes32"],
-            [
-                chain_id,
-                to_checksum_address(contract),
-                to_checksum_address(member),
-                purpose_id(purpose),
-                fingerprint,
-            ],
-        )
+    return deployment_scoped_id(
+        chain_id=chain_id,
+        contract=contract,
+        types=["address", "bytes32", "bytes32"],
+        values=[to_checksum_address(member), purpose_id(purpose), fingerprint],
     )
 
 
