@@ -83,6 +83,7 @@ class Database:
         self.anchoring_window = batches.anchoring_window
         nonces = RequestNonces(self._transactions)
         self.remember_nonce = nonces.remember_nonce
+        self.remember_nonces = nonces.remember_nonces
         self.prune_nonces = nonces.prune_nonces
 
     @property

@@ -6,7 +6,10 @@ body (a GET has an empty one: the digest costs nothing then). Measured: signing 
 SM2 signature, the fields), verification without the nonce store (parsing, policy, key lookup,
 base, SM2 verification, digest), the nonce store's insert-or-refuse on the given database (one
 durable transaction: on SQLite with ``synchronous=FULL`` an fsync), and our bare SM2 sign and
-verify of the same size, to show what the protocol adds to the algorithm.
+verify of the same size, to show what the protocol adds to the algorithm. Then the nonce store
+under concurrency (:data:`THREADS` threads at once): each nonce committed on its own, and
+grouped into shared transactions as the service does (``NonceCommitter``), in µs of wall time
+per nonce.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,10 +30,13 @@ from ledger.db import open_database, upgrade
 from ledger.httpsig.keys import KeyTable, RegisteredKey, default_keyid
 from ledger.httpsig.sign import RequestSigner
 from ledger.httpsig.verify import RequestVerifier
+from ledger.service._committer import NonceCommitter
 
 __all__ = ["format_table", "run"]
 
 URL = "https://member-a.example/v1/agreements"
+#: Concurrent callers in the nonce-store-under-load measurements.
+THREADS = 16
 BODY_SIZE = 1024
 
 
@@ -94,6 +103,23 @@ def run(*, seconds: float, database_url: str | None = None) -> dict[str, Any]:
                 seconds,
             )
             result["database"] = db.backend
+
+            def nonce_via(store: Any) -> Callable[[], object]:
+                return lambda: store.remember_nonce(
+                    entry.keyid,
+                    f"bench-nonce-{next(counter):012d}-{os.getpid()}",
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=330),
+                    now=now,
+                )
+
+            per_s["nonce_store_threads"] = _threaded_rate(nonce_via(db), seconds)
+            grouped = NonceCommitter(database=db)
+            grouped.start()
+            try:
+                per_s["nonce_store_grouped"] = _threaded_rate(nonce_via(grouped), seconds)
+            finally:
+                grouped.stop()
         finally:
             db.close()
     for name, rate in per_s.items():
@@ -105,6 +131,23 @@ def run(*, seconds: float, database_url: str | None = None) -> dict[str, Any]:
     return result
 
 
+def _threaded_rate(call: Callable[[], object], seconds: float) -> float:
+    """Calls per second of wall time with :data:`THREADS` threads calling at once."""
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def loop() -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            call()
+            done += 1
+        return done
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        total = sum(pool.map(lambda _: loop(), range(THREADS)))
+    return total / (time.perf_counter() - start)
+
+
 def format_table(result: dict[str, Any]) -> str:
     rows = [
         ("sign a request (sha-256 digest)", result["sign_us"]),
@@ -112,6 +155,14 @@ def format_table(result: dict[str, Any]) -> str:
         ("verify a request (without nonce store)", result["verify_us"]),
         (f"remember its nonce ({result['database']})", result["nonce_store_us"]),
         ("verify a request, nonce included", result["verify_with_nonce_us"]),
+        (
+            f"nonces, {THREADS} threads, a commit each (wall µs per nonce)",
+            result["nonce_store_threads_us"],
+        ),
+        (
+            f"nonces, {THREADS} threads, grouped commits (wall µs per nonce)",
+            result["nonce_store_grouped_us"],
+        ),
         ("our SM2 sign (1 KiB message)", result["sm2_sign_us"]),
         ("our SM2 verify (1 KiB message)", result["sm2_verify_us"]),
         ("openssl speed sm2: sign", result["openssl_sm2_sign_us"]),
@@ -124,7 +175,7 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"{name.ljust(width)} | {cell.rjust(11)}")
     lines.append("")
     lines.append(
-        f"single thread, {result['body_bytes']} B request body, about {result['seconds']:g} s"
-        " per measurement"
+        f"single thread but the nonce rows, {result['body_bytes']} B request body, about"
+        f" {result['seconds']:g} s per measurement"
     )
     return "\n".join(lines)

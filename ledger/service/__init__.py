@@ -39,7 +39,7 @@ from ledger.httpsig import KeyDirectory, RequestVerifier
 from ledger.member import directory_for
 from ledger.member.governance import Governance
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
-from ledger.service._committer import GroupCommitter
+from ledger.service._committer import GroupCommitter, NonceCommitter
 from ledger.service._proof_keys import recorded_registry_keys
 from ledger.service._rows import Submission
 from ledger.service._service import EvidenceService
@@ -245,7 +245,9 @@ def running_service(
                 ),
                 now=now,
             )
+            nonces = NonceCommitter(database=database)
             committer.start()
+            nonces.start()
             anchoring.start()
             try:
                 yield RunningService(
@@ -260,7 +262,7 @@ def running_service(
                     probe=ChainClient(rpc_url=client.rpc_url, timeout_s=2.0),
                     verifier=RequestVerifier(
                         keys=directory,
-                        nonces=database,
+                        nonces=nonces,
                         max_age_s=settings.request_signature_max_age_s,
                         max_skew_s=settings.request_signature_max_skew_s,
                     ),
@@ -268,6 +270,7 @@ def running_service(
                 )
             finally:
                 committer.stop()
+                nonces.stop()
                 anchoring.stop()
     finally:
         database.close()

@@ -6,13 +6,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from ledger.db import Database, open_database
+from ledger.db.nonces import NonceClaim
 from ledger.db.schema import request_nonces
+from ledger.service._committer import NonceCommitter
+from ledger.service.errors import ServiceUnavailable
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 WINDOW = timedelta(seconds=330)
@@ -134,3 +138,44 @@ def test_racing_processes_take_a_nonce_once(database_url: str) -> None:
     outputs = sorted(racer.communicate(timeout=60)[0].strip() for racer in racers)
     assert outputs == ["refused", "refused", "refused", "taken"]
     assert all(racer.returncode == 0 for racer in racers)
+
+
+def _claim(keyid: str, nonce: str = NONCE, now: datetime = NOW) -> NonceClaim:
+    return NonceClaim(keyid, nonce, created_at=now, expires_at=now + WINDOW, now=now)
+
+
+def test_many_claims_in_one_transaction_are_each_decided_as_alone(database: Database) -> None:
+    assert remember(database, keyid="sm3:old")
+    claims = [_claim("sm3:aa"), _claim("sm3:bb"), _claim("sm3:aa"), _claim("sm3:old")]
+    assert database.remember_nonces(claims) == [True, True, False, False]
+    assert database.remember_nonces([]) == []
+    assert [r[0] for r in rows(database)] == ["sm3:aa", "sm3:bb", "sm3:old"]
+
+
+def test_a_malformed_claim_refuses_the_whole_group_before_anything_is_written(
+    database: Database,
+) -> None:
+    with pytest.raises(ValueError, match="a nonce is a string of 1-128 characters"):
+        database.remember_nonces([_claim("sm3:aa"), _claim("sm3:bb", nonce="")])
+    assert rows(database) == []
+
+
+def test_the_nonce_committer_groups_concurrent_callers_and_refuses_replays(
+    database: Database,
+) -> None:
+    committer = NonceCommitter(database=database)
+    committer.start()
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            first = list(pool.map(lambda i: _remember_via(committer, f"sm3:{i % 8}"), range(64)))
+        # 8 keys, each nonce claimed 8 times: exactly one claim per key wins
+        assert sorted(first).count(True) == 8
+        assert len(rows(database)) == 8
+    finally:
+        committer.stop()
+    with pytest.raises(ServiceUnavailable, match="the service is stopping"):
+        _remember_via(committer, "sm3:late")
+
+
+def _remember_via(committer: NonceCommitter, keyid: str) -> bool:
+    return committer.remember_nonce(keyid, NONCE, created_at=NOW, expires_at=NOW + WINDOW, now=NOW)

@@ -21,6 +21,8 @@ def test_bench_httpsig_json_and_table() -> None:
         "sign_sm3_digest_us",
         "verify_us",
         "nonce_store_us",
+        "nonce_store_threads_us",
+        "nonce_store_grouped_us",
         "sm2_sign_us",
         "sm2_verify_us",
         "openssl_sm2_sign_us",
@@ -37,3 +39,4 @@ def test_bench_httpsig_json_and_table() -> None:
         "µs per call",
     ]
     assert any(line.startswith("openssl speed sm2: verify") for line in lines)
+    assert any(line.startswith("nonces, 16 threads, grouped commits") for line in lines)
