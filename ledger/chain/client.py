@@ -219,6 +219,10 @@ class ChainClient:
             raw = self.signer.sign(tx)
         return SignedCall(raw_transaction=raw, tx_hash=keccak(raw), nonce=tx["nonce"])
 
+    def logs(self, event: Any, *, from_block: int, to_block: int) -> list[Any]:
+        """The logs of a contract ``event`` (``contract.events.Name()``) in those blocks."""
+        return list(self._rpc(lambda: event.get_logs(from_block=from_block, to_block=to_block)))
+
     def next_nonce(self) -> int:
         return quantity(self.json_rpc("eth_getTransactionCount", self.address, "pending"))
 

@@ -322,6 +322,26 @@ class ConsortiumContract(ContractBinding):
         accounts = self._call(self._contract.functions.members())
         return [self.member(account) for account in accounts]
 
+    def removals(self, *, from_block: int = 0) -> tuple[dict[str, int], int]:
+        """The members removed in blocks ``from_block`` up to the latest (``MemberRemoved``):
+        account -> the removing block's timestamp (the last removal, if several), and the
+        block read up to (pass it + 1 next time)."""
+        client = self.client
+        latest = int(client.json_rpc("eth_blockNumber"), 16)
+        if from_block > latest:
+            return {}, latest
+        event = self._contract.events.MemberRemoved()
+        logs = client.logs(event, from_block=from_block, to_block=latest)
+        removed: dict[str, int] = {}
+        times: dict[int, int] = {}
+        for log in logs:
+            number = int(log["blockNumber"])
+            if number not in times:
+                block = client.json_rpc("eth_getBlockByNumber", hex(number), False)
+                times[number] = int(block["timestamp"], 16)
+            removed[to_checksum_address(log["args"]["account"])] = times[number]
+        return removed, latest
+
     def member_count(self) -> int:
         return int(self._call(self._contract.functions.memberCount()))
 

@@ -5,8 +5,10 @@ current member's ``request-signing`` keys (keyid ``sm3:<fingerprint>``, the key'
 registry holds it: its start, and the earlier of its end and its revocation). The index is read
 again by the first lookup after it is ``refresh_s`` old, so a change on chain (a key rotated or
 revoked, a member admitted or voted out) reaches request checks within ``refresh_s``, and
-unknown keyids never cause more than that one read. A member voted out is not in the
-consortium's member list, so from the next read its keys name nobody.
+unknown keyids never cause more than that one read. A member voted out keeps its keys in the
+index with no roles and windows that end at its removal (the removing block's time, from the
+consortium's ``MemberRemoved`` events, read from where the last read stopped): from the next
+read its requests are refused as signed by a key no longer valid, saying since when.
 
 If the node cannot be read, the last index stays in use (and is read again ``refresh_s``
 later); before any index was read, the lookup raises the :class:`~ledger.chain.errors.NodeError`
@@ -57,6 +59,8 @@ class ChainKeyDirectory:
         self._lock = threading.Lock()
         self._index: dict[str, RegisteredKey] = {}
         self._read_at: float | None = None
+        self._removed: dict[str, int] = {}  # former member -> removal time
+        self._next_block = 0
 
     def lookup(self, keyid: str, at: datetime) -> RegisteredKey | None:
         with self._lock:
@@ -81,23 +85,40 @@ class ChainKeyDirectory:
             _log.warning("key directory: chain unreadable (%s); keeping the last index", exc)
 
     def _read(self, now: float) -> None:
+        removed, last = self._consortium.removals(from_block=self._next_block)
+        self._removed.update(removed)
+        self._next_block = last + 1
+        members = self._consortium.members()
         index: dict[str, RegisteredKey] = {}
-        for member in self._consortium.members():
-            for key_id in self._registry.key_ids_of(member.account, REQUEST_SIGNING):
-                try:
-                    key = self._registry.key(key_id)
-                except InvalidKeyEntry as exc:
-                    _log.warning("key directory: %s; left out", exc)
-                    continue
-                keyid = default_keyid(key.public_key)
-                ends = key.ends_at
-                index[keyid] = RegisteredKey(
-                    keyid=keyid,
-                    member_id=member.account,
-                    roles=frozenset(member.roles),
-                    public_key=key.public_key,
-                    valid_from=datetime.fromtimestamp(key.not_before, UTC),
-                    valid_until=None if ends is None else datetime.fromtimestamp(ends, UTC),
-                )
+        current = {member.account for member in members}
+        for member in members:
+            self._index_keys(index, member.account, frozenset(member.roles), None)
+        for account, removed_at in self._removed.items():
+            if account not in current:  # voted out (and not admitted again)
+                self._index_keys(index, account, frozenset(), removed_at)
         self._index = index
         self._read_at = now
+
+    def _index_keys(
+        self,
+        index: dict[str, RegisteredKey],
+        account: str,
+        roles: frozenset[str],
+        removed_at: int | None,
+    ) -> None:
+        for key_id in self._registry.key_ids_of(account, REQUEST_SIGNING):
+            try:
+                key = self._registry.key(key_id)
+            except InvalidKeyEntry as exc:
+                _log.warning("key directory: %s; left out", exc)
+                continue
+            keyid = default_keyid(key.public_key)
+            ends = [t for t in (key.ends_at, removed_at) if t is not None]
+            index[keyid] = RegisteredKey(
+                keyid=keyid,
+                member_id=account,
+                roles=roles,
+                public_key=key.public_key,
+                valid_from=datetime.fromtimestamp(key.not_before, UTC),
+                valid_until=datetime.fromtimestamp(min(ends), UTC) if ends else None,
+            )

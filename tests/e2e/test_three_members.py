@@ -211,7 +211,8 @@ def test_a_member_voted_out_can_no_longer_call_or_anchor(
 
     for service in (a, c):  # other members' services and its own
         reply = _as(member_c.sm2, service, f"/v1/agreements/{acknowledged}")
-        _refused(reply, 401, "unknown-key")
+        _refused(reply, 401, "key-not-valid")
+        assert "is not valid at" in reply.json()["detail"]
     deadline = time.monotonic() + 30
     while "EvidenceLedger__NotPermitted" not in str(c.health()["anchoring"].get("last_error")):
         assert time.monotonic() < deadline, f"C anchored after its removal: {c.health()}"
