@@ -119,7 +119,7 @@ def test_the_last_index_serves_while_the_node_is_down(tmp_path: Path) -> None:
     clock.now += 60.0
     entry = directory.lookup(keyid, _at(0))  # the read fails: the last index answers
     assert entry is not None and entry.member_id == broker.address
-    with pytest.raises(NodeError, match="^chain node at .* unreachable"):  # nothing read yet
+    with pytest.raises(NodeError, match=r"^chain node at .* unreachable"):  # nothing read yet
         unread.lookup(keyid, _at(0))
 
 
