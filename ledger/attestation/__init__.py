@@ -5,7 +5,9 @@
   checked against the digest the attestation holds;
 * :mod:`ledger.attestation.kyc` — from the attester's verified fields to the attestation's input
   (:func:`prepare`, :func:`subject_commitment`) and, for a receiver, the check of what it was
-  released against the attestation on chain (:func:`check_disclosures`).
+  released against the attestation on chain (:func:`check_disclosures`);
+* :mod:`ledger.attestation.feed` — :class:`LifecycleFeed`: attestations made, revoked and
+  superseded, grants recorded and revoked, in chain order, for every member that relies on them.
 """
 
 from ledger.attestation.disclosure import (

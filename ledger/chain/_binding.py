@@ -69,6 +69,12 @@ class ContractBinding:
         self.artifact = load_artifact(self.CONTRACT_NAME)
         self._contract = client.contract(self.artifact, self.address)
 
+    def logs(self, name: str, *, from_block: int, to_block: int) -> list[Any]:
+        """The contract's ``name`` events in blocks ``from_block``..``to_block``, decoded, in
+        chain order (``args``, ``blockNumber``, ``logIndex``, ...)."""
+        event = getattr(self._contract.events, name)()
+        return self.client.logs(event, from_block=from_block, to_block=to_block)
+
     def events(self, name: str, sent: SentTransaction) -> list[dict[str, Any]]:
         """The arguments of each ``name`` event the contract emitted in ``sent``."""
         found = getattr(self._contract.events, name)().process_receipt(sent.receipt, errors=DISCARD)

@@ -330,8 +330,7 @@ class ConsortiumContract(ContractBinding):
         latest = int(client.json_rpc("eth_blockNumber"), 16)
         if from_block > latest:
             return {}, latest
-        event = self._contract.events.MemberRemoved()
-        logs = client.logs(event, from_block=from_block, to_block=latest)
+        logs = self.logs("MemberRemoved", from_block=from_block, to_block=latest)
         removed: dict[str, int] = {}
         times: dict[int, int] = {}
         for log in logs:
