@@ -15,7 +15,7 @@ its block number and log index, so a consumer that stores the cursor resumes whe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ledger.chain.attestations import Attestation, IdentityAttestationsContract
@@ -90,27 +90,23 @@ class LifecycleFeed:
         args = log["args"]  # type: ignore[index]
         block, index = int(log["blockNumber"]), int(log["logIndex"])  # type: ignore[index]
         at = int(args["at"]) if "at" in args else self._block_time(block)
-        common = {"kind": kind, "block": block, "log_index": index, "at": at}
-        if kind == "attested":
-            return LifecycleEvent(
-                **common, attestation_id=bytes(args["attestationId"]), account=args["attester"]
-            )
-        if kind == "attestation-revoked":
-            return LifecycleEvent(
-                **common, attestation_id=bytes(args["attestationId"]), account=args["attester"]
+        base = LifecycleEvent(kind=kind, block=block, log_index=index, at=at)
+        if kind in ("attested", "attestation-revoked"):
+            return replace(
+                base, attestation_id=bytes(args["attestationId"]), account=args["attester"]
             )
         if kind == "attestation-superseded":
-            return LifecycleEvent(
-                **common, attestation_id=bytes(args["oldId"]), successor=bytes(args["newId"])
+            return replace(
+                base, attestation_id=bytes(args["oldId"]), successor=bytes(args["newId"])
             )
         if kind == "grant-recorded":
-            return LifecycleEvent(
-                **common,
+            return replace(
+                base,
                 grant_id=bytes(args["grantId"]),
                 attestation_id=bytes(args["attestationId"]),
                 account=args["grantee"],
             )
-        return LifecycleEvent(**common, grant_id=bytes(args["grantId"]), account=args["relayer"])
+        return replace(base, grant_id=bytes(args["grantId"]), account=args["relayer"])
 
     def _block_time(self, block: int) -> int:
         if block not in self._block_times:
