@@ -46,12 +46,15 @@ class LifecycleEvent:
 
 
 #: (contract event, kind) in the order they are read; merged by position on chain after.
-_ATTESTATION_EVENTS = (
+_ATTESTATION_EVENTS: tuple[tuple[str, Kind], ...] = (
     ("Attested", "attested"),
     ("AttestationRevoked", "attestation-revoked"),
     ("AttestationSuperseded", "attestation-superseded"),
 )
-_CONSENT_EVENTS = (("GrantRecorded", "grant-recorded"), ("RevocationRecorded", "grant-revoked"))
+_CONSENT_EVENTS: tuple[tuple[str, Kind], ...] = (
+    ("GrantRecorded", "grant-recorded"),
+    ("RevocationRecorded", "grant-revoked"),
+)
 
 
 class LifecycleFeed:
