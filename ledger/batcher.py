@@ -103,18 +103,21 @@ class Batcher:
         # 3. the signed transaction is stored (with the root, if not stored yet) before it is
         # ever sent
         if batch.status is BatchStatus.OPEN:
-            self._act()
-            signed = self._ledger.sign_anchor_batch(root=tree.root, size=tree.size)
-            self._act()
-            batch = self._db.record_submission(
-                batch.batch_id,
-                raw_tx=signed.raw_transaction,
-                tx_hash=signed.tx_hash,
-                nonce=signed.nonce,
-                root=tree.root,
-                at=self._now(),
-                with_leaves=False,
-            )
+            client = self._ledger.client
+            with client.sending:  # no other sender of this process takes the nonce meanwhile
+                self._act()
+                signed = self._ledger.sign_anchor_batch(root=tree.root, size=tree.size)
+                self._act()
+                batch = self._db.record_submission(
+                    batch.batch_id,
+                    raw_tx=signed.raw_transaction,
+                    tx_hash=signed.tx_hash,
+                    nonce=signed.nonce,
+                    root=tree.root,
+                    at=self._now(),
+                    with_leaves=False,
+                )
+                self._send_first(signed.raw_transaction)
             attempts = [(signed.tx_hash, signed.raw_transaction)]
         else:
             attempts = [(a.tx_hash, a.raw_tx) for a in self._db.batch_attempts(batch.batch_id)]
@@ -138,6 +141,14 @@ class Batcher:
         while (batch := self.run_once()) is not None:
             anchored.append(batch)
         return anchored
+
+    def _send_first(self, raw: bytes) -> None:
+        """Send freshly stored bytes while the nonce is ours; a failure here is left to the
+        sending loop, which sends the same bytes again and decides what the node's answer means."""
+        try:
+            self._ledger.client.send_raw(raw)
+        except NodeError as exc:
+            _log.info("first send failed (%s); the sending loop retries", exc)
 
     def _act(self) -> None:
         if not self._is_leader():
@@ -170,9 +181,31 @@ class Batcher:
             if (mined := client.first_mined(hashes)) is not None:
                 return mined  # mined just now
             try:
-                signed = self._ledger.sign_anchor_batch(
-                    root=tree.root, size=tree.size, replaces=None if nonce_taken else latest_raw
-                )
+                with client.sending:  # signed, stored and sent before another sender picks
+                    signed = self._ledger.sign_anchor_batch(
+                        root=tree.root,
+                        size=tree.size,
+                        replaces=None if nonce_taken else latest_raw,
+                    )
+                    _log.warning(
+                        "batch %d: transaction 0x%s not mined in %g s; %s it with 0x%s (nonce %d)",
+                        batch.batch_id,
+                        latest_hash.hex(),
+                        self._receipt_timeout_s,
+                        "re-signing" if nonce_taken else "replacing",
+                        signed.tx_hash.hex(),
+                        signed.nonce,
+                    )
+                    self._act()
+                    self._db.record_replacement(
+                        batch.batch_id,
+                        replaces=latest_hash,
+                        raw_tx=signed.raw_transaction,
+                        tx_hash=signed.tx_hash,
+                        nonce=signed.nonce,
+                        at=self._now(),
+                    )
+                    self._send_first(signed.raw_transaction)
             except TransactionFailed as exc:
                 if exc.error != _ALREADY_ANCHORED:
                     raise
@@ -181,22 +214,4 @@ class Batcher:
                 raise BatchError(
                     f"batch {batch.batch_id} is anchored on chain by a transaction it never stored"
                 ) from exc
-            _log.warning(
-                "batch %d: transaction 0x%s not mined in %g s; %s it with 0x%s (nonce %d)",
-                batch.batch_id,
-                latest_hash.hex(),
-                self._receipt_timeout_s,
-                "re-signing" if nonce_taken else "replacing",
-                signed.tx_hash.hex(),
-                signed.nonce,
-            )
-            self._act()
-            self._db.record_replacement(
-                batch.batch_id,
-                replaces=latest_hash,
-                raw_tx=signed.raw_transaction,
-                tx_hash=signed.tx_hash,
-                nonce=signed.nonce,
-                at=self._now(),
-            )
             attempts.append((signed.tx_hash, signed.raw_transaction))

@@ -16,6 +16,7 @@ more CPU than everything else the anchoring loop did per batch.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -71,6 +72,17 @@ class SentTransaction:
     receipt: Any
 
 
+#: What nodes answer when they already have a transaction sent again (geth, Besu "Known
+#: transaction", Nethermind "AlreadyKnown") or mined its nonce: it is sent.
+_ALREADY_HAS_IT = (
+    "already known",
+    "already imported",
+    "known transaction",
+    "alreadyknown",
+    "nonce too low",
+)
+
+
 class ChainClient:
     def __init__(
         self, *, rpc_url: str, private_key: str | None = None, timeout_s: float = 30.0
@@ -80,6 +92,9 @@ class ChainClient:
         self.timeout_s = timeout_s
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
         self._signer = LocalSigner(private_key) if private_key else None
+        #: Held from choosing a nonce until the transaction is sent, by every sender of this
+        #: account in the process (governance writes, the anchoring loop): no two pick one nonce.
+        self.sending = threading.RLock()
         self._chain_id: int | None = None
         self._batch_requests = True  # until the node refuses a JSON-RPC batch
         self._ids = itertools.count(1)
@@ -237,7 +252,7 @@ class ChainClient:
             self.json_rpc("eth_sendRawTransaction", hex0x(raw_transaction))
         except NodeError as exc:
             text = str(exc).lower()
-            if "already known" in text or "already imported" in text or "nonce too low" in text:
+            if any(answer in text for answer in _ALREADY_HAS_IT):
                 return tx_hash  # the node has it (or mined it): look the receipt up by hash
             raise
         return tx_hash
@@ -297,7 +312,10 @@ class ChainClient:
         return replace(self.wait(signed.tx_hash), raw_transaction=signed.raw_transaction)
 
     def _send(self, call: Any, artifact: Artifact) -> SentTransaction:
-        return self.submit(self.sign(call, artifact))
+        with self.sending:  # the nonce chosen is sent before another sender chooses
+            signed = self.sign(call, artifact)
+            self.send_raw(signed.raw_transaction)
+        return replace(self.wait(signed.tx_hash), raw_transaction=signed.raw_transaction)
 
     # -- plain JSON-RPC --------------------------------------------------------------------
 

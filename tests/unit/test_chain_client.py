@@ -190,9 +190,12 @@ def test_a_simulated_revert_is_the_contracts_error(node: FakeNode) -> None:
     assert failed.value.error == "EvidenceLedger__ZeroDigest"
 
 
-def test_send_raw_takes_already_known_as_sent(node: FakeNode) -> None:
+@pytest.mark.parametrize(
+    "answer", ["already known", "Known transaction", "AlreadyKnown", "nonce too low"]
+)
+def test_send_raw_takes_already_known_as_sent(node: FakeNode, answer: str) -> None:
     def known(_: list[Any]) -> Any:
-        raise RpcFault(-32000, "already known")
+        raise RpcFault(-32000, answer)
 
     node.methods["eth_sendRawTransaction"] = known
     client = ChainClient(rpc_url=node.url)
