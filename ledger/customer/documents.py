@@ -49,6 +49,7 @@ __all__ = [
     "SignedGrant",
     "SignedRevocation",
     "SignedUse",
+    "grant_to_json",
     "parse",
     "to_bytes",
 ]
@@ -122,7 +123,8 @@ def _notice(raw: Any, where: str) -> Notice:
     )
 
 
-def _grant_json(grant: Grant) -> dict[str, Any]:
+def grant_to_json(grant: Grant) -> dict[str, Any]:
+    """A grant as its document carries it (also how the API shows a recorded one)."""
     return {
         "grantee": grant.grantee,
         "attestation_id": canonical.hex0x(grant.attestation_id),
@@ -232,7 +234,7 @@ class SignedGrant:
         return grant_digest(self.grant, chain_id=domain.chain_id, contract=domain.registry)
 
     def to_json(self) -> dict[str, Any]:
-        return _envelope(self, "grant", _grant_json(self.grant))
+        return _envelope(self, "grant", grant_to_json(self.grant))
 
 
 @dataclass(frozen=True)
