@@ -132,3 +132,10 @@ class GrantOut(BaseModel):
                 valid_at_read=attestation.valid_at(view.at),
             ),
         )
+
+
+class GrantsOut(BaseModel):
+    """The grants under an attestation that the caller may read, oldest first."""
+
+    attestation_id: str
+    grants: list[GrantOut]

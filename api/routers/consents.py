@@ -6,7 +6,8 @@
 the attestation's bound key before anything is sent (422 ``consent-signature-invalid``,
 nothing sent); the contract's refusals are 403/404/409/422 with its custom error in the detail;
 the reply comes once the transaction is mined. ``GET /v1/consents/{grant_id}``: the grant as
-recorded and as judged now, for its customer, the grantee, the attester, auditors and the
+recorded and as judged now (``GET /v1/consents?attestation=ID``: every one under an attestation
+the caller may read), for its customer, the grantee, the attester, auditors and the
 regulator (anyone else: 404, as for a grant that does not exist). The domain logic is
 :mod:`ledger.member.consents`.
 """
@@ -15,12 +16,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, status
+from fastapi import APIRouter, Body, Depends, Path, Query, status
 
 from api._openapi import AUTH_PROBLEMS, BODY_PROBLEMS, problems
 from api.auth import SignedCaller
 from api.deps import Service, off_loop
-from api.models.consents import SIGNED_DOCUMENT, ConsentDomainOut, GrantOut, RelayedOut
+from api.models.consents import (
+    SIGNED_DOCUMENT,
+    ConsentDomainOut,
+    GrantOut,
+    GrantsOut,
+    RelayedOut,
+)
 from api.models.consortium import ID_PATTERN
 from ledger.customer.documents import SignedGrant, SignedRevocation, parse
 from ledger.member.consents import ConsentRelay
@@ -87,3 +94,20 @@ async def read_grant(grant_id: GrantIdPath, relay: Relay, caller: SignedCaller) 
     """The grant as recorded, whether its signature verifies (else it is inert), its effective
     revocation, and whether it is in force now."""
     return GrantOut.of(await off_loop(relay.view, caller, parse_id(grant_id)))
+
+
+@router.get(
+    "/consents",
+    responses=problems({**AUTH_PROBLEMS, 422: "Invalid query", 503: _CHAIN}),
+)
+async def list_grants(
+    attestation: Annotated[
+        str, Query(pattern=ID_PATTERN, description="The attestation ID (0x, 64 hex)")
+    ],
+    relay: Relay,
+    caller: SignedCaller,
+) -> GrantsOut:
+    """Every grant under the attestation that the caller may read (as ``GET
+    /v1/consents/{grant_id}`` judges each), oldest first: what a customer's app lists."""
+    views = await off_loop(relay.views_under, caller, parse_id(attestation))
+    return GrantsOut(attestation_id=attestation.lower(), grants=[GrantOut.of(v) for v in views])

@@ -211,6 +211,18 @@ class ConsentRelay:
             state=_state(record, attestation, revocations, at),
         )
 
+    def views_under(self, caller: Caller, attestation_id: bytes) -> list[GrantView]:
+        """Every grant under the attestation that ``caller`` may read, oldest first (none for a
+        caller that may read none, or an attestation with none)."""
+        registry = self.contracts()[1]
+        views = []
+        for grant_id in registry.grants_of_attestation(attestation_id):
+            try:
+                views.append(self.view(caller, grant_id))
+            except ConsentNotFound:
+                continue
+        return views
+
     @staticmethod
     def _may_read(caller: Caller, record: GrantRecord, attestation: Attestation) -> bool:
         if READER_ROLES & caller.roles:

@@ -80,12 +80,19 @@ def _read_grant(relay: ConsentRelay, customer: SM2PrivateKey) -> Built:
     return "GET", f"/v1/consents/{canonical.hex0x(_recorded(relay, customer).digest)}", None
 
 
+def _list_grants(relay: ConsentRelay, customer: SM2PrivateKey) -> Built:
+    query = f"attestation={canonical.hex0x(_attestation(relay, customer))}"
+    return "GET", f"/v1/consents?{query}", None
+
+
 ROUTES: dict[str, Build] = {
+    "list-grants": _list_grants,
     "relay-grant": _relay_grant,
     "relay-revocation": _relay_revocation,
     "read-grant": _read_grant,
 }
 ENDPOINTS = {
+    "list-grants": ("GET", "/v1/consents"),
     "relay-grant": ("POST", "/v1/consents"),
     "relay-revocation": ("POST", "/v1/consents/{grant_id}/revocations"),
     "read-grant": ("GET", "/v1/consents/{grant_id}"),
@@ -96,7 +103,10 @@ READERS = {"auditor", "regulator", "customer", "operator"}
 
 def expected(caller: str, route: str) -> tuple[int, str | None]:
     """(status, problem type or None) of an authenticated ``caller`` on ``route``: the customer
-    and every member relay (the customer's signature is the authorization); readers read."""
+    and every member relay (the customer's signature is the authorization); readers read; a
+    list shows each caller what it may read (perhaps nothing)."""
+    if route == "list-grants":
+        return 200, None
     if route == "read-grant":
         return (200, None) if caller in READERS else (404, "not-found")
     return 201, None

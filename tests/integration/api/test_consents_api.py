@@ -18,14 +18,14 @@ import pytest
 from ledger import canonical
 from ledger.chain.attestations import IdentityAttestationsContract
 from ledger.chain.consent import ConsentRegistryContract, Mode
-from ledger.chain.deployments import Deployments, deploy_consent_contracts
 from ledger.client import LedgerClient
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.customer import ConsentDomain, CustomerWallet, SignedGrant, to_bytes
 from ledger.member import customer_keyid
 from tests._fixtures.consent import attestation_input
+from tests._fixtures.consent_services import consent_services
 from tests._fixtures.consortium import chain_time
-from tests._fixtures.member_services import MemberServices, member_services
+from tests._fixtures.member_services import MemberServices
 from tests.integration.api._support import _problem
 
 CONSENTS = "/v1/consents"
@@ -80,34 +80,20 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, governance_url: str) -> Iterator[World]:
-    with member_services(governance_url, tmp_path_factory.mktemp("consents")) as members:
-        a = members.deployed.members[0]
-        deployed = deploy_consent_contracts(
-            a.client,
-            Deployments(directory=members.services[0].data_dir / "deployments"),
-            members.deployed.consortium_deployment.address,
-        )
-        for service in members.services[1:]:  # the same contracts for every service
-            recorded = Deployments(directory=service.data_dir / "deployments")
-            recorded.record(a.client.chain_id, "IdentityAttestations", deployed.attestations)
-            recorded.record(a.client.chain_id, "ConsentRegistry", deployed.consent_registry)
-        attestations = IdentityAttestationsContract(
-            client=a.client, address=deployed.attestations.address
-        )
-        registry = ConsentRegistryContract(
-            client=members.deployed.members[1].client, address=deployed.consent_registry.address
-        )
-        attested = attestations.attest(
-            attestation_input(members.customer, now=chain_time(a.client))
-        )
+    with consent_services(governance_url, tmp_path_factory.mktemp("consents")) as found:
+        members = found.members
+        attestation_id = found.attest(members.customer)
         with members.as_member(1) as b:
             domain = _ok(b.get("/v1/consent-domain"), 200)
-        assert domain == {"chain_id": a.client.chain_id, "registry": registry.address}
+        assert domain == {
+            "chain_id": found.registry.client.chain_id,
+            "registry": found.registry.address,
+        }
         yield World(
             members=members,
-            attestations=attestations,
-            registry=registry,
-            attestation_id=attested.attestation_id,
+            attestations=found.attestations,
+            registry=found.registry,
+            attestation_id=attestation_id,
             wallet=CustomerWallet(key=members.customer),
             domain=ConsentDomain(chain_id=domain["chain_id"], registry=domain["registry"]),
         )
@@ -325,3 +311,28 @@ def test_another_member_cannot_tell_a_grant_from_none(world: World) -> None:
         hidden = _problem(b.get(f"{CONSENTS}/{grant_id}"), 404, "not-found")
         missing = _problem(b.get(f"{CONSENTS}/{absent}"), 404, "not-found")
     assert hidden == {**missing, "detail": missing["detail"].replace(absent, grant_id)}
+
+
+def test_the_grants_under_an_attestation_are_listed_for_who_may_read_them(world: World) -> None:
+    stranger = SM2PrivateKey.generate()
+    attestation_id = world.attestations.attest(
+        attestation_input(stranger, now=world.now())
+    ).attestation_id
+    wallet = CustomerWallet(key=stranger)
+    to_b = world.grant(wallet=wallet, attestation_id=attestation_id, grantee=1)
+    to_a = world.grant(wallet=wallet, attestation_id=attestation_id, grantee=0)
+    with world.as_customer(1, stranger) as customer:
+        for signed in (to_b, to_a):
+            _ok(customer.post(CONSENTS, json=_body(signed)), 201)
+        query = {"attestation": canonical.hex0x(attestation_id)}
+        mine = _ok(customer.get(CONSENTS, params=query), 200)
+    assert [g["grant_id"] for g in mine["grants"]] == [
+        canonical.hex0x(to_b.digest),
+        canonical.hex0x(to_a.digest),
+    ]
+    assert [g["state"] for g in mine["grants"]] == ["in-force", "in-force"]
+    with world.members.as_member(1) as b:  # the grantee of one, not the attester
+        seen = _ok(b.get(CONSENTS, params=query), 200)
+    assert [g["grant_id"] for g in seen["grants"]] == [canonical.hex0x(to_b.digest)]
+    with world.as_customer(1) as other:  # another customer
+        assert _ok(other.get(CONSENTS, params=query), 200)["grants"] == []
