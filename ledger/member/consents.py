@@ -136,12 +136,7 @@ class ConsentRelay:
         attestations, registry = self.contracts()
         self._check_domain(signed.domain, "grant")
         attestation = attestations.attestation(signed.grant.attestation_id)
-        self._check_customer(caller, attestation, "grant")
-        if not signs(attestation.customer_key, signed.digest, signed.signature):
-            raise ConsentSignatureInvalid(
-                "the grant's signature does not verify under the key attestation"
-                f" 0x{attestation.attestation_id.hex()} binds: nothing was sent"
-            )
+        self._check_signed(caller, attestation, signed, "grant")
         with self._sending:
             recorded = registry.record_grant(signed.grant, signed.signature)
         return Relayed(recorded.record_id, Mined.of(recorded.sent))
@@ -160,12 +155,7 @@ class ConsentRelay:
             )
         record = self._grant(registry, grant_id)
         attestation = attestations.attestation(record.grant.attestation_id)
-        self._check_customer(caller, attestation, "revocation")
-        if not signs(attestation.customer_key, signed.digest, signed.signature):
-            raise ConsentSignatureInvalid(
-                "the revocation's signature does not verify under the key attestation"
-                f" 0x{attestation.attestation_id.hex()} binds: nothing was sent"
-            )
+        self._check_signed(caller, attestation, signed, "revocation")
         with self._sending:
             recorded = registry.revoke(signed.revocation, signed.signature)
         return Relayed(recorded.record_id, Mined.of(recorded.sent))
@@ -179,12 +169,24 @@ class ConsentRelay:
             )
 
     @staticmethod
-    def _check_customer(caller: Caller, attestation: Attestation, what: str) -> None:
-        """A customer relays only for the attestation that binds its own key."""
+    def _check_signed(
+        caller: Caller,
+        attestation: Attestation,
+        signed: SignedGrant | SignedRevocation,
+        what: str,
+    ) -> None:
+        """A customer relays only under the attestation that binds its own key; the record is
+        signed by that key."""
+        shown = f"0x{attestation.attestation_id.hex()}"
         if Role.CUSTOMER in caller.roles and caller.public_key != attestation.customer_key:
             raise Forbidden(
                 f"a customer relays a {what} only under an attestation of its own key;"
-                f" attestation 0x{attestation.attestation_id.hex()} binds another key"
+                f" attestation {shown} binds another key"
+            )
+        if not signs(attestation.customer_key, signed.digest, signed.signature):
+            raise ConsentSignatureInvalid(
+                f"the {what}'s signature does not verify under the key attestation {shown}"
+                " binds: nothing was sent"
             )
 
     # -- reading ------------------------------------------------------------------------------
