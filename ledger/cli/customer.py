@@ -23,6 +23,7 @@ stderr and exit status 2.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,8 +231,6 @@ def grant(
     except UnicodeDecodeError:
         raise InputFileError(f"the notice {notice} is not UTF-8 text") from None
     if not_before is None:
-        import time
-
         not_before = int(time.time())
     wallet = _options().wallet()
     client = None if url is None else _client(url, wallet)

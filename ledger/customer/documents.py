@@ -329,10 +329,10 @@ def _object(raw: Any, where: str, names: set[str]) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise DocumentError(f"{where}: a JSON object")
     missing, extra = names - set(raw), set(raw) - names
-    if missing or extra:
-        said = [f"missing {sorted(missing)}"] * bool(missing) + [f"unexpected {sorted(extra)}"] * (
-            bool(extra)
-        )
+    said = ([f"missing {sorted(missing)}"] if missing else []) + (
+        [f"unexpected {sorted(extra)}"] if extra else []
+    )
+    if said:
         raise DocumentError(f"{where}: " + ", ".join(said))
     return raw
 

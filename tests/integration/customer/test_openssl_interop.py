@@ -11,7 +11,7 @@ import pytest
 from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey
 from ledger.customer import CustomerWallet
 from tests._fixtures.openssl import openssl_binary
-from tests.unit.customer.test_documents import _grant
+from tests.unit.customer.test_documents import sample_grant
 
 pytestmark = pytest.mark.usefixtures("openssl_cli")
 
@@ -30,7 +30,7 @@ def _verify(tmp_path: Path, public_pem: bytes, message: bytes, signature: bytes)
 
 def test_openssl_verifies_a_grant_the_wallet_signed(tmp_path: Path) -> None:
     wallet = CustomerWallet(key=SM2PrivateKey.generate())
-    signed = _grant(wallet)
+    signed = sample_grant(wallet)
     pem = wallet.public_key.to_pem()
     assert _verify(tmp_path, pem, signed.digest, signed.signature) == 0
     other = bytes([signed.digest[0] ^ 1]) + signed.digest[1:]

@@ -33,7 +33,7 @@ GRANTEE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 NOTICE = "向 Beta Brokerage 提供您的身份信息用于开户"
 
 
-def _grant(wallet: CustomerWallet, **changes: Any) -> SignedGrant:
+def sample_grant(wallet: CustomerWallet, **changes: Any) -> SignedGrant:
     options: dict[str, Any] = {
         "grantee": GRANTEE,
         "attestation_id": b"\x11" * 32,
@@ -61,7 +61,7 @@ def wallet() -> CustomerWallet:
 
 
 def test_a_grant_is_signed_over_the_contracts_digest(wallet: CustomerWallet) -> None:
-    signed = _grant(wallet)
+    signed = sample_grant(wallet)
     digest = grant_digest(signed.grant, chain_id=DOMAIN.chain_id, contract=DOMAIN.registry)
     assert signed.digest == digest
     assert signs(wallet.public_key, digest, signed.signature)
@@ -77,13 +77,13 @@ def test_a_grant_is_signed_over_the_contracts_digest(wallet: CustomerWallet) -> 
 
 
 def test_each_grant_gets_a_fresh_nonce(wallet: CustomerWallet) -> None:
-    first, second = _grant(wallet), _grant(wallet)
+    first, second = sample_grant(wallet), sample_grant(wallet)
     assert first.grant.nonce != second.grant.nonce and len(first.grant.nonce) == 32
     assert first.digest != second.digest
 
 
 def test_a_revocation_and_a_use_are_signed_over_their_digests(wallet: CustomerWallet) -> None:
-    grant_id = _grant(wallet).digest
+    grant_id = sample_grant(wallet).digest
     revocation = wallet.revoke(DOMAIN, grant_id)
     assert revocation.revocation.grant_id == grant_id
     expected = revocation_digest(revocation.revocation, chain_id=31337, contract=DOMAIN.registry)
@@ -111,7 +111,7 @@ def test_the_use_carries_the_time_of_the_wallets_clock() -> None:
 
 
 def test_documents_round_trip(wallet: CustomerWallet) -> None:
-    grant = _grant(wallet)
+    grant = sample_grant(wallet)
     revocation = wallet.revoke(DOMAIN, grant.digest)
     assert parse(to_bytes(grant), SignedGrant) == grant
     assert parse(json.loads(to_bytes(grant)), SignedGrant) == grant
@@ -169,7 +169,7 @@ _DELETE = object()
 def test_a_malformed_grant_is_refused_naming_the_field(
     wallet: CustomerWallet, path: str, value: Any, message: str
 ) -> None:
-    document = _broken(json.loads(to_bytes(_grant(wallet))), path, value)
+    document = _broken(json.loads(to_bytes(sample_grant(wallet))), path, value)
     with pytest.raises(DocumentError, match=message):
         parse(document, SignedGrant)
 
