@@ -23,10 +23,12 @@ from ledger.chain.errors import (
     TransactionFailed,
     UnknownRecord,
 )
+from ledger.customer.errors import DocumentError
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.errors import LedgerError
 from ledger.httpsig import ACCEPT_SIGNATURE, RequestSignatureError
 from ledger.member import AccessError, Forbidden
+from ledger.member.consents import ConsentNotFound, ConsentSignatureInvalid
 from ledger.proof import ProofInvalid
 from ledger.service.errors import (
     AgreementConflict,
@@ -101,6 +103,9 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     NotAnchoredYet: (409, "Not anchored yet", "not-anchored-yet"),
     SignatureRejected: (422, "Signature rejected", "signature-rejected"),
     ServiceUnavailable: (503, "Service unavailable", "service-unavailable"),
+    DocumentError: (422, "Invalid consent document", "invalid-document"),
+    ConsentSignatureInvalid: (422, "Consent signature rejected", "consent-signature-invalid"),
+    ConsentNotFound: (404, "Grant not found", "not-found"),
     # the service translates database errors; should one escape, it is still not a 400 or 500
     NotFound: (404, "Not found", "not-found"),
     Conflict: (409, "Conflict", "conflict"),

@@ -241,6 +241,21 @@ def deploy_consent_contracts(
     return ConsentDeployment(attestations=attestations, consent_registry=registry)
 
 
+def ensure_consent_contracts(
+    client: ChainClient, deployments: Deployments
+) -> tuple[IdentityAttestationsContract, ConsentRegistryContract]:
+    """The recorded consent contracts; on the dev chain (chain ID 31337), deployed first over
+    the recorded Consortium if they are not there (as :func:`ensure_evidence_ledger` does)."""
+    try:
+        return recorded_consent_contracts(client, deployments)
+    except DeploymentError:
+        if client.chain_id != DEV_CHAIN_ID:
+            raise
+    consortium = _recorded_address(client, deployments, CONSORTIUM)
+    deploy_consent_contracts(client, deployments, consortium)
+    return recorded_consent_contracts(client, deployments)
+
+
 def recorded_consent_contracts(
     client: ChainClient, deployments: Deployments
 ) -> tuple[IdentityAttestationsContract, ConsentRegistryContract]:

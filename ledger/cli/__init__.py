@@ -19,6 +19,7 @@ _COMMANDS = {
     "cid": "ledger.cli.cid:cid",
     "client": "ledger.cli.client:client",
     "consortium": "ledger.cli.consortium:consortium",
+    "customer": "ledger.cli.customer:customer",
     "demo": "ledger.cli.demo:demo",
     "serve": "ledger.cli.serve:serve",
     "sm2": "ledger.cli.sm2:sm2",

@@ -28,7 +28,7 @@ from ledger._runtime import ISSUER_KEY_NAME
 from ledger.agreement import SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments
+from ledger.chain.deployments import Deployments, ensure_consent_contracts
 from ledger.chain.errors import NodeError
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -37,6 +37,7 @@ from ledger.db.errors import DatabaseError
 from ledger.errors import ConfigurationError
 from ledger.httpsig import KeyDirectory, RequestVerifier
 from ledger.member import directory_for
+from ledger.member.consents import ConsentRelay
 from ledger.member.governance import Governance
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter, NonceCommitter
@@ -89,6 +90,8 @@ class RunningService:
     verifier: RequestVerifier
     #: the consortium as this service's member (its chain account) reads and governs it
     governance: Governance
+    #: customers' consents relayed to chain with the service's account, and read back
+    consents: ConsentRelay
 
     def health(self) -> Health:
         """Degraded while the chain or the store is unreachable or anchoring keeps failing
@@ -267,6 +270,14 @@ def running_service(
                         max_skew_s=settings.request_signature_max_skew_s,
                     ),
                     governance=governance,
+                    consents=ConsentRelay(
+                        client=client,
+                        find_contracts=functools.partial(
+                            ensure_consent_contracts,
+                            client,
+                            Deployments(directory=settings.deployments_dir),
+                        ),
+                    ),
                 )
             finally:
                 committer.stop()

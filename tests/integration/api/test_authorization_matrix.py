@@ -39,6 +39,7 @@ from ledger.settings import Settings
 from tests._fixtures.members import SINCE, Consortium, signing
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
+from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
 from tests.integration.api._support import PROBLEM
 
@@ -202,13 +203,21 @@ def _on_chain(build: consortium_routes.Build) -> Request:
     return request
 
 
-#: Every route of the matrix: the agreement routes and the consortium's.
+def _consent(build: consent_routes.Build) -> Request:
+    def request(w: World) -> tuple[str, str, Any]:
+        return build(w.client.app.state.service.consents, w.consortium.customer)  # type: ignore[attr-defined]
+
+    return request
+
+
+#: Every route of the matrix: the agreement routes, the consortium's and the consents'.
 ALL_ROUTES: dict[str, Request] = {
     **ROUTES,
     **{
         name: _on_chain(build)
         for name, build in {**consortium_routes.READS, **consortium_routes.WRITES}.items()
     },
+    **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
 }
 #: Each agreement route's endpoint, as the OpenAPI document names it.
 ENDPOINTS = {
@@ -221,9 +230,15 @@ ENDPOINTS = {
     "proof": ("GET", "/v1/agreements/{agreement_id}/versions/{version}/proof"),
     "erase": ("DELETE", "/v1/agreements/{agreement_id}/document-keys"),
     **consortium_routes.ENDPOINTS,
+    **consent_routes.ENDPOINTS,
 }
 #: What anyone may call, signed or not.
-PUBLIC = {("GET", "/health"), ("GET", "/v1/signing-domain"), ("POST", "/v1/proofs/verify")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/v1/signing-domain"),
+    ("GET", "/v1/consent-domain"),
+    ("POST", "/v1/proofs/verify"),
+}
 WRITES = ("new-version", "sign-draft", "erase")
 READS = ("read", "read-version", "proof")
 CREATES = ("create", "bulk")
@@ -250,6 +265,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return 401, UNAUTHENTICATED[caller]
     if route in consortium_routes.ENDPOINTS:
         return consortium_routes.expected(caller)(route)
+    if route in consent_routes.ENDPOINTS:
+        return consent_routes.expected(caller, route)
     if caller in ("broker-a", "broker-a-second-key"):
         return SUCCESS.get(route, 200), None
     if caller in ("broker-b", "operator"):  # another member: creates its own, sees none of A's
@@ -335,6 +352,7 @@ def test_the_public_routes_answer_anyone(world: World, caller: str) -> None:
     auth = _auth(world, caller)
     assert world.client.get("/health", auth=auth).status_code == 200
     assert world.client.get("/v1/signing-domain", auth=auth).status_code == 200
+    assert world.client.get("/v1/consent-domain", auth=auth).status_code == 200
     verdict = world.client.post("/v1/proofs/verify", content=world.proof, auth=auth)
     assert verdict.status_code == 200 and verdict.json()["valid"] is True
 
