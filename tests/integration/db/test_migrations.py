@@ -32,7 +32,12 @@ TABLES = {
     "inclusion_proofs",
     "request_nonces",
     "erasures",
+    "access_receipts",
+    "grant_uses",
+    "receipt_proofs",
 }
+#: The tables revision 0006 adds.
+RECEIPT_TABLES = {"access_receipts", "grant_uses", "receipt_proofs"}
 
 
 def _tables(url: str) -> set[str]:
@@ -81,7 +86,7 @@ def test_document_keys_revision_down_and_up_keeps_the_versions(database_url: str
         db.close()
     downgrade(database_url, "0001")
     assert current_revision(database_url) == "0001"
-    assert _tables(database_url) == TABLES - {
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {
         "document_keys",
         "batch_attempts",
         "request_nonces",
@@ -123,7 +128,11 @@ def test_batch_attempts_revision_up_from_0002_keeps_each_batchs_transaction(
     finally:
         db.close()
     downgrade(database_url, "0002")
-    assert _tables(database_url) == TABLES - {"batch_attempts", "request_nonces", "erasures"}
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {
+        "batch_attempts",
+        "request_nonces",
+        "erasures",
+    }
     upgrade(database_url)  # 0002 -> 0003: each batch's transaction becomes its attempt 0
     db = open_database(database_url)
     try:
@@ -247,7 +256,7 @@ def test_owners_and_erasures_revision_down_and_up_keeps_the_versions(database_ur
     finally:
         db.close()
     downgrade(database_url, "0004")
-    assert _tables(database_url) == TABLES - {"erasures"}
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {"erasures"}
     upgrade(database_url)
     db = open_database(database_url)
     try:
