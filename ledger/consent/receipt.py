@@ -27,6 +27,7 @@ The Merkle leaf is ``merkle.leaf_hash(receipt.to_bytes())``: RFC 8785 canonical 
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Mapping
@@ -50,6 +51,9 @@ PURPOSE = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 MAX_FIELDS = 32
 
 _MODES = {mode.label: mode for mode in Mode}
+#: Checksum validation hashes with keccak in Python (most of a receipt's parsing time); a
+#: service sees few member accounts and registries.
+_is_checksum_address = functools.lru_cache(maxsize=1024)(is_checksum_address)
 _MEMBERS = (
     "type",
     "version",
@@ -216,7 +220,7 @@ def _check_hash(name: str, value: Any) -> None:
 
 
 def _check_address(name: str, value: Any) -> None:
-    if not isinstance(value, str) or not is_checksum_address(value):
+    if not isinstance(value, str) or not _is_checksum_address(value):
         raise ReceiptError(f"{name} must be a checksummed address, got {value!r}")
 
 

@@ -24,7 +24,7 @@ from ledger.consent import AccessReceipt
 from ledger.db import schema
 from ledger.db._checks import check_aware, check_bytes, check_int
 from ledger.db._plumbing import Transactions
-from ledger.db.errors import NotFound, UsesExhausted
+from ledger.db.errors import Conflict, NotFound, UsesExhausted
 from ledger.db.records import ReceiptInclusion, ReceiptStatus, StoredReceipt
 
 _ar = schema.access_receipts
@@ -90,7 +90,9 @@ class Receipts:
         ``queued``. ``max_uses``: the grant's maximum number of uses (None: unlimited).
 
         If the grant already has ``max_uses`` receipts, :class:`UsesExhausted` and nothing is
-        written; a receipt ID stored already is a :class:`Conflict` (nothing written either).
+        written. The same receipt again (a retry after a lost commit acknowledgment) is a no-op
+        that counts no use and returns the receipt as stored; another receipt under a stored
+        receipt ID is a :class:`Conflict` (nothing written either).
         """
         if not isinstance(receipt, AccessReceipt):
             raise ValueError(f"an AccessReceipt is recorded, not {type(receipt).__name__}")
@@ -99,6 +101,11 @@ class Receipts:
         body = receipt.to_bytes()
         leaf = merkle.leaf_hash(body)
         with self._transaction(write=True) as conn:
+            stored = conn.execute(_STORED.where(_ar.c.receipt_id == receipt.receipt_id)).first()
+            if stored is not None:
+                if bytes(stored.body) != body:
+                    raise Conflict(f"another receipt is stored as {receipt.receipt_id}")
+                return _stored(stored)
             counted = conn.execute(
                 _COUNT_USE[conn.dialect.name, max_uses is not None],
                 {"grant_id": receipt.grant_id, "max_uses": max_uses},
