@@ -139,7 +139,7 @@ class Counts:
     drafts: int
     accepted: int  # accepted, not yet anchored
     anchored: int
-    unbatched: int  # outbox rows no batch has claimed yet
+    unbatched: int  # outbox rows (versions and access receipts) no batch has claimed yet
     open_batches: int
     submitted_batches: int
     anchored_batches: int
@@ -151,8 +151,8 @@ class AnchoringWindow:
     """What the anchoring loop needs to decide whether a batch is due."""
 
     unfinished_batches: int  # open or submitted: resume at once
-    unbatched: int  # accepted versions no batch has claimed yet
-    oldest_unbatched_at: datetime | None  # acceptance time of the oldest of them
+    unbatched: int  # outbox rows (accepted versions, access receipts) no batch has claimed yet
+    oldest_unbatched_at: datetime | None  # acceptance (or use) time of the oldest of them
 
 
 class ReceiptStatus(StrEnum):
