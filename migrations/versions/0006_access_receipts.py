@@ -187,7 +187,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Receipts go (their proofs, their outbox rows, their counts); versions stay."""
+    """Receipts go (their proofs, their outbox rows, their counts); versions stay. A batch that
+    held receipts keeps its size and root, now over fewer outbox rows: going down is for
+    development, not for a database whose receipts were anchored."""
     op.drop_table("receipt_proofs")
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_sqlite_outbox(receipts=False)
