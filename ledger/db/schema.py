@@ -273,6 +273,10 @@ outbox = sa.Table(
     sa.Column("seq", _BigSerial, primary_key=True, autoincrement=True),
     sa.Column("agreement_id", sa.Text, nullable=True),
     sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("leaf", sa.LargeBinary, nullable=False),
+    sa.Column("accepted_at", UTCDateTime, nullable=False),
+    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey(batches.c.batch_id), nullable=True),
+    sa.Column("leaf_index", sa.Integer, nullable=True),
     sa.Column(
         "receipt_id",
         sa.Text,
@@ -280,10 +284,6 @@ outbox = sa.Table(
         nullable=True,
         unique=True,
     ),
-    sa.Column("leaf", sa.LargeBinary, nullable=False),
-    sa.Column("accepted_at", UTCDateTime, nullable=False),
-    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey(batches.c.batch_id), nullable=True),
-    sa.Column("leaf_index", sa.Integer, nullable=True),
     sa.ForeignKeyConstraint(
         ["agreement_id", "version"],
         [agreement_versions.c.agreement_id, agreement_versions.c.version],
