@@ -8,6 +8,8 @@
   crypto-shredding (:mod:`ledger.db.document_keys`), the anchoring outbox
   (:mod:`ledger.db.outbox`, with the anchoring life cycle and why it is idempotent across
   crashes; :mod:`ledger.db.inclusion`, :mod:`ledger.db.batches`, :mod:`ledger.db.lease`);
+* access receipts, anchored through the same outbox, and the use counts of consent grants
+  (:mod:`ledger.db.receipts`);
 * records (:mod:`ledger.db.records`; the agreement's own records, :class:`AgreementVersion` and
   the rest, come from the domain, :mod:`ledger.agreement`) and errors (:mod:`ledger.db.errors`).
 
@@ -17,7 +19,7 @@ SQLite (the default, ``<data_dir>/ledger.db``) and PostgreSQL (psycopg 3) behave
 from ledger.agreement import AgreementVersion, SignatureRecord, VersionKind, VersionStatus
 from ledger.db.database import Database, open_database
 from ledger.db.engine import current_revision, downgrade, head_revision, upgrade
-from ledger.db.errors import Conflict, DatabaseError, NotFound
+from ledger.db.errors import Conflict, DatabaseError, NotFound, UsesExhausted
 from ledger.db.records import (
     Batch,
     BatchAttempt,
@@ -27,6 +29,9 @@ from ledger.db.records import (
     Inclusion,
     NewSignature,
     NewVersion,
+    ReceiptInclusion,
+    ReceiptStatus,
+    StoredReceipt,
 )
 
 __all__ = [
@@ -43,7 +48,11 @@ __all__ = [
     "NewSignature",
     "NewVersion",
     "NotFound",
+    "ReceiptInclusion",
+    "ReceiptStatus",
     "SignatureRecord",
+    "StoredReceipt",
+    "UsesExhausted",
     "VersionKind",
     "VersionStatus",
     "current_revision",

@@ -38,7 +38,14 @@ _BATCH_ROW = sa.select(_b).where(_b.c.batch_id == sa.bindparam("batch_id"))
 _UPDATE_BATCH = sa.update(_b).where(_b.c.batch_id == sa.bindparam("which_batch")).returning(*_b.c)
 _LOCK_BATCH = _BATCH_ROW.with_for_update()
 _BATCH_LEAVES = (
-    sa.select(_ob.c.leaf_index, _ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf)
+    sa.select(
+        _ob.c.leaf_index,
+        _ob.c.seq,
+        _ob.c.agreement_id,
+        _ob.c.version,
+        _ob.c.leaf,
+        _ob.c.receipt_id,
+    )
     .where(_ob.c.batch_id == sa.bindparam("batch_id"))
     .order_by(_ob.c.leaf_index)
 )
@@ -164,10 +171,11 @@ def _read_leaves(conn: sa.Connection, batch_id: int) -> tuple[BatchLeaf, ...]:
             leaf_index=int(leaf_index),
             seq=int(seq),
             agreement_id=agreement_id,
-            version=int(version),
+            version=None if version is None else int(version),
             leaf=bytes(leaf),
+            receipt_id=receipt_id,
         )
-        for leaf_index, seq, agreement_id, version, leaf in conn.execute(
+        for leaf_index, seq, agreement_id, version, leaf, receipt_id in conn.execute(
             _BATCH_LEAVES, {"batch_id": batch_id}
         ).all()
     )

@@ -18,6 +18,8 @@ The methods are those of the repositories, one module per concern:
   the anchoring life cycle and why it is idempotent across crashes), the anchored step and
   inclusion proofs in :mod:`ledger.db.inclusion`, batches as stored and the counts in
   :mod:`ledger.db.batches`; the anchoring lease in :mod:`ledger.db.lease`;
+* access receipts, anchored through the same outbox, and the use counts of consent grants:
+  :mod:`ledger.db.receipts`;
 * the nonces of signed requests (replay protection, shared by every process):
   :mod:`ledger.db.nonces`.
 
@@ -37,6 +39,7 @@ from ledger.db.group_commit import GroupCommit
 from ledger.db.inclusion import InclusionProofs
 from ledger.db.nonces import RequestNonces
 from ledger.db.outbox import Outbox
+from ledger.db.receipts import Receipts
 from ledger.db.versions import Versions
 from ledger.errors import ConfigurationError
 
@@ -81,6 +84,12 @@ class Database:
         self.batch_attempts = batches.batch_attempts
         self.counts = batches.counts
         self.anchoring_window = batches.anchoring_window
+        receipts = Receipts(self._transactions)
+        self.record_receipt = receipts.record_receipt
+        self.receipt = receipts.receipt
+        self.receipts_of_grant = receipts.receipts_of_grant
+        self.receipts_between = receipts.receipts_between
+        self.uses_of = receipts.uses_of
         nonces = RequestNonces(self._transactions)
         self.remember_nonce = nonces.remember_nonce
         self.remember_nonces = nonces.remember_nonces

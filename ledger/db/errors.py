@@ -15,3 +15,7 @@ class NotFound(DatabaseError):
 
 class Conflict(DatabaseError):
     """The change contradicts what is stored: a duplicate, a wrong state, different data."""
+
+
+class UsesExhausted(Conflict):
+    """The grant has had as many uses (receipts) as its maximum allows: nothing was written."""

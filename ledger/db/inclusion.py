@@ -1,6 +1,7 @@
 """Inclusion proofs: the last step of the anchoring life cycle (see :mod:`ledger.db.outbox`),
 :meth:`InclusionProofs.record_anchored`, and the read of an anchored version's proof,
-:meth:`InclusionProofs.inclusion`.
+:meth:`InclusionProofs.inclusion`. A batch's access receipts get theirs in the same step
+(``receipt_proofs``; read with the receipt, :mod:`ledger.db.receipts`).
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ _av = schema.agreement_versions
 _ob = schema.outbox
 _b = schema.batches
 _ip = schema.inclusion_proofs
+_rp = schema.receipt_proofs
 _ba = schema.batch_attempts
 
 # Statements of the anchored step, built once (see :mod:`ledger.db.batches`).
-_BATCH_PROOF_KEYS = sa.select(_ob.c.agreement_id, _ob.c.version, _ob.c.leaf_index).where(
-    _ob.c.batch_id == sa.bindparam("batch_id")
-)
+_BATCH_PROOF_KEYS = sa.select(
+    _ob.c.agreement_id, _ob.c.version, _ob.c.receipt_id, _ob.c.leaf_index
+).where(_ob.c.batch_id == sa.bindparam("batch_id"))
 # UPDATE ... FROM: driven by the batch's outbox rows, each version found by its key (not by
 # scanning every accepted version, of which a long chain outage leaves many).
 _ANCHOR_VERSIONS = (
@@ -49,6 +51,12 @@ _ATTEMPT_BY_HASH = sa.select(_ba).where(
 )
 _INSERT_PROOF = DriverInsert(
     _ip, "agreement_id", "version", "batch_id", "leaf_index", "path", "root"
+)
+_INSERT_RECEIPT_PROOF = DriverInsert(_rp, "receipt_id", "batch_id", "leaf_index", "path", "root")
+# The paths a batch's leaves were anchored with, versions' and receipts' alike.
+_STORED_PATHS = sa.union_all(
+    sa.select(_ip.c.leaf_index, _ip.c.path).where(_ip.c.batch_id == sa.bindparam("batch_id")),
+    sa.select(_rp.c.leaf_index, _rp.c.path).where(_rp.c.batch_id == sa.bindparam("batch_id")),
 )
 
 
@@ -71,7 +79,7 @@ class InclusionProofs:
     ) -> Batch:
         """The batch's transaction is in ``block_number``: mark the batch and every version in it
         anchored and store each leaf's Merkle path (``proofs[leaf_index]``, sibling hashes from
-        the leaf level up), in one transaction.
+        the leaf level up), a version's or an access receipt's, in one transaction.
 
         ``tx_hash`` names the attempt that was mined (default: the latest); it becomes the
         batch's transaction, the one its proofs carry. An attempt the batch never stored is a
@@ -109,10 +117,8 @@ class InclusionProofs:
                 )
             if row.status == BatchStatus.ANCHORED:
                 stored_paths = {
-                    int(proof.leaf_index): list(proof.path)
-                    for proof in conn.execute(
-                        sa.select(_ip.c.leaf_index, _ip.c.path).where(_ip.c.batch_id == batch_id)
-                    )
+                    int(leaf_index): list(path)
+                    for leaf_index, path in conn.execute(_STORED_PATHS, {"batch_id": batch_id})
                 }
                 if (
                     int(row.block_number) != block_number
@@ -135,27 +141,44 @@ class InclusionProofs:
                     raise Conflict(f"batch {batch_id} has no transaction 0x{tx_hash.hex()}")
                 mined = {"tx_hash": tx_hash, "raw_tx": attempt.raw_tx, "nonce": attempt.nonce}
             root = bytes(row.root)
+            keys = conn.execute(_BATCH_PROOF_KEYS, {"batch_id": batch_id}).all()
+            versions = [key for key in keys if key.receipt_id is None]
+            receipts = [key for key in keys if key.receipt_id is not None]
             updated = conn.execute(_ANCHOR_VERSIONS, {"batch_id": batch_id}).rowcount
-            if updated != row.size:
+            if len(keys) != row.size or updated != len(versions):
                 raise DatabaseError(
-                    f"batch {batch_id} has {row.size} leaves but {updated} accepted versions"
+                    f"batch {batch_id} has {row.size} leaves but {len(keys)} outbox rows, of"
+                    f" which {len(versions)} versions and {updated} of them accepted"
                 )
-            _INSERT_PROOF.executemany(
-                conn,
-                [
-                    (
-                        agreement_id,
-                        int(version),
-                        batch_id,
-                        int(leaf_index),
-                        _json_hex_list(paths[int(leaf_index)]),
-                        root,
-                    )
-                    for agreement_id, version, leaf_index in conn.execute(
-                        _BATCH_PROOF_KEYS, {"batch_id": batch_id}
-                    ).all()
-                ],
-            )
+            if versions:
+                _INSERT_PROOF.executemany(
+                    conn,
+                    [
+                        (
+                            agreement_id,
+                            int(version),
+                            batch_id,
+                            int(leaf_index),
+                            _json_hex_list(paths[int(leaf_index)]),
+                            root,
+                        )
+                        for agreement_id, version, _, leaf_index in versions
+                    ],
+                )
+            if receipts:
+                _INSERT_RECEIPT_PROOF.executemany(
+                    conn,
+                    [
+                        (
+                            receipt_id,
+                            batch_id,
+                            int(leaf_index),
+                            _json_hex_list(paths[int(leaf_index)]),
+                            root,
+                        )
+                        for _, _, receipt_id, leaf_index in receipts
+                    ],
+                )
             return update_batch(
                 conn,
                 batch_id,

@@ -6,6 +6,9 @@ The anchoring life cycle, and why it is idempotent across crashes:
 
 1. :meth:`Database.accept` marks a version accepted *and* writes its outbox row in the same
    transaction: a version the service acknowledged is always waiting for an anchor.
+   :meth:`Database.record_receipt` does the same for an access receipt (:mod:`ledger.db.receipts`):
+   an outbox row holds one Merkle leaf, a version's or a receipt's, and the steps below treat
+   both alike (the leaves are leaf hashes; the anchored step marks each kind anchored).
 2. :meth:`Database.open_batch` claims the oldest unclaimed outbox rows (in ``seq`` order) into one
    ``open`` batch, leaf indexes 0..n-1. While a batch is unfinished (``open`` or ``submitted``)
    it returns *that* batch instead of claiming more, so a batcher restarting after a crash picks
@@ -60,7 +63,7 @@ _UNFINISHED_BATCH = (
     .limit(1)
 )
 _CLAIMABLE = (
-    sa.select(_ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf)
+    sa.select(_ob.c.seq, _ob.c.agreement_id, _ob.c.version, _ob.c.leaf, _ob.c.receipt_id)
     .where(_ob.c.batch_id.is_(None))
     .order_by(_ob.c.seq)
     .limit(sa.bindparam("max_size"))
@@ -163,10 +166,11 @@ class Outbox:
                     leaf_index=index,
                     seq=seq,
                     agreement_id=agreement_id,
-                    version=int(version),
+                    version=None if version is None else int(version),
                     leaf=bytes(leaf),
+                    receipt_id=receipt_id,
                 )
-                for index, (seq, (_, agreement_id, version, leaf)) in enumerate(
+                for index, (seq, (_, agreement_id, version, leaf, receipt_id)) in enumerate(
                     zip(seqs, rows, strict=True)
                 )
             )

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from ledger.agreement import VersionKind
+from ledger.consent import AccessReceipt
 
 
 class BatchStatus(StrEnum):
@@ -71,11 +72,15 @@ class NewVersion:
 
 @dataclass(frozen=True)
 class BatchLeaf:
+    """One outbox row in a batch: an agreement version (``agreement_id``, ``version``) or an
+    access receipt (``receipt_id``); exactly one of the two is set."""
+
     leaf_index: int
     seq: int
-    agreement_id: str
-    version: int
+    agreement_id: str | None
+    version: int | None
     leaf: bytes
+    receipt_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,7 @@ class Counts:
     drafts: int
     accepted: int  # accepted, not yet anchored
     anchored: int
-    unbatched: int  # outbox rows no batch has claimed yet
+    unbatched: int  # outbox rows (versions and access receipts) no batch has claimed yet
     open_batches: int
     submitted_batches: int
     anchored_batches: int
@@ -146,5 +151,40 @@ class AnchoringWindow:
     """What the anchoring loop needs to decide whether a batch is due."""
 
     unfinished_batches: int  # open or submitted: resume at once
-    unbatched: int  # accepted versions no batch has claimed yet
-    oldest_unbatched_at: datetime | None  # acceptance time of the oldest of them
+    unbatched: int  # outbox rows (accepted versions, access receipts) no batch has claimed yet
+    oldest_unbatched_at: datetime | None  # acceptance (or use) time of the oldest of them
+
+
+class ReceiptStatus(StrEnum):
+    QUEUED = "queued"  # in the outbox, no batch has claimed it yet
+    BATCHED = "batched"  # in a batch not anchored yet
+    ANCHORED = "anchored"  # its batch is in a block; it has an inclusion proof
+
+
+@dataclass(frozen=True)
+class ReceiptInclusion:
+    """Where an anchored access receipt sits (as :class:`Inclusion` for a version)."""
+
+    receipt_id: str
+    batch_id: int
+    leaf_index: int
+    tree_size: int
+    leaf: bytes
+    path: tuple[bytes, ...]  # sibling hashes, leaf level first
+    root: bytes
+    tx_hash: bytes
+    raw_tx: bytes
+    block_number: int
+    block_hash: bytes
+    anchored_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    """An access receipt as stored: the receipt, its leaf hash, how far its anchoring got and,
+    once anchored, its inclusion proof."""
+
+    receipt: AccessReceipt
+    leaf: bytes
+    status: ReceiptStatus
+    inclusion: ReceiptInclusion | None

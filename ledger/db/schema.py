@@ -18,8 +18,16 @@ The tables:
 * ``document_keys`` — a version's document key wrapped (SM2-encrypted) to each reader, keyed by
   the SM3 fingerprint of the reader's key. Deleting them crypto-shreds the stored document; the
   version, its signatures and its proofs stay.
-* ``outbox`` — one row per accepted version, written in the same transaction as the acceptance.
-  ``seq`` orders them; ``batch_id``/``leaf_index`` are set when a batch claims the row.
+* ``outbox`` — one row per Merkle leaf to anchor: an accepted version (``agreement_id``,
+  ``version``: written in the same transaction as the acceptance) or an access receipt
+  (``receipt_id``: written with the receipt); exactly one of the two is set. ``seq`` orders
+  them; ``batch_id``/``leaf_index`` are set when a batch claims the row.
+* ``access_receipts`` — every release of attested fields under a consent grant
+  (:class:`ledger.consent.AccessReceipt`): ``body`` is the receipt's canonical bytes, the leaf
+  entry (the one home of its content); ``grant_id``, ``caller`` and ``used_at`` are copied out of
+  it to be queried. Never deleted; anchored like a version (its outbox row's batch).
+* ``grant_uses`` — per grant, how many receipts were written under it: the row
+  :meth:`ledger.db.Database.record_receipt` counts up (or refuses to) atomically.
 * ``batches`` — one Merkle batch: its leaves (outbox rows), root, the signed anchoring
   transaction (stored before it is sent) and, finally, the block it landed in. At most one batch
   is unfinished (``open`` or ``submitted``) at a time.
@@ -29,6 +37,7 @@ The tables:
   the attempt that was mined (what its proofs carry).
 * ``inclusion_proofs`` — each anchored version's Merkle path (JSON list of lowercase hex sibling
   hashes, leaf level first; ``leaf_index`` tells left from right) and the root it leads to.
+* ``receipt_proofs`` — the same for each anchored access receipt.
 * ``erasures`` — every erasure of an agreement's document keys that was carried out: when, how
   it was authorized (the owning ``broker``, or a ``customer``-signed request: its key and nonce),
   who sent it and how many keys went.
@@ -234,16 +243,47 @@ batch_attempts = sa.Table(
     sa.CheckConstraint("nonce >= 0", name="nonce_not_negative"),
 )
 
+access_receipts = sa.Table(
+    "access_receipts",
+    metadata,
+    sa.Column("receipt_id", sa.Text, primary_key=True),
+    sa.Column("grant_id", sa.LargeBinary, nullable=False, index=True),
+    sa.Column("caller", sa.Text, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.CheckConstraint(
+        "length(receipt_id) = 37 AND substr(receipt_id, 1, 5) = 'rcpt_'", name="receipt_id"
+    ),
+    _length("grant_id", 32),
+    sa.CheckConstraint("length(body) >= 1", name="body_not_empty"),
+)
+
+grant_uses = sa.Table(
+    "grant_uses",
+    metadata,
+    sa.Column("grant_id", sa.LargeBinary, primary_key=True),
+    sa.Column("uses", sa.BigInteger, nullable=False),
+    _length("grant_id", 32),
+    sa.CheckConstraint("uses >= 1", name="uses_positive"),
+)
+
 outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("seq", _BigSerial, primary_key=True, autoincrement=True),
-    sa.Column("agreement_id", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("agreement_id", sa.Text, nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
     sa.Column("leaf", sa.LargeBinary, nullable=False),
     sa.Column("accepted_at", UTCDateTime, nullable=False),
     sa.Column("batch_id", sa.BigInteger, sa.ForeignKey(batches.c.batch_id), nullable=True),
     sa.Column("leaf_index", sa.Integer, nullable=True),
+    sa.Column(
+        "receipt_id",
+        sa.Text,
+        sa.ForeignKey(access_receipts.c.receipt_id),
+        nullable=True,
+        unique=True,
+    ),
     sa.ForeignKeyConstraint(
         ["agreement_id", "version"],
         [agreement_versions.c.agreement_id, agreement_versions.c.version],
@@ -256,6 +296,11 @@ outbox = sa.Table(
         "(batch_id IS NULL AND leaf_index IS NULL)"
         " OR (batch_id IS NOT NULL AND leaf_index IS NOT NULL AND leaf_index >= 0)",
         name="claimed_has_leaf_index",
+    ),
+    sa.CheckConstraint(
+        "(agreement_id IS NOT NULL AND version IS NOT NULL AND receipt_id IS NULL)"
+        " OR (agreement_id IS NULL AND version IS NULL AND receipt_id IS NOT NULL)",
+        name="leaf_of_one",
     ),
     sqlite_autoincrement=True,
 )
@@ -277,6 +322,19 @@ inclusion_proofs = sa.Table(
     sa.Column("path", sa.JSON, nullable=False),
     sa.Column("root", sa.LargeBinary, nullable=False),
     sa.ForeignKeyConstraint(["agreement_id", "version"], [outbox.c.agreement_id, outbox.c.version]),
+    sa.UniqueConstraint("batch_id", "leaf_index"),
+    sa.CheckConstraint("leaf_index >= 0", name="leaf_index_not_negative"),
+    _length("root", 32),
+)
+
+receipt_proofs = sa.Table(
+    "receipt_proofs",
+    metadata,
+    sa.Column("receipt_id", sa.Text, sa.ForeignKey(outbox.c.receipt_id), primary_key=True),
+    sa.Column("batch_id", sa.BigInteger, sa.ForeignKey(batches.c.batch_id), nullable=False),
+    sa.Column("leaf_index", sa.Integer, nullable=False),
+    sa.Column("path", sa.JSON, nullable=False),
+    sa.Column("root", sa.LargeBinary, nullable=False),
     sa.UniqueConstraint("batch_id", "leaf_index"),
     sa.CheckConstraint("leaf_index >= 0", name="leaf_index_not_negative"),
     _length("root", 32),

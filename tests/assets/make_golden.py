@@ -26,8 +26,11 @@ from eth_utils import keccak
 
 from ledger._keywrap import KeyWrapper
 from ledger.agreement import Document, LeafEntry, SigningPayload, SigningPayloadV0
+from ledger.chain.consent import Mode
+from ledger.consent import AccessReceipt
 from ledger.crypto import keystore, sm4
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.crypto.sm3 import sm3
 from ledger.proof import ProofKeys
 from ledger.signature import in_role_order, sign
 from ledger.store import car_of, cid_of
@@ -176,6 +179,26 @@ def _v0(parties: Parties) -> tuple[bytes, bytes]:
     return proof, payloads["customer"].to_bytes()
 
 
+def _receipt() -> bytes:
+    """An access receipt (``ledger/access-receipt`` v1) of fixed inputs: a per-use release of
+    two fields (stated in tests/unit/consent/test_receipt.py as well)."""
+    return AccessReceipt(
+        receipt_id="rcpt_00112233445566778899aabbccddeeff",
+        grant_id=bytes.fromhex("6b" * 32),
+        attestation_id=bytes.fromhex("a7" * 32),
+        attester="0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        caller="0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+        fields=("given_name", "date_of_birth"),
+        purpose="account_opening",
+        used_at=datetime(2026, 11, 29, 3, 0, 5, tzinfo=UTC),
+        request_sm3=sm3(b"the request as sent"),
+        mode=Mode.PER_USE,
+        use_authorization=bytes.fromhex("5e" * 32),
+        chain_id=31337,
+        consent_registry="0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+    ).to_bytes()
+
+
 def main() -> None:
     KEYS.mkdir(exist_ok=True)
     parties = Parties(
@@ -207,6 +230,7 @@ def main() -> None:
     }
     files["proof-v0.json"], files["payload-v0.json"] = _v0(parties)
     files["proof-v2.json"] = _v2(parties)
+    files["receipt-v1.json"] = _receipt()
     chosen = sys.argv[1:] or sorted(files)
     for name in chosen:
         data = files[name]

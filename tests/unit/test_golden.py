@@ -424,6 +424,7 @@ def test_the_golden_files_are_the_ones_named() -> None:
         "payload-v0.json",
         "payload-v1.json",
         "leaf-v1.json",
+        "receipt-v1.json",  # tests/unit/consent/test_receipt.py
         "document-key.lkw1",
         "keystore.json",
         "README.md",

@@ -8,7 +8,10 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 
+from ledger import canonical
 from ledger.agreement import ErasureMethod, ErasureRecord
+from ledger.chain.consent import Mode
+from ledger.consent import AccessReceipt, new_receipt_id
 from ledger.db import AgreementVersion, Database, NewSignature, NewVersion, VersionKind
 
 #: A fixed, non-UTC time: values must come back as the same instant, in UTC.
@@ -170,4 +173,32 @@ def erasure(
         caller_keyid="sm3:" + "ab" * 32,
         customer_key=customer_key,
         nonce=nonce,
+    )
+
+
+#: Member accounts and the ConsentRegistry of the receipts below (anvil's first accounts).
+ATTESTER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+GRANTEE = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+REGISTRY = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+
+
+def access_receipt(
+    grant_id: bytes, used_at: datetime, *, fields: tuple[str, ...] = ("given_name",)
+) -> AccessReceipt:
+    """A standing-mode receipt under ``grant_id`` (a fresh receipt ID), at whole seconds."""
+    receipt_id = new_receipt_id()
+    return AccessReceipt(
+        receipt_id=receipt_id,
+        grant_id=grant_id,
+        attestation_id=digest("attestation"),
+        attester=ATTESTER,
+        caller=GRANTEE,
+        fields=fields,
+        purpose="account_opening",
+        used_at=canonical.whole_seconds(used_at),
+        request_sm3=digest("request", receipt_id),
+        mode=Mode.STANDING,
+        use_authorization=None,
+        chain_id=31337,
+        consent_registry=REGISTRY,
     )

@@ -12,12 +12,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from ledger.db import current_revision, downgrade, head_revision, open_database, upgrade
-from ledger.db.schema import batches, metadata
+from ledger.db.schema import batches, metadata, outbox
+from ledger.merkle import MerkleTree
 from ledger.settings import Settings
 from tests.integration.db._support import (
     accepted,
+    access_receipt,
     at,
     create_draft,
+    digest,
     erasure,
     integrity_error,
 )
@@ -32,7 +35,12 @@ TABLES = {
     "inclusion_proofs",
     "request_nonces",
     "erasures",
+    "access_receipts",
+    "grant_uses",
+    "receipt_proofs",
 }
+#: The tables revision 0006 adds.
+RECEIPT_TABLES = {"access_receipts", "grant_uses", "receipt_proofs"}
 
 
 def _tables(url: str) -> set[str]:
@@ -81,7 +89,7 @@ def test_document_keys_revision_down_and_up_keeps_the_versions(database_url: str
         db.close()
     downgrade(database_url, "0001")
     assert current_revision(database_url) == "0001"
-    assert _tables(database_url) == TABLES - {
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {
         "document_keys",
         "batch_attempts",
         "request_nonces",
@@ -123,7 +131,11 @@ def test_batch_attempts_revision_up_from_0002_keeps_each_batchs_transaction(
     finally:
         db.close()
     downgrade(database_url, "0002")
-    assert _tables(database_url) == TABLES - {"batch_attempts", "request_nonces", "erasures"}
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {
+        "batch_attempts",
+        "request_nonces",
+        "erasures",
+    }
     upgrade(database_url)  # 0002 -> 0003: each batch's transaction becomes its attempt 0
     db = open_database(database_url)
     try:
@@ -247,7 +259,7 @@ def test_owners_and_erasures_revision_down_and_up_keeps_the_versions(database_ur
     finally:
         db.close()
     downgrade(database_url, "0004")
-    assert _tables(database_url) == TABLES - {"erasures"}
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {"erasures"}
     upgrade(database_url)
     db = open_database(database_url)
     try:
@@ -256,3 +268,85 @@ def test_owners_and_erasures_revision_down_and_up_keeps_the_versions(database_ur
         assert db.erasures(owned.agreement_id) == []  # and the table
     finally:
         db.close()
+
+
+def test_access_receipts_revision_up_from_0005_keeps_the_outbox_and_its_proofs(
+    empty_database_url: str,
+) -> None:
+    """0005 -> 0006 on a database with an anchored batch and a queued version: the outbox is
+    rebuilt (SQLite) or altered (PostgreSQL) with every row, seq and proof kept; then a receipt
+    joins the queued version in the next batch, and going down drops the receipt alone. (The
+    rows are written at head, before any receipt, and taken down to 0005 first: today's code
+    does not run on a 0005 outbox.)"""
+    upgrade(empty_database_url)
+    db = open_database(empty_database_url)
+    try:
+        keys = accepted(db, 3)
+        done = db.open_batch(max_size=2, now=at(10))
+        assert done is not None
+        tree = MerkleTree([leaf.leaf for leaf in done.leaves])
+        db.record_submission(
+            done.batch_id, raw_tx=b"\x02first", tx_hash=b"\x01" * 32, nonce=0, root=tree.root
+        )
+        db.record_anchored(
+            done.batch_id,
+            block_number=7,
+            block_hash=b"\x0b" * 32,
+            anchored_at=at(11),
+            proofs={0: tree.inclusion_proof(0), 1: tree.inclusion_proof(1)},
+        )
+        before = [db.inclusion(*key) for key in keys[:2]]
+        seqs = [leaf.seq for leaf in done.leaves]
+    finally:
+        db.close()
+    downgrade(empty_database_url, "0005")
+    assert _tables(empty_database_url) == TABLES - RECEIPT_TABLES
+
+    upgrade(empty_database_url)
+
+    assert current_revision(empty_database_url) == head_revision()
+    db = open_database(empty_database_url)
+    try:
+        checks = {check["name"] for check in sa.inspect(db.engine).get_check_constraints("outbox")}
+        assert checks == {
+            "ck_outbox_leaf_length",
+            "ck_outbox_claimed_has_leaf_index",
+            "ck_outbox_leaf_of_one",
+        }
+        assert [db.inclusion(*key) for key in keys[:2]] == before
+        assert db.get_batch(done.batch_id).leaves == done.leaves
+        assert db.counts().unbatched == 1
+        receipt = access_receipt(digest("grant"), at(12))
+        db.record_receipt(receipt, max_uses=1)
+        mixed = db.open_batch(max_size=10, now=at(13))
+        assert mixed is not None
+        assert [(leaf.seq, leaf.agreement_id, leaf.receipt_id) for leaf in mixed.leaves] == [
+            (seqs[-1] + 1, keys[2][0], None),
+            (seqs[-1] + 2, None, receipt.receipt_id),  # seq goes on from the old high mark
+        ]
+        with (
+            pytest.raises(
+                sa.exc.IntegrityError,
+                match=integrity_error(
+                    "(sqlite3.IntegrityError) CHECK constraint failed: ck_outbox_leaf_of_one",
+                    "(psycopg.errors.CheckViolation) new row for relation"
+                    ' "outbox" violates check constraint "ck_outbox_leaf_of_one"',
+                ),
+            ),
+            db.engine.begin() as conn,
+        ):
+            conn.execute(
+                sa.insert(outbox).values(leaf=b"\x01" * 32, accepted_at=at(14), receipt_id=None)
+            )
+    finally:
+        db.close()
+    downgrade(empty_database_url, "0005")
+    db = open_database(empty_database_url)
+    try:
+        assert [db.inclusion(*key) for key in keys[:2]] == before
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT agreement_id FROM outbox ORDER BY seq")).all()
+        assert [row[0] for row in rows] == [key[0] for key in keys]
+    finally:
+        db.close()
+    assert _tables(empty_database_url) == TABLES - RECEIPT_TABLES
