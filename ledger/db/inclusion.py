@@ -218,21 +218,25 @@ class InclusionProofs:
             ).first()
         if row is None:
             raise NotFound(f"{agreement_id} v{version} has no inclusion proof (not anchored)")
-        return Inclusion(
-            agreement_id=agreement_id,
-            version=version,
-            batch_id=int(row.batch_id),
-            leaf_index=int(row.leaf_index),
-            tree_size=int(row.size),
-            leaf=bytes(row.leaf),
-            path=tuple(bytes.fromhex(node) for node in row.path),
-            root=bytes(row.root),
-            tx_hash=bytes(row.tx_hash),
-            raw_tx=bytes(row.raw_tx),
-            block_number=int(row.block_number),
-            block_hash=bytes(row.block_hash),
-            anchored_at=row.anchored_at,
-        )
+        return Inclusion(agreement_id=agreement_id, version=version, **proof_fields(row))
+
+
+def proof_fields(row: Any) -> dict[str, Any]:
+    """The fields of an anchored leaf's inclusion record (a version's or a receipt's) from a
+    row of its proof joined with its batch."""
+    return {
+        "batch_id": int(row.batch_id),
+        "leaf_index": int(row.leaf_index),
+        "tree_size": int(row.size),
+        "leaf": bytes(row.leaf),
+        "path": tuple(bytes.fromhex(node) for node in row.path),
+        "root": bytes(row.root),
+        "tx_hash": bytes(row.tx_hash),
+        "raw_tx": bytes(row.raw_tx),
+        "block_number": int(row.block_number),
+        "block_hash": bytes(row.block_hash),
+        "anchored_at": row.anchored_at,
+    }
 
 
 def _json_hex_list(hexes: list[str]) -> str:

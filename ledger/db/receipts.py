@@ -25,6 +25,7 @@ from ledger.db import schema
 from ledger.db._checks import check_aware, check_bytes, check_int
 from ledger.db._plumbing import Transactions
 from ledger.db.errors import Conflict, NotFound, UsesExhausted
+from ledger.db.inclusion import proof_fields
 from ledger.db.records import ReceiptInclusion, ReceiptStatus, StoredReceipt
 
 _ar = schema.access_receipts
@@ -174,18 +175,5 @@ def _stored(row: Any) -> StoredReceipt:
         status = ReceiptStatus.BATCHED
     else:
         status = ReceiptStatus.ANCHORED
-        inclusion = ReceiptInclusion(
-            receipt_id=receipt.receipt_id,
-            batch_id=int(row.batch_id),
-            leaf_index=int(row.leaf_index),
-            tree_size=int(row.size),
-            leaf=bytes(row.leaf),
-            path=tuple(bytes.fromhex(node) for node in row.path),
-            root=bytes(row.root),
-            tx_hash=bytes(row.tx_hash),
-            raw_tx=bytes(row.raw_tx),
-            block_number=int(row.block_number),
-            block_hash=bytes(row.block_hash),
-            anchored_at=row.anchored_at,
-        )
+        inclusion = ReceiptInclusion(receipt_id=receipt.receipt_id, **proof_fields(row))
     return StoredReceipt(receipt=receipt, leaf=bytes(row.leaf), status=status, inclusion=inclusion)
