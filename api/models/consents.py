@@ -6,6 +6,7 @@ IDs, nonces and hashes are ``0x`` hex; times RFC 3339 UTC; digests labelled (``s
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 from ledger import canonical
 from ledger.chain.consent import RevocationRecord, signs
 from ledger.customer.documents import ConsentDomain, grant_to_json
+from ledger.db.records import StoredReceipt
 from ledger.member.consents import GrantState, GrantView, Relayed
 
 #: The body of ``POST /v1/consents`` and of a revocation: a signed document, an object.
@@ -139,3 +141,49 @@ class GrantsOut(BaseModel):
 
     attestation_id: str
     grants: list[GrantOut]
+
+
+class ReceiptOut(BaseModel):
+    """One use recorded under a grant: the receipt as anchored (its canonical JSON, parsed),
+    its leaf, and where it is on chain once anchored."""
+
+    receipt_id: str
+    receipt: dict[str, Any] = Field(description="The ledger/access-receipt v1 leaf entry")
+    leaf: str = Field(description="sm3: leaf hash (RFC 6962 leaf prefix)")
+    status: str = Field(description="queued, batched or anchored")
+    inclusion: dict[str, Any] | None = Field(
+        default=None,
+        description="Once anchored: batch, leaf_index, tree_size, path, root, transaction, block",
+    )
+
+    @classmethod
+    def of(cls, stored: StoredReceipt) -> ReceiptOut:
+        inclusion = stored.inclusion
+        return cls(
+            receipt_id=stored.receipt.receipt_id,
+            receipt=json.loads(stored.receipt.to_bytes()),
+            leaf=canonical.label("sm3", stored.leaf),
+            status=stored.status.value,
+            inclusion=None
+            if inclusion is None
+            else {
+                "batch_id": inclusion.batch_id,
+                "leaf_index": inclusion.leaf_index,
+                "tree_size": inclusion.tree_size,
+                "path": [canonical.label("sm3", node) for node in inclusion.path],
+                "root": canonical.label("sm3", inclusion.root),
+                "transaction": canonical.label("keccak256", inclusion.tx_hash),
+                "block": {
+                    "number": inclusion.block_number,
+                    "hash": canonical.label("keccak256", inclusion.block_hash),
+                },
+                "anchored_at": canonical.timestamp(inclusion.anchored_at),
+            },
+        )
+
+
+class ReceiptsOut(BaseModel):
+    """The uses a service recorded under a grant, oldest first."""
+
+    grant_id: str
+    receipts: list[ReceiptOut]

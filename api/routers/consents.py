@@ -26,6 +26,8 @@ from api.models.consents import (
     ConsentDomainOut,
     GrantOut,
     GrantsOut,
+    ReceiptOut,
+    ReceiptsOut,
     RelayedOut,
 )
 from api.models.consortium import ID_PATTERN
@@ -94,6 +96,17 @@ async def read_grant(grant_id: GrantIdPath, relay: Relay, caller: SignedCaller) 
     """The grant as recorded, whether its signature verifies (else it is inert), its effective
     revocation, and whether it is in force now."""
     return GrantOut.of(await off_loop(relay.view, caller, parse_id(grant_id)))
+
+
+@router.get(
+    "/consents/{grant_id}/receipts",
+    responses=problems({**AUTH_PROBLEMS, 404: "No such grant", 422: "Invalid path", 503: _CHAIN}),
+)
+async def grant_receipts(grant_id: GrantIdPath, relay: Relay, caller: SignedCaller) -> ReceiptsOut:
+    """Every use this service recorded under the grant, oldest first, each with its anchoring
+    status and, once anchored, its inclusion proof: what the customer sees of each use."""
+    stored = await off_loop(relay.receipts, caller, parse_id(grant_id))
+    return ReceiptsOut(grant_id=grant_id.lower(), receipts=[ReceiptOut.of(r) for r in stored])
 
 
 @router.get(

@@ -313,7 +313,8 @@ def authorize_use(
 @click.option("--attestation", "attestations", type=ID, multiple=True, required=True)
 def grants(url: str, attestations: tuple[bytes, ...]) -> None:
     """Each of your grants under the attestations, with its state (in force, revoked,
-    expired, inert ...), as an app shows them."""
+    expired, inert ...) and every use the service recorded under it (its access receipts, with
+    their anchoring), as an app shows them."""
     client = _client(url, _options().wallet())
     shown = []
     for attestation in attestations:
@@ -321,6 +322,7 @@ def grants(url: str, attestations: tuple[bytes, ...]) -> None:
             client, "GET", "/v1/consents", params={"attestation": f"0x{attestation.hex()}"}
         )
         for one in body["grants"]:
+            uses = _call(client, "GET", f"/v1/consents/{one['grant_id']}/receipts")
             shown.append(
                 {
                     "grant_id": one["grant_id"],
@@ -333,9 +335,18 @@ def grants(url: str, attestations: tuple[bytes, ...]) -> None:
                     "not_after": one["grant"]["not_after"],
                     "max_uses": one["grant"]["max_uses"],
                     "revoked_at": (one["effective_revocation"] or {}).get("at"),
-                    # The uses made under the grant (access receipts) go here once services
-                    # serve them; until then there is nothing to list.
-                    "receipts": None,
+                    "receipts": [
+                        {
+                            "receipt_id": used["receipt_id"],
+                            "caller": used["receipt"]["caller"],
+                            "fields": used["receipt"]["fields"],
+                            "purpose": used["receipt"]["purpose"],
+                            "used_at": used["receipt"]["used_at"],
+                            "status": used["status"],
+                            "transaction": (used["inclusion"] or {}).get("transaction"),
+                        }
+                        for used in uses["receipts"]
+                    ],
                 }
             )
     _echo({"grants": shown})

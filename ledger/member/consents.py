@@ -39,6 +39,7 @@ from ledger.chain.consent import (
 )
 from ledger.chain.errors import StateConflict
 from ledger.customer.documents import ConsentDomain, SignedGrant, SignedRevocation
+from ledger.db.records import StoredReceipt
 from ledger.errors import LedgerError
 from ledger.httpsig import Caller
 from ledger.member.access import READER_ROLES, Forbidden, Role
@@ -108,9 +109,18 @@ def _same_account(member_id: str, account: str) -> bool:
 class ConsentRelay:
     """One member's relay of consents, sending with ``client``'s account; thread-safe."""
 
-    def __init__(self, *, client: ChainClient, find_contracts: FindContracts) -> None:
+    def __init__(
+        self,
+        *,
+        client: ChainClient,
+        find_contracts: FindContracts,
+        receipts_of: Callable[[bytes], list[StoredReceipt]] = lambda grant_id: [],
+    ) -> None:
+        """``receipts_of``: the access receipts this service recorded under a grant (its
+        database's ``receipts_of_grant``)."""
         self.client = client
         self._find = find_contracts
+        self._receipts_of = receipts_of
         self._finding = threading.Lock()
         self._sending = threading.Lock()
         self._contracts: tuple[IdentityAttestationsContract, ConsentRegistryContract] | None = None
@@ -212,6 +222,16 @@ class ConsentRelay:
             at=at,
             state=_state(record, attestation, revocations, at),
         )
+
+    def receipts(self, caller: Caller, grant_id: bytes) -> list[StoredReceipt]:
+        """Every use this service recorded under the grant (oldest first), each with how far
+        its anchoring got, if ``caller`` may read the grant (the same readers, the same 404)."""
+        attestations, registry = self.contracts()
+        record = self._grant(registry, grant_id)
+        attestation = attestations.attestation(record.grant.attestation_id)
+        if not self._may_read(caller, record, attestation):
+            raise ConsentNotFound(f"no grant 0x{grant_id.hex()}")
+        return self._receipts_of(grant_id)
 
     def views_under(self, caller: Caller, attestation_id: bytes) -> list[GrantView]:
         """Every grant under the attestation that ``caller`` may read, oldest first (none for a

@@ -277,6 +277,7 @@ def running_service(
                             client,
                             Deployments(directory=settings.deployments_dir),
                         ),
+                        receipts_of=database.receipts_of_grant,
                     ),
                 )
             finally:

@@ -80,6 +80,11 @@ def _read_grant(relay: ConsentRelay, customer: SM2PrivateKey) -> Built:
     return "GET", f"/v1/consents/{canonical.hex0x(_recorded(relay, customer).digest)}", None
 
 
+def _grant_receipts(relay: ConsentRelay, customer: SM2PrivateKey) -> Built:
+    grant_id = canonical.hex0x(_recorded(relay, customer).digest)
+    return "GET", f"/v1/consents/{grant_id}/receipts", None
+
+
 def _list_grants(relay: ConsentRelay, customer: SM2PrivateKey) -> Built:
     query = f"attestation={canonical.hex0x(_attestation(relay, customer))}"
     return "GET", f"/v1/consents?{query}", None
@@ -90,12 +95,14 @@ ROUTES: dict[str, Build] = {
     "relay-grant": _relay_grant,
     "relay-revocation": _relay_revocation,
     "read-grant": _read_grant,
+    "grant-receipts": _grant_receipts,
 }
 ENDPOINTS = {
     "list-grants": ("GET", "/v1/consents"),
     "relay-grant": ("POST", "/v1/consents"),
     "relay-revocation": ("POST", "/v1/consents/{grant_id}/revocations"),
     "read-grant": ("GET", "/v1/consents/{grant_id}"),
+    "grant-receipts": ("GET", "/v1/consents/{grant_id}/receipts"),
 }
 #: Who reads a grant to the operator under its attestation of the customer.
 READERS = {"auditor", "regulator", "customer", "operator"}
@@ -107,6 +114,6 @@ def expected(caller: str, route: str) -> tuple[int, str | None]:
     list shows each caller what it may read (perhaps nothing)."""
     if route == "list-grants":
         return 200, None
-    if route == "read-grant":
+    if route in ("read-grant", "grant-receipts"):
         return (200, None) if caller in READERS else (404, "not-found")
     return 201, None
