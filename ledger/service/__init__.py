@@ -29,6 +29,7 @@ from ledger.agreement import SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.client import ChainClient
 from ledger.chain.deployments import Deployments, ensure_consent_contracts
+from ledger.chain.devnode import DEV_CHAIN_ID
 from ledger.chain.errors import NodeError
 from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -132,7 +133,8 @@ class RunningService:
 
 def prepare(settings: Settings) -> None:
     """What must happen once before several service processes share one data dir and database:
-    migrate the database, create the issuer key, deploy (or find) the contract. Each
+    migrate the database, create the issuer key, deploy (or find) the contracts (on the dev
+    chain the consent contracts too, which services otherwise deploy on first use). Each
     :func:`running_service` does the same, but concurrently they would race.
 
     With the managed dev chain the node is started and left running, so worker processes find
@@ -144,6 +146,12 @@ def prepare(settings: Settings) -> None:
         _runtime.dev_node(settings).start()
     with _runtime.chain_client(settings) as client:
         _anchoring_target(settings, client)
+        try:
+            dev_chain = client.chain_id == DEV_CHAIN_ID
+        except NodeError:
+            dev_chain = False  # the node is down: the consent contracts are found once it is up
+        if dev_chain:  # deployed here once, not by each worker on its first consent request
+            ensure_consent_contracts(client, Deployments(directory=settings.deployments_dir))
 
 
 def _anchoring_target(

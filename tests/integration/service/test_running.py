@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ledger.agreement import Document, new_agreement_id
+from ledger.chain.deployments import Deployments
 from ledger.chain.devnode import DEV_PRIVATE_KEY
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.service import prepare, running_service
@@ -27,11 +28,17 @@ def test_prepare_is_idempotent_and_two_services_share_one_data_dir(
         data_dir=tmp_path, chain_rpc_url=anvil_url, chain_private_key=DEV_PRIVATE_KEY
     )
     prepare(settings)
+    recorded = Deployments(directory=settings.deployments_dir)
+    consent = [recorded.get(31337, n) for n in ("IdentityAttestations", "ConsentRegistry")]
+    assert None not in consent  # deployed once here, not by each service on first use
     prepare(settings)
+    assert [recorded.get(31337, n) for n in ("IdentityAttestations", "ConsentRegistry")] == consent
     with running_service(settings) as first, running_service(settings) as second:
         assert first.evidence.domain == second.evidence.domain  # one deployment
         assert first.evidence.issuer_fingerprint == second.evidence.issuer_fingerprint
         assert first.health().status == "ok"
+        assert first.consents.domain() == second.consents.domain()  # one consent registry
+        assert first.consents.domain().registry == consent[1].address  # type: ignore[union-attr]
 
 
 def test_bench_evidence_runs_end_to_end_and_reports_every_key(tmp_path: Path) -> None:
