@@ -36,12 +36,11 @@ from ledger.chain.consent import (
     GrantRecord,
     Mode,
     RevocationRecord,
-    UseAuthorization,
     effective_revocation,
     signs,
-    use_digest,
 )
 from ledger.crypto.sm2 import SM2PublicKey
+from ledger.customer.documents import SignedUse
 from ledger.errors import LedgerError
 
 __all__ = [
@@ -58,7 +57,6 @@ __all__ = [
     "PurposeOutOfScope",
     "ReleaseRefused",
     "ReleaseRequest",
-    "SignedUse",
     "UsesExhausted",
     "check_release",
 ]
@@ -118,16 +116,9 @@ class PerUseAuthorizationInvalid(ReleaseRefused):
 
 
 @dataclass(frozen=True)
-class SignedUse:
-    """A per-use authorization and the customer's SM2 signature of its digest (DER)."""
-
-    authorization: UseAuthorization
-    signature: bytes
-
-
-@dataclass(frozen=True)
 class ReleaseRequest:
-    """What the caller asks for: fields (names) of the grant's attestation, for a purpose."""
+    """What the caller asks for: fields (names) of the grant's attestation, for a purpose, and
+    in ``per-use`` mode the customer's signed authorization (the customer's own document)."""
 
     grant_id: bytes
     caller: str
@@ -224,7 +215,12 @@ def _check_use(
         raise PerUseAuthorizationMissing(
             f"grant {shown} is per-use: each release needs the customer's signed authorization"
         )
-    use = request.use.authorization
+    signed = request.use
+    if (signed.domain.chain_id, signed.domain.registry.lower()) != (chain_id, registry.lower()):
+        raise PerUseAuthorizationInvalid(
+            "the use authorization was signed for another chain or ConsentRegistry"
+        )
+    use = signed.use
     expected = (
         grant.grant_id,
         to_checksum_address(request.caller),
@@ -237,8 +233,7 @@ def _check_use(
             "the use authorization is for another grant, grantee, fields or purpose than this"
             " request"
         )
-    digest = use_digest(use, chain_id=chain_id, contract=registry)
-    if not signs(customer_key, digest, request.use.signature):
+    if not signs(customer_key, signed.digest, signed.signature):
         raise PerUseAuthorizationInvalid(
             "the use authorization's signature does not verify under the customer's key"
         )

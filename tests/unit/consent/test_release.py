@@ -36,11 +36,11 @@ from ledger.consent.release import (
     PurposeOutOfScope,
     ReleaseRefused,
     ReleaseRequest,
-    SignedUse,
     UsesExhausted,
     check_release,
 )
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.customer.documents import ConsentDomain, SignedUse
 
 CHAIN, REGISTRY = 31337, "0x" + "ab" * 20
 ATTESTER, GRANTEE, OTHER = "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20
@@ -142,7 +142,8 @@ def _use(
         nonce=os.urandom(32),
         requested_at=at,
     )
-    return SignedUse(use, key.sign(use_digest(use, chain_id=CHAIN, contract=REGISTRY)))
+    signature = key.sign(use_digest(use, chain_id=CHAIN, contract=REGISTRY))
+    return SignedUse(domain=ConsentDomain(CHAIN, REGISTRY), use=use, signature=signature)
 
 
 def _check(
@@ -251,6 +252,8 @@ def test_per_use_needs_the_customers_fresh_signature_over_this_very_request() ->
         (_use(grant, at=NOW - 301), "at most 300 s old"),
         (_use(grant, at=NOW + 31), "at most 300 s old"),
     ]
+    elsewhere = replace(_use(grant), domain=ConsentDomain(CHAIN, "0x" + "cd" * 20))
+    refused.append((elsewhere, "another chain or ConsentRegistry"))
     for use, message in refused:
         with pytest.raises(PerUseAuthorizationInvalid, match=message):
             _check(grant, request=replace(request, use=use))
