@@ -60,6 +60,7 @@ from ledger.member.consents import ConsentRelay
 
 __all__ = [
     "DISCLOSURE_PURPOSE",
+    "MAX_REQUEST_BYTES",
     "NoDisclosureKey",
     "ReleaseDesk",
     "ReleaseDeskError",
@@ -71,6 +72,8 @@ __all__ = [
 #: The KeyRegistry purpose of the key a member receives released disclosures with.
 DISCLOSURE_PURPOSE = "disclosure-receiving"
 _BODY_MEMBERS = {"fields", "purpose", "use"}
+#: The longest release request read (32 field names and a signed use document fit many times).
+MAX_REQUEST_BYTES = 64 * 1024
 
 
 class ReleaseDeskError(LedgerError):
@@ -97,6 +100,8 @@ class Released:
 
 def parse_release_request(body: bytes, *, grant_id: bytes, caller: str) -> ReleaseRequest:
     """The request ``body`` states (JSON), for ``caller`` under ``grant_id``."""
+    if len(body) > MAX_REQUEST_BYTES:
+        raise ReleaseRequestInvalid(f"a release request is at most {MAX_REQUEST_BYTES} bytes")
     try:
         raw = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:

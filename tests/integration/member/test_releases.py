@@ -227,6 +227,7 @@ def test_no_disclosure_receiving_key_no_receipt(world: ReleaseWorld) -> None:
         (b'{"fields": ["a", "a"], "purpose": "account-opening"}', "asked for twice"),
         (b'{"fields": ["a"], "purpose": "x y"}', "not a purpose name"),
         (b'{"fields": ["a"], "purpose": "p", "extra": 1}', "a release request is"),
+        (b'{"fields": ["' + b"a" * 70_000 + b'"]}', "a release request is at most 65536 bytes"),
     ],
 )
 def test_malformed_requests(world: ReleaseWorld, request_body: bytes, words: str) -> None:
