@@ -24,7 +24,6 @@ from tests.integration.member._release_world import (
     ReleaseWorld,
     caller_of,
 )
-from tests.integration.member._release_world import own_chain as own_chain
 
 
 def _new(w: ReleaseWorld, **verification: object) -> NewAttestation:

@@ -26,7 +26,6 @@ from tests.integration.member._release_world import (
     body,
     caller_of,
 )
-from tests.integration.member._release_world import own_chain as own_chain
 
 
 def _receipts(w: ReleaseWorld) -> int:
