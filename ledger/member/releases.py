@@ -55,6 +55,7 @@ from ledger.db import errors as db_errors
 from ledger.db.records import StoredReceipt
 from ledger.errors import LedgerError
 from ledger.httpsig import Caller
+from ledger.member.access import Role
 from ledger.member.attestations import AttestationDesk
 from ledger.member.consents import ConsentRelay
 
@@ -157,7 +158,7 @@ class ReleaseDesk:
     def release(self, caller: Caller, grant_id: bytes, request: bytes) -> Released:
         """Release the fields the JSON body ``request`` asks for under ``grant_id`` to
         ``caller`` (see the module's docstring)."""
-        if not is_address(caller.member_id):
+        if Role.CUSTOMER in caller.roles or not is_address(caller.member_id):
             raise NotGrantee(
                 f"grant 0x{grant_id.hex()} is released to its grantee member, not to"
                 f" {caller.member_id!r}"

@@ -8,6 +8,9 @@ Merkle batches, each with a proof file.
   loop), stopped cleanly on exit; it starts while the chain node is unreachable (the signing
   domain then comes from the recorded deployment or the configuration); its callers are
   verified against the key directory it is given (:class:`~ledger.httpsig.RequestVerifier`);
+  it also relays consents, makes this member's attestations and releases attested fields
+  (:mod:`ledger.member.consents`, :mod:`~ledger.member.attestations`,
+  :mod:`~ledger.member.releases`);
 * :class:`Health` — what ``GET /health`` reports (also whether this process's anchoring loop
   is the one acting for the database, or stands by);
 * errors in :mod:`ledger.service.errors`.
