@@ -277,6 +277,14 @@ def running_service(
             attestations = AttestationDesk(
                 relay=consents, database=database, store=store, service_key=issuer, now=now
             )
+            releases = ReleaseDesk(
+                relay=consents,
+                attestations=attestations,
+                keys=lambda: governance.contracts()[1],
+                database=database,
+                on_receipt=anchoring.notify,
+                now=now,
+            )
             nonces = NonceCommitter(database=database)
             committer.start()
             nonces.start()
@@ -301,16 +309,10 @@ def running_service(
                     governance=governance,
                     consents=consents,
                     attestations=attestations,
-                    releases=ReleaseDesk(
-                        relay=consents,
-                        attestations=attestations,
-                        keys=lambda: governance.contracts()[1],
-                        database=database,
-                        on_receipt=anchoring.notify,
-                        now=now,
-                    ),
+                    releases=releases,
                 )
             finally:
+                releases.close()
                 committer.stop()
                 nonces.stop()
                 anchoring.stop()
