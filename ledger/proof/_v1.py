@@ -101,6 +101,11 @@ class BatchInclusion:
     path: Sequence[bytes]
     root: bytes
 
+    @classmethod
+    def of(cls, stored: Any) -> BatchInclusion:
+        """From a stored inclusion record (an anchored version's or access receipt's)."""
+        return cls(stored.leaf_index, stored.tree_size, tuple(stored.path), stored.root)
+
 
 @dataclass(frozen=True)
 class BatchAnchor:
@@ -113,6 +118,11 @@ class BatchAnchor:
     tx_hash: bytes
     block_number: int
     block_hash: bytes
+
+    @classmethod
+    def of(cls, stored: Any) -> BatchAnchor:
+        """From a stored inclusion record (its batch's transaction and block)."""
+        return cls(stored.raw_tx, stored.tx_hash, stored.block_number, stored.block_hash)
 
 
 def build_body(

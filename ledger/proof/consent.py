@@ -55,9 +55,10 @@ for ``proof-sealing``, its window holds ``sealed_at``, and its member anchored e
 :func:`confirmation_steps` (``ledger verify --rpc``): (12) the node serves the grant's chain and
 the ConsentRegistry holds this build's code; (13) the grant is recorded as the file states
 (record, signature, fingerprint, relayer, time) and the revocations stated are the first ones
-recorded (later ones may have come since); (14) the registry's IdentityAttestations is the
-stated one, of this build, and holds the attestation as stated (an end stated is the one on
-chain; one not stated may have come since); (15) each batch: the EvidenceLedger holds this
+recorded, and every one recorded at or before ``chain_time`` is stated (later ones may have
+come since); (14) the registry's IdentityAttestations is the stated one, of this build, and
+holds the attestation as stated (an end stated is the one on chain; one not stated may have
+come after ``chain_time``); (15) each batch: the EvidenceLedger holds this
 build's code and belongs to the ConsentRegistry's consortium, stores the batch with this root,
 size, writer and block, and the transaction succeeded in that block, which is canonical;
 (16) with ``keys``, the KeyRegistry holds this build's code and belongs to the same consortium,
@@ -142,7 +143,7 @@ def build_consent_proof(
         sealed_at=canonical.timestamp(sealed_at),
     )
     if keys is not None:
-        if keys.sealed_at != canonical.whole_seconds(sealed_at):
+        if canonical.whole_seconds(keys.sealed_at) != canonical.whole_seconds(sealed_at):
             raise ValueError("the keys were read for another sealing time")
         body["keys"] = keys_json(keys)
     return c.seal_and_check(
