@@ -28,6 +28,7 @@ from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.errors import LedgerError
 from ledger.httpsig import ACCEPT_SIGNATURE, RequestSignatureError
 from ledger.member import AccessError, Forbidden
+from ledger.member.consent_proofs import ConsentProofRefused
 from ledger.member.consents import ConsentNotFound, ConsentSignatureInvalid
 from ledger.proof import ProofInvalid
 from ledger.service.errors import (
@@ -106,6 +107,7 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     DocumentError: (422, "Invalid consent document", "invalid-document"),
     ConsentSignatureInvalid: (422, "Consent signature rejected", "consent-signature-invalid"),
     ConsentNotFound: (404, "Grant not found", "not-found"),
+    ConsentProofRefused: (409, "No proof of this consent", "consent-proof-refused"),
     # the service translates database errors; should one escape, it is still not a 400 or 500
     NotFound: (404, "Not found", "not-found"),
     Conflict: (409, "Conflict", "conflict"),

@@ -71,7 +71,9 @@ def _confirm_grant(proof: VerifiedConsentProof, client: ChainClient) -> None:
     if recorded != proof.record:
         raise c.ProofInvalid(f"grant {shown} is recorded otherwise than the proof states")
     stated = [r for r, _ in proof.revocations]
-    if registry.revocations_of(proof.record.grant_id)[: len(stated)] != stated:
+    revocations = registry.revocations_of(proof.record.grant_id)
+    since = revocations[len(stated) :]
+    if revocations[: len(stated)] != stated or any(r.at <= proof.chain_time for r in since):
         raise c.ProofInvalid(f"the revocations of grant {shown} on chain differ from the proof's")
 
 
@@ -101,10 +103,11 @@ def _confirm_attestation(proof: VerifiedConsentProof, client: ChainClient) -> No
         stated.expires_at,
         stated.attested_at,
     )
-    ended = stated.ended_at is None or (
-        (found.ended_at, found.revoked, found.superseded_by)
-        == (stated.ended_at, stated.revoked, stated.superseded_by)
-    )
+    end = (found.ended_at, found.revoked, found.superseded_by)
+    if stated.ended_at is None:  # it may have ended since the chain time the issuer read at
+        ended = found.ended_at is None or found.ended_at > proof.chain_time
+    else:
+        ended = end == (stated.ended_at, stated.revoked, stated.superseded_by)
     if not (same and ended):
         raise c.ProofInvalid(f"attestation {shown} on chain differs from the proof's")
 

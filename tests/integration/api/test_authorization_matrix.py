@@ -39,6 +39,7 @@ from ledger.settings import Settings
 from tests._fixtures.members import SINCE, Consortium, signing
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
+from tests.integration.api import _consent_proof_routes as consent_proof_routes
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
 from tests.integration.api._support import PROBLEM
@@ -218,6 +219,7 @@ ALL_ROUTES: dict[str, Request] = {
         for name, build in {**consortium_routes.READS, **consortium_routes.WRITES}.items()
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
+    **{name: _consent(build) for name, build in consent_proof_routes.ROUTES.items()},
 }
 #: Each agreement route's endpoint, as the OpenAPI document names it.
 ENDPOINTS = {
@@ -231,6 +233,7 @@ ENDPOINTS = {
     "erase": ("DELETE", "/v1/agreements/{agreement_id}/document-keys"),
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
+    **consent_proof_routes.ENDPOINTS,
 }
 #: What anyone may call, signed or not.
 PUBLIC = {
@@ -267,6 +270,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consortium_routes.expected(caller)(route)
     if route in consent_routes.ENDPOINTS:
         return consent_routes.expected(caller, route)
+    if route in consent_proof_routes.ENDPOINTS:
+        return consent_proof_routes.expected(caller, route)
     if caller in ("broker-a", "broker-a-second-key"):
         return SUCCESS.get(route, 200), None
     if caller in ("broker-b", "operator"):  # another member: creates its own, sees none of A's
