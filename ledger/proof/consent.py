@@ -84,7 +84,6 @@ from ledger.chain.evidence import batch_calldata, batch_id_of
 from ledger.consent import AccessReceipt
 from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey
 from ledger.customer.documents import ConsentDomain, SignedGrant, SignedRevocation, parse
-from ledger.merkle import InclusionProofInvalid, verify_inclusion
 from ledger.proof import _common as c
 from ledger.proof import _keys, _v1
 from ledger.proof._consent_chain import confirmation_steps
@@ -332,16 +331,9 @@ def _check_anchored(
     leaf = canonical.unlabel("sm3", inclusion.leaf)
     if leaf != receipt.leaf_hash:
         raise c.ProofInvalid(f"receipt {who}: the leaf hash is not the receipt's")
-    root = canonical.unlabel("sm3", inclusion.root)
     try:
-        verify_inclusion(
-            leaf_hash_value=leaf,
-            index=inclusion.leaf_index,
-            tree_size=inclusion.tree_size,
-            path=[canonical.unlabel("sm3", node) for node in inclusion.path],
-            root=root,
-        )
-    except InclusionProofInvalid as exc:
+        root = _v1.check_path(inclusion, leaf)
+    except c.ProofInvalid as exc:
         raise c.ProofInvalid(f"receipt {who}: {exc}") from exc
     # 8. the batch on the grant's chain, its ID, one anchor per batch
     contract = c.checksummed(anchor.contract)

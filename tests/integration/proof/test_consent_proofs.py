@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,9 @@ from ledger.chain.client import ChainClient
 from ledger.chain.consent import GrantRecord, Mode
 from ledger.cli import cli
 from ledger.client import LedgerClient
-from ledger.consent import AccessReceipt, new_receipt_id
 from ledger.crypto import keystore
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.crypto.sm3 import sm3
 from ledger.customer import ConsentDomain, CustomerWallet, SignedGrant, to_bytes
-from ledger.db import open_database
 from ledger.member import customer_keyid
 from ledger.proof import (
     ProofInvalid,
@@ -78,29 +74,7 @@ def _ok(reply: Any, status: int) -> Any:
 
 
 def _record_use(found: ConsentServices, record: GrantRecord, *, number: int) -> str:
-    """An access receipt written into A's database, as its release path writes one."""
-    receipt = AccessReceipt(
-        receipt_id=new_receipt_id(),
-        grant_id=record.grant_id,
-        attestation_id=record.grant.attestation_id,
-        attester=found.attestations.client.address,
-        caller=record.grant.grantee,
-        fields=("family_name",),
-        purpose="account-opening",
-        used_at=datetime.now(UTC).replace(microsecond=0),
-        request_sm3=sm3(b"release request %d" % number),
-        mode=record.grant.mode,
-        use_authorization=sm3(b"use %d" % number) if record.grant.mode is Mode.PER_USE else None,
-        chain_id=found.registry.client.chain_id,
-        consent_registry=found.registry.address,
-    )
-    service = found.members.services[0]
-    database = open_database(Settings(data_dir=service.data_dir).resolved_database_url)
-    try:
-        database.record_receipt(receipt, max_uses=record.grant.max_uses or None)
-    finally:
-        database.close()
-    return receipt.receipt_id
+    return found.record_use(record, request=b"release request %d" % number).receipt_id
 
 
 def _grant(
