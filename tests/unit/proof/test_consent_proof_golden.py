@@ -20,10 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from eth_utils import keccak
 
 from ledger import canonical
 from ledger.chain.consent import Mode, grant_digest
+from ledger.cli import cli
+from ledger.consent import AccessReceipt
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.proof import FORMAT_CONSENT, ProofInvalid, VerifiedConsentProof, verify_file
 
@@ -79,9 +82,7 @@ def test_the_committed_file_verifies_and_states_what_it_was_made_from() -> None:
     )
     assert [(r.at, verifies) for r, verifies in proof.revocations] == [(START + 2400, True)]
     assert proof.revoked_at == START + 2400
-    assert [r.receipt.receipt_id for r in proof.receipts] == [
-        f"rcpt_{n:032x}" for n in (1, 2, 3)
-    ]
+    assert [r.receipt.receipt_id for r in proof.receipts] == [f"rcpt_{n:032x}" for n in (1, 2, 3)]
     assert [(r.leaf_index, r.tree_size, r.block_number) for r in proof.receipts] == [
         (0, 4, 7),
         (2, 4, 7),
@@ -155,9 +156,22 @@ def test_base64_padding_bits_are_bound() -> None:
 
 def test_the_receipts_are_the_anchored_access_receipts() -> None:
     """Each receipt in the file is byte for byte the ``ledger/access-receipt`` v1 leaf."""
-    from ledger.consent import AccessReceipt
-
     body = canonical.loads_canonical(_data())
     for part in body["receipts"]:
         receipt = AccessReceipt.from_bytes(canonical.dumps(part["receipt"]))
         assert canonical.label("sm3", receipt.leaf_hash) == part["inclusion"]["leaf"]
+
+
+def test_ledger_verify_reads_it_in_a_directory_of_proofs(tmp_path: Path) -> None:
+    """Among agreement proofs, in parallel; a changed copy is the one invalid file."""
+    (tmp_path / "consent.proof.json").write_bytes(_data())
+    (tmp_path / "agreement.proof.json").write_bytes((ASSETS / "proof-v2.json").read_bytes())
+    changed = _data().replace(b'"chain_time":', b'"chain_time":1', 1)
+    (tmp_path / "changed.proof.json").write_bytes(changed)
+    done = CliRunner().invoke(cli, ["verify", "--jobs", "2", str(tmp_path)])
+    assert done.exit_code == 1, done.output
+    assert done.output.splitlines() == [
+        f"{tmp_path / 'changed.proof.json'}: issuer seal does not verify: SM2 signature does"
+        " not verify",
+        "2 valid, 1 invalid, 0 could not be checked",
+    ]
