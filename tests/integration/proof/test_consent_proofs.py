@@ -272,3 +272,14 @@ def test_a_receipt_just_written_is_proven_or_pending(story: Story) -> None:
     proven = {r.receipt.receipt_id for r in proof.receipts}
     assert fresh in proven | set(proof.pending)
     assert proven | set(proof.pending) == {*story.receipts, fresh}
+
+
+def test_a_proof_of_contracts_the_chain_does_not_hold_is_refused(story: Story) -> None:
+    """The golden file names made-up contracts on this chain ID: no ConsentRegistry of this
+    build is there, so nothing it states is confirmed."""
+    golden = Path(__file__).resolve().parents[2] / "assets" / "consent-proof-v1.json"
+    proof = verify_file(golden.read_bytes())
+    with pytest.raises(
+        ProofInvalid, match=r"^no ConsentRegistry of this build at 0xC0C0c0c0C0C0c0c0c0C0"
+    ):
+        confirm_on_chain(proof, client=ChainClient(rpc_url=story.rpc_url))
