@@ -20,6 +20,7 @@ from api.limits import BodyLimit
 from api.routers import (
     agreements,
     attestations,
+    consent_proofs,
     consents,
     consortium,
     domain,
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(proofs.router)
     app.include_router(consortium.router)
     app.include_router(consents.router)
+    app.include_router(consent_proofs.router)
     app.include_router(attestations.router)
     app.include_router(releases.router)
     app.add_middleware(

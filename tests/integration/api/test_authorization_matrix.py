@@ -40,6 +40,7 @@ from tests._fixtures.members import SINCE, Consortium, signing
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
 from tests.integration.api import _attestation_routes as attestation_routes
+from tests.integration.api import _consent_proof_routes as consent_proof_routes
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
 from tests.integration.api._support import PROBLEM
@@ -226,6 +227,7 @@ ALL_ROUTES: dict[str, Request] = {
         for name, build in {**consortium_routes.READS, **consortium_routes.WRITES}.items()
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
+    **{name: _consent(build) for name, build in consent_proof_routes.ROUTES.items()},
     **{name: _attestation(build) for name, build in attestation_routes.ROUTES.items()},
 }
 #: Each agreement route's endpoint, as the OpenAPI document names it.
@@ -240,6 +242,7 @@ ENDPOINTS = {
     "erase": ("DELETE", "/v1/agreements/{agreement_id}/document-keys"),
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
+    **consent_proof_routes.ENDPOINTS,
     **attestation_routes.ENDPOINTS,
 }
 #: What anyone may call, signed or not.
@@ -277,6 +280,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consortium_routes.expected(caller)(route)
     if route in consent_routes.ENDPOINTS:
         return consent_routes.expected(caller, route)
+    if route in consent_proof_routes.ENDPOINTS:
+        return consent_proof_routes.expected(caller, route)
     if route in attestation_routes.ENDPOINTS:
         return attestation_routes.expected(caller, route)
     if caller in ("broker-a", "broker-a-second-key"):
