@@ -4,10 +4,15 @@ whose custom errors become typed refusals, the events of a transaction, and name
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import collapse_if_tuple
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.logs import DISCARD
@@ -93,3 +98,78 @@ class ContractBinding:
     def _call(self, fn: Any) -> Any:
         with refusals(self.REFUSALS):
             return self.client.call(fn, self.artifact)
+
+    def _read(self, name: str, *args: Any) -> Any:
+        """The view function ``name`` called with ``args`` (already the ABI's Python types:
+        bytes, ints, checksummed addresses), returning what web3 would: one value, or a tuple
+        of several; addresses checksummed, arrays as lists, structs as tuples.
+
+        One ``eth_call`` without web3's contract machinery, which costs about 3 ms of CPU per
+        read here (ABI lookup, argument normalizers, selector hashing, request middleware) for
+        what is an encode, a request and a decode: the reads a release makes (grant,
+        revocations, attestation, keys) are on every consent-checked request."""
+        function = _view(self.CONTRACT_NAME, name)
+        data = function.selector + abi_encode(function.inputs, args)
+        with refusals(self.REFUSALS):
+            raw = self.client.read(to=self.address, data=data, artifact=self.artifact)
+        values = tuple(
+            _normalized(kind, value)
+            for kind, value in zip(function.outputs, abi_decode(function.outputs, raw), strict=True)
+        )
+        return values[0] if len(values) == 1 else values
+
+
+@dataclass(frozen=True)
+class _View:
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@functools.cache
+def _view(contract: str, name: str) -> _View:
+    """A function of the contract's ABI by name (view functions are not overloaded here)."""
+    entries = [
+        entry
+        for entry in load_artifact(contract).abi
+        if entry.get("type") == "function" and entry.get("name") == name
+    ]
+    if len(entries) != 1:
+        raise ChainError(f"{contract} has {len(entries)} functions named {name!r}, not one")
+    inputs = tuple(collapse_if_tuple(dict(i)) for i in entries[0]["inputs"])
+    outputs = tuple(collapse_if_tuple(dict(o)) for o in entries[0]["outputs"])
+    selector = keccak(text=f"{name}({','.join(inputs)})")[:4]
+    return _View(selector=selector, inputs=inputs, outputs=outputs)
+
+
+_ARRAY = re.compile(r"^(.*)\[\d*\]$")
+
+
+def _normalized(kind: str, value: Any) -> Any:
+    """``value`` decoded as ABI type ``kind``, as web3 returns it."""
+    array = _ARRAY.match(kind)
+    if array:
+        return [_normalized(array.group(1), item) for item in value]
+    if kind.startswith("("):
+        return tuple(
+            _normalized(part, item) for part, item in zip(_components(kind), value, strict=True)
+        )
+    if kind == "address":
+        return to_checksum_address(value)
+    return value
+
+
+@functools.cache
+def _components(kind: str) -> tuple[str, ...]:
+    """The component types of a tuple type ``(a,b,(c,d)[],...)``."""
+    parts, depth, start = [], 0, 1
+    for i, char in enumerate(kind[1:-1], start=1):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(kind[start:i])
+            start = i + 1
+    parts.append(kind[start:-1])
+    return tuple(parts)

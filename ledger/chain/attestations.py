@@ -189,35 +189,32 @@ class IdentityAttestationsContract(ContractBinding):
         return Attested(bytes(self._one_event("Attested", sent)["attestationId"]), sent)
 
     def consortium(self) -> str:
-        return to_checksum_address(self._call(self._contract.functions.consortium()))
+        return to_checksum_address(self._read("consortium"))
 
     def attestation(self, attestation_id: bytes) -> Attestation:
-        return _attestation(self._call(self._contract.functions.getAttestation(attestation_id)))
+        return _attestation(self._read("getAttestation", attestation_id))
 
     def is_valid_at(self, attestation_id: bytes, at: int) -> bool:
-        return bool(self._call(self._contract.functions.isValidAt(attestation_id, at)))
+        return bool(self._read("isValidAt", attestation_id, at))
 
     def field_digest(self, attestation_id: bytes, name: bytes) -> bytes | None:
         """The attested digest of field ``name``; None if there is no such attestation or
         field."""
-        digest = bytes(self._call(self._contract.functions.fieldDigest(attestation_id, name)))
+        digest = bytes(self._read("fieldDigest", attestation_id, name))
         return digest if any(digest) else None
 
     def customer_key_fingerprint_of(self, attestation_id: bytes) -> bytes | None:
         """The stated fingerprint of the bound key (unchecked: :meth:`attestation` checks it);
         None if there is no such attestation."""
-        fn = self._contract.functions.customerKeyFingerprintOf(attestation_id)
-        fingerprint = bytes(self._call(fn))
+        fingerprint = bytes(self._read("customerKeyFingerprintOf", attestation_id))
         return fingerprint if any(fingerprint) else None
 
     def attestations_of(self, attester: str) -> list[bytes]:
-        fn = self._contract.functions.attestationsOf(to_checksum_address(attester))
-        return [bytes(i) for i in self._call(fn)]
+        return [bytes(i) for i in self._read("attestationsOf", to_checksum_address(attester))]
 
     def attestation_id_of(self, attester: str, subject: bytes, nonce: bytes) -> bytes:
         """The ID the contract computes (:func:`attestation_id_of` computes it offline)."""
-        fn = self._contract.functions.attestationIdOf(to_checksum_address(attester), subject, nonce)
-        return bytes(self._call(fn))
+        return bytes(self._read("attestationIdOf", to_checksum_address(attester), subject, nonce))
 
 
 def _optional(value: Any) -> bytes | None:

@@ -91,6 +91,11 @@ class ChainClient:
         self.rpc_url = rpc_url
         self.timeout_s = timeout_s
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        # web3's validation middleware asks the node for eth_chainId before every eth_call,
+        # eth_estimateGas and eth_sendTransaction (twice per contract read: three HTTP requests
+        # where one does), to compare with a chainId the params may carry. Ours carry none but
+        # the one :attr:`chain_id` read from this node, and we send only what we signed.
+        self.w3.middleware_onion.remove("validation")
         self._signer = LocalSigner(private_key) if private_key else None
         #: Held from choosing a nonce until the transaction is sent, by every sender of this
         #: account in the process (governance writes, the anchoring loop): no two pick one nonce.
@@ -153,6 +158,16 @@ class ChainClient:
             return self._rpc(lambda: call.call({"from": sender} if sender else {}))
         except (ContractCustomError, ContractLogicError) as exc:
             raise decode_revert(exc, artifact) from exc
+
+    def read(self, *, to: str, data: bytes, artifact: Artifact) -> bytes:
+        """The return data of a plain ``eth_call`` of ``data`` at contract ``to`` (latest
+        block), one JSON-RPC request: no web3 pipeline. A revert raises the contract's decoded
+        custom error; a node that cannot be reached :class:`NodeError`."""
+        try:
+            result = self.json_rpc("eth_call", {"to": to, "data": hex0x(data)}, "latest")
+        except RpcError as exc:
+            raise rpc_revert(exc, artifact) or exc from None
+        return bytes(HexBytes(result))
 
     def sign(self, call: Any, artifact: Artifact, *, nonce: int | None = None) -> SignedCall:
         """Sign ``call`` without sending it (callers may persist the bytes first)."""

@@ -337,13 +337,13 @@ class ConsentRegistryContract(ContractBinding):
         return Recorded(bytes(self._one_event("RevocationRecorded", sent)["revocationId"]), sent)
 
     def consortium(self) -> str:
-        return to_checksum_address(self._call(self._contract.functions.consortium()))
+        return to_checksum_address(self._read("consortium"))
 
     def attestations(self) -> str:
-        return to_checksum_address(self._call(self._contract.functions.attestations()))
+        return to_checksum_address(self._read("attestations"))
 
     def grant(self, grant_id: bytes) -> GrantRecord:
-        raw = self._call(self._contract.functions.getGrant(grant_id))
+        raw = self._read("getGrant", grant_id)
         return GrantRecord(
             grant_id=bytes(raw[0]),
             grant=Grant.from_abi(raw[1]),
@@ -355,34 +355,31 @@ class ConsentRegistryContract(ContractBinding):
 
     def revocations_of(self, grant_id: bytes) -> list[RevocationRecord]:
         """Every revocation recorded for the grant, oldest first (one call)."""
-        raws = self._call(self._contract.functions.revocationsOf(grant_id))
+        raws = self._read("revocationsOf", grant_id)
         return [_revocation(raw) for raw in raws]
 
     def revocation_count(self, grant_id: bytes) -> int:
-        return int(self._call(self._contract.functions.revocationCount(grant_id)))
+        return int(self._read("revocationCount", grant_id))
 
     def revocation_at(self, grant_id: bytes, index: int) -> RevocationRecord:
         """The ``index``-th revocation of the grant: for a list too long for one call."""
-        return _revocation(self._call(self._contract.functions.revocationAt(grant_id, index)))
+        return _revocation(self._read("revocationAt", grant_id, index))
 
     def grants_of(self, grantee: str) -> list[bytes]:
-        fn = self._contract.functions.grantsOf(to_checksum_address(grantee))
-        return [bytes(i) for i in self._call(fn)]
+        return [bytes(i) for i in self._read("grantsOf", to_checksum_address(grantee))]
 
     def grants_of_attestation(self, attestation_id: bytes) -> list[bytes]:
-        fn = self._contract.functions.grantsOfAttestation(attestation_id)
-        return [bytes(i) for i in self._call(fn)]
+        return [bytes(i) for i in self._read("grantsOfAttestation", attestation_id)]
 
     # The digests as the contract computes them (the module's functions compute them offline).
     def grant_digest(self, grant: Grant) -> bytes:
-        return bytes(self._call(self._contract.functions.grantDigest(grant.as_abi())))
+        return bytes(self._read("grantDigest", grant.as_abi()))
 
     def revocation_digest(self, revocation: Revocation) -> bytes:
-        fn = self._contract.functions.revocationDigest(revocation.as_abi())
-        return bytes(self._call(fn))
+        return bytes(self._read("revocationDigest", revocation.as_abi()))
 
     def use_digest(self, authorization: UseAuthorization) -> bytes:
-        return bytes(self._call(self._contract.functions.useDigest(authorization.as_abi())))
+        return bytes(self._read("useDigest", authorization.as_abi()))
 
 
 def _revocation(raw: Sequence[Any]) -> RevocationRecord:

@@ -301,14 +301,13 @@ class ConsortiumContract(ContractBinding):
     # -- reads ----------------------------------------------------------------------------
 
     def is_member(self, account: str) -> bool:
-        return bool(self._call(self._contract.functions.isMember(to_checksum_address(account))))
+        return bool(self._read("isMember", to_checksum_address(account)))
 
     def is_allowed(self, account: str, role: str) -> bool:
-        fn = self._contract.functions.isAllowed(to_checksum_address(account), role_id(role))
-        return bool(self._call(fn))
+        return bool(self._read("isAllowed", to_checksum_address(account), role_id(role)))
 
     def member(self, account: str) -> Member:
-        raw = self._call(self._contract.functions.getMember(to_checksum_address(account)))
+        raw = self._read("getMember", to_checksum_address(account))
         return Member(
             account=to_checksum_address(raw[0]),
             name=raw[1],
@@ -319,7 +318,7 @@ class ConsortiumContract(ContractBinding):
         )
 
     def members(self) -> list[Member]:
-        accounts = self._call(self._contract.functions.members())
+        accounts = self._read("members")
         return [self.member(account) for account in accounts]
 
     def removals(self, *, from_block: int = 0) -> tuple[dict[str, int], int]:
@@ -342,22 +341,22 @@ class ConsortiumContract(ContractBinding):
         return removed, latest
 
     def member_count(self) -> int:
-        return int(self._call(self._contract.functions.memberCount()))
+        return int(self._read("memberCount"))
 
     def threshold(self, kind: ProposalKind) -> int:
-        return int(self._call(self._contract.functions.threshold(int(kind))))
+        return int(self._read("threshold", int(kind)))
 
     def thresholds(self) -> Thresholds:
         return Thresholds(*(self.threshold(kind) for kind in ProposalKind))
 
     def voting_delay(self) -> int:
-        return int(self._call(self._contract.functions.votingDelay()))
+        return int(self._read("votingDelay"))
 
     def voting_period(self) -> int:
-        return int(self._call(self._contract.functions.votingPeriod()))
+        return int(self._read("votingPeriod"))
 
     def proposal(self, proposal_id: bytes) -> Proposal:
-        raw = self._call(self._contract.functions.getProposal(proposal_id))
+        raw = self._read("getProposal", proposal_id)
         return Proposal(
             proposal_id=bytes(raw[0]),
             number=int(raw[1]),
@@ -372,14 +371,13 @@ class ConsortiumContract(ContractBinding):
         )
 
     def state(self, proposal_id: bytes) -> ProposalState:
-        return ProposalState(self._call(self._contract.functions.state(proposal_id)))
+        return ProposalState(self._read("state", proposal_id))
 
     def has_voted(self, proposal_id: bytes, voter: str) -> bool:
-        fn = self._contract.functions.hasVoted(proposal_id, to_checksum_address(voter))
-        return bool(self._call(fn))
+        return bool(self._read("hasVoted", proposal_id, to_checksum_address(voter)))
 
     def proposal_ids(self) -> list[bytes]:
-        return [bytes(i) for i in self._call(self._contract.functions.proposalIds())]
+        return [bytes(i) for i in self._read("proposalIds")]
 
     def proposals(self) -> list[Proposal]:
         return [self.proposal(proposal_id) for proposal_id in self.proposal_ids()]

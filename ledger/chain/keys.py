@@ -185,10 +185,10 @@ class KeyRegistryContract(ContractBinding):
         return self._transact(self._contract.functions.revokeKey(key_id, effective_at))
 
     def consortium(self) -> str:
-        return to_checksum_address(self._call(self._contract.functions.consortium()))
+        return to_checksum_address(self._read("consortium"))
 
     def key(self, key_id: bytes) -> KeyEntry:
-        return _entry(self._call(self._contract.functions.getKey(key_id)))
+        return _entry(self._read("getKey", key_id))
 
     def entry_of(self, member: str, purpose: str, fingerprint: bytes) -> KeyEntry | None:
         """The entry of ``member``'s key with ``fingerprint`` for ``purpose`` (one call: the key
@@ -208,24 +208,22 @@ class KeyRegistryContract(ContractBinding):
             raise
 
     def key_ids_of(self, member: str, purpose: str) -> list[bytes]:
-        fn = self._contract.functions.keyIdsOf(to_checksum_address(member), purpose_id(purpose))
-        return [bytes(i) for i in self._call(fn)]
+        return [
+            bytes(i)
+            for i in self._read("keyIdsOf", to_checksum_address(member), purpose_id(purpose))
+        ]
 
     def keys_of(self, member: str, purpose: str) -> list[KeyEntry]:
         return [self.key(key_id) for key_id in self.key_ids_of(member, purpose)]
 
     def valid_keys_at(self, member: str, purpose: str, at: int) -> list[KeyEntry]:
         """The member's keys for ``purpose`` valid at ``at`` (one call)."""
-        fn = self._contract.functions.validKeysAt(
-            to_checksum_address(member), purpose_id(purpose), at
-        )
-        return [_entry(raw) for raw in self._call(fn)]
+        raws = self._read("validKeysAt", to_checksum_address(member), purpose_id(purpose), at)
+        return [_entry(raw) for raw in raws]
 
     def is_valid_at(self, member: str, purpose: str, fingerprint: bytes, at: int) -> bool:
-        fn = self._contract.functions.isValidAt(
-            to_checksum_address(member), purpose_id(purpose), fingerprint, at
-        )
-        return bool(self._call(fn))
+        args = (to_checksum_address(member), purpose_id(purpose), fingerprint, at)
+        return bool(self._read("isValidAt", *args))
 
     def _registered(self, sent: SentTransaction) -> Registered:
         return Registered(key_id=bytes(self._one_event("KeyRegistered", sent)["keyId"]), sent=sent)
