@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.agreement import Document
 from ledger.attestation.kyc import PreparedAttestation, prepare, subject_commitment
 from ledger.chain.attestations import Attestation
 from ledger.chain.consent import Mode
@@ -35,6 +36,8 @@ KYC = {
 }
 ASKED = ("family_name", "given_name", "birth_date")
 PURPOSE = "account-opening"
+#: The account agreement's own terms, as B's broker wrote them.
+TERMS = Document(b"Beta Brokerage account agreement: terms.\n")
 
 
 @dataclass
@@ -62,14 +65,19 @@ class ReuseWorld:
         return self.consent.att(self.a).attestation(self.attestation_id)
 
     def grant(
-        self, *, grantee: Party | None = None, mode: Mode = Mode.STANDING, lifetime: int = 86400
+        self,
+        *,
+        grantee: Party | None = None,
+        mode: Mode = Mode.STANDING,
+        lifetime: int = 86400,
+        attestation_id: bytes | None = None,
     ) -> SignedGrant:
         """A grant of ASKED (and the phone) for account opening, recorded on chain."""
         now = now_of(self.a)
         signed = self.customer.grant(
             self.domain,
             grantee=(grantee or self.b).address,
-            attestation_id=self.attestation_id,
+            attestation_id=attestation_id or self.attestation_id,
             fields=[*ASKED, "phone"],
             purposes=[PURPOSE],
             method="verify-and-store",
@@ -95,7 +103,7 @@ class ReuseWorld:
         values: dict[str, Any] = {
             "receipt_id": new_receipt_id(),
             "grant_id": grant_id,
-            "attestation_id": self.attestation_id,
+            "attestation_id": registry.grant(grant_id).grant.attestation_id,
             "attester": self.a.address,
             "caller": self.b.address,
             "fields": fields,
@@ -142,8 +150,43 @@ class ReuseWorld:
         )
 
 
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 def asked(grant_id: bytes, fields: tuple[str, ...] = ASKED) -> ReleaseAsked:
     return ReleaseAsked(grant_id=grant_id, fields=fields, purpose=PURPOSE)
+
+
+def attest(
+    consent: ConsentWorld,
+    customer: CustomerWallet,
+    prepared: PreparedAttestation,
+    *,
+    lifetime: int,
+    subject: bytes | None = None,
+    supersedes: bytes | None = None,
+) -> bytes:
+    """Member A attests ``customer`` with ``prepared``'s Disclosures (verified a minute ago,
+    valid ``lifetime`` seconds from then), or re-verifies ``supersedes``; the new ID."""
+    a = consent.d.members[0]
+    now = now_of(a)
+    if subject is None:
+        subject = subject_commitment(
+            id_type="cn-resident-id", id_number=KYC["id_number"], salt=random32()
+        )
+    given = prepared.attestation_input(
+        subject=subject,
+        customer_key=customer.public_key,
+        level="cn-aml/standard",
+        method="id-document+liveness",
+        verified_at=now - 60,
+        expires_at=now - 60 + lifetime,
+        content_ref=b"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+    )
+    if supersedes is not None:
+        return consent.att(a).supersede(supersedes, given).attestation_id
+    return consent.att(a).attest(given).attestation_id
 
 
 def reuse_world(
@@ -153,27 +196,13 @@ def reuse_world(
     Disclosures (valid ``lifetime`` seconds from a minute ago)."""
     consent = deploy_consent(deploy_consortium(), directory)
     a = consent.d.members[0]
-    customer = CustomerWallet(key=SM2PrivateKey.generate())
+    # the customer's clock is the chain's: governance tests move the node's clock on
+    customer = CustomerWallet(key=SM2PrivateKey.generate(), clock=lambda: _at(now_of(a)))
     prepared = prepare(KYC)
-    now = now_of(a)
-    subject = subject_commitment(
-        id_type="cn-resident-id", id_number=KYC["id_number"], salt=random32()
-    )
-    made = consent.att(a).attest(
-        prepared.attestation_input(
-            subject=subject,
-            customer_key=customer.public_key,
-            level="cn-aml/standard",
-            method="id-document+liveness",
-            verified_at=now - 60,
-            expires_at=now - 60 + lifetime,
-            content_ref=b"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
-        )
-    )
     return ReuseWorld(
         consent=consent,
         customer=customer,
         prepared=prepared,
-        attestation_id=made.attestation_id,
+        attestation_id=attest(consent, customer, prepared, lifetime=lifetime),
         disclosure_key=SM2PrivateKey.generate(),
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ledger import canonical
-from ledger.agreement import Document, VersionStatus, new_agreement_id
+from ledger.agreement import VersionStatus, new_agreement_id
 from ledger.attestation import Disclosure, DisclosureMismatch
 from ledger.chain.consent import Mode
 from ledger.consent.envelope import EnvelopeError, ReleasedFields, seal_release
@@ -29,10 +29,8 @@ from ledger.member.account_opening import (
 )
 from ledger.member.reuse import ReleaseMismatch, RelianceRefused, ReuseDesk
 from tests._fixtures.consortium import DeployConsortium
-from tests._fixtures.reuse import ASKED, KYC, ReuseWorld, asked, reuse_world
+from tests._fixtures.reuse import ASKED, KYC, TERMS, ReuseWorld, asked, reuse_world
 from tests._fixtures.service import ServiceHarness, sign_all
-
-TERMS = Document(b"Beta Brokerage account agreement: terms.\n")
 
 
 @pytest.fixture
