@@ -7,16 +7,12 @@ Two halves, so the rule can be checked without the attester's service:
   member registered for request-signing, :class:`~ledger.client.LedgerClient`) to ``POST
   /v1/consents/{grant_id}/releases`` on the attester's service; its refusals come back as
   :class:`AttesterRefused` (status and problem type as the attester gave them);
-* **open and check** (:func:`check_released`, pure, and :meth:`ReuseDesk.check`, which reads the
-  chain and the lifecycle feed's record first): the envelope is opened with this member's
-  ``disclosure-receiving`` key; the receipt must name this grant, this member, the fields and
-  purpose asked, the chain and registry of the grant, the attestation the grant covers and its
-  attester; the envelope must carry exactly the receipt's fields, for the same grant,
-  attestation and receipt; each Disclosure must be the one the attestation on chain commits to
-  (:func:`~ledger.attestation.kyc.check_disclosures`); and the attestation and grant must be
-  valid **now** by the chain (:func:`~ledger.consent.release.check_release`, the rule the
-  attester applied, asked again from B's side) and by what this member's lifecycle feed has
-  seen end (:meth:`ledger.db.Database.lifecycle_ends`).
+* **open and check** (:func:`~ledger.member.released.check_released`, pure, and
+  :meth:`ReuseDesk.check`, which reads the chain and the lifecycle feed's record first): the
+  envelope opened with this member's ``disclosure-receiving`` key, the receipt naming exactly
+  this request, each Disclosure the one the attestation on chain commits to, the attestation
+  and grant valid now by the chain and by what this member's lifecycle feed saw end (the
+  checks are listed in :mod:`ledger.member.released`; its names are re-exported here).
 
 Then :meth:`ReuseDesk.open_account` creates the account agreement, whose document records what
 it relied on (:mod:`ledger.member.account_opening`), and the reliance row
@@ -27,9 +23,9 @@ member itself.
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -37,20 +33,29 @@ from eth_utils.address import to_checksum_address
 
 from ledger import canonical
 from ledger.agreement import AgreementVersion, Document
-from ledger.attestation.kyc import check_disclosures
-from ledger.chain.attestations import Attestation, IdentityAttestationsContract
-from ledger.chain.consent import ConsentRegistryContract, GrantRecord, RevocationRecord
+from ledger.attestation.disclosure import DisclosureError
+from ledger.chain.attestations import IdentityAttestationsContract
+from ledger.chain.consent import ConsentRegistryContract
+from ledger.chain.errors import StateConflict
 from ledger.client import LedgerClient
-from ledger.consent import AccessReceipt, ReceiptError
-from ledger.consent.envelope import open_release
-from ledger.consent.release import ReleaseRefused, ReleaseRequest, check_release
+from ledger.consent.envelope import EnvelopeError
 from ledger.crypto.sm2 import SM2PrivateKey, SM2PublicKey
-from ledger.customer.documents import SignedUse, to_bytes
-from ledger.db import Database, LifecycleEnd, Reliance
-from ledger.errors import LedgerError
+from ledger.db import Database, Reliance
 from ledger.httpsig import Caller
 from ledger.member.access import READER_ROLES, Forbidden, Role
 from ledger.member.account_opening import ReliedOn, account_opening
+from ledger.member.consents import ConsentNotFound
+from ledger.member.released import (
+    AttesterRefused,
+    AttesterUnreachable,
+    CheckedRelease,
+    ReleaseAsked,
+    ReleaseMismatch,
+    RelianceRefused,
+    ReuseError,
+    check_released,
+    releases_path,
+)
 from ledger.signature import Signature
 
 __all__ = [
@@ -66,171 +71,6 @@ __all__ = [
     "check_released",
     "releases_path",
 ]
-
-
-class ReuseError(LedgerError):
-    """Root of the errors of reusing another member's KYC."""
-
-
-class ReleaseMismatch(ReuseError):
-    """What the attester released is not what was asked (another grant, member, fields,
-    purpose, chain, receipt), or its reply is malformed."""
-
-
-class RelianceRefused(ReuseError):
-    """The attestation or grant is not valid now (by the chain or the lifecycle feed): no
-    account is opened on it. The message starts with the reason (``attestation-not-valid``,
-    ``grant-revoked``, ...)."""
-
-
-class AttesterRefused(ReuseError):
-    """The attester's service refused the release (its status and problem type kept)."""
-
-    def __init__(self, status: int, kind: str, detail: str) -> None:
-        super().__init__(f"the attester refused the release ({status} {kind}): {detail}")
-        self.status = status
-        self.kind = kind
-
-
-class AttesterUnreachable(ReuseError):
-    """The attester's service did not answer."""
-
-
-def releases_path(grant_id: bytes) -> str:
-    return f"/v1/consents/{canonical.hex0x(grant_id)}/releases"
-
-
-@dataclass(frozen=True)
-class ReleaseAsked:
-    """What member B asks for: fields of a grant's attestation, for a purpose, with the
-    customer's signed authorization of this use in ``per-use`` mode."""
-
-    grant_id: bytes
-    fields: tuple[str, ...]
-    purpose: str
-    use: SignedUse | None = None
-
-    def body(self) -> dict[str, object]:
-        """The release request's JSON body."""
-        use = None if self.use is None else json.loads(to_bytes(self.use))
-        return {"fields": list(self.fields), "purpose": self.purpose, "use": use}
-
-
-@dataclass(frozen=True)
-class CheckedRelease:
-    """A release opened and checked: the receipt, the attestation and grant as the chain holds
-    them, the fields' values, and when (the chain's time, UNIX seconds)."""
-
-    receipt: AccessReceipt
-    attestation: Attestation
-    grant: GrantRecord
-    values: dict[str, object] = field(repr=False)
-    checked_at: int
-
-
-def _kebab(name: str) -> str:
-    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
-
-
-def check_released(
-    reply: Mapping[str, object],
-    *,
-    asked: ReleaseAsked,
-    member: str,
-    key: SM2PrivateKey,
-    attestation: Attestation,
-    grant: GrantRecord,
-    revocations: Sequence[RevocationRecord],
-    now: int,
-    chain_id: int,
-    registry: str,
-    ended: Sequence[LifecycleEnd] = (),
-) -> CheckedRelease:
-    """Open and check the attester's reply ``{"receipt": ..., "envelope": ...}`` to ``asked``
-    (see the module's docstring), against the attestation, grant and revocations read from the
-    chain at ``now`` and the ends the lifecycle feed recorded; the checked release, else
-    :class:`ReleaseMismatch`, :class:`RelianceRefused`,
-    :class:`~ledger.consent.envelope.EnvelopeError` or
-    :class:`~ledger.attestation.DisclosureError`."""
-    receipt_json, envelope = reply.get("receipt"), reply.get("envelope")
-    if not isinstance(receipt_json, Mapping) or not isinstance(envelope, Mapping):
-        raise ReleaseMismatch("a release reply is {receipt, envelope}, two objects")
-    try:
-        receipt = AccessReceipt.from_bytes(canonical.dumps(receipt_json))
-    except (ReceiptError, canonical.EncodingError) as exc:
-        raise ReleaseMismatch(f"the release's receipt is malformed: {exc}") from None
-    _check_receipt(receipt, asked, member, attestation, grant, chain_id, registry)
-    released = open_release(envelope, key=key)
-    if (released.grant_id, released.attestation_id, released.receipt_id) != (
-        receipt.grant_id,
-        receipt.attestation_id,
-        receipt.receipt_id,
-    ):
-        raise ReleaseMismatch("the envelope is of another grant, attestation or receipt")
-    names = sorted(d.name for d in released.disclosures)
-    if names != list(receipt.fields):
-        raise ReleaseMismatch(f"the envelope discloses {names}, the receipt {list(receipt.fields)}")
-    values = check_disclosures(attestation, [d.encoded for d in released.disclosures])
-    if ended:
-        end = ended[0]
-        raise RelianceRefused(
-            f"{end.reason.value}: this member's lifecycle feed saw the {end.kind} end at"
-            f" {canonical.timestamp(end.ended_at)} (block {end.block})"
-        )
-    request = ReleaseRequest(
-        grant_id=asked.grant_id,
-        caller=member,
-        fields=asked.fields,
-        purpose=asked.purpose,
-        use=asked.use,
-    )
-    try:
-        check_release(
-            request,
-            grant=grant,
-            revocations=revocations,
-            attestation=attestation,
-            uses=0,  # the attester counted the uses when it wrote the receipt
-            now=now,
-            chain_id=chain_id,
-            registry=registry,
-        )
-    except ReleaseRefused as exc:
-        raise RelianceRefused(f"{_kebab(type(exc).__name__)}: {exc}") from exc
-    return CheckedRelease(
-        receipt=receipt, attestation=attestation, grant=grant, values=values, checked_at=now
-    )
-
-
-def _check_receipt(
-    receipt: AccessReceipt,
-    asked: ReleaseAsked,
-    member: str,
-    attestation: Attestation,
-    grant: GrantRecord,
-    chain_id: int,
-    registry: str,
-) -> None:
-    wrong = [
-        what
-        for what, ok in (
-            ("grant", receipt.grant_id == asked.grant_id == grant.grant_id),
-            ("caller", receipt.caller == to_checksum_address(member)),
-            ("fields", receipt.fields == tuple(sorted(set(asked.fields)))),
-            ("purpose", receipt.purpose == asked.purpose),
-            ("chain", receipt.chain_id == chain_id),
-            ("registry", receipt.consent_registry == to_checksum_address(registry)),
-            ("attestation", receipt.attestation_id == grant.grant.attestation_id),
-            ("attestation", receipt.attestation_id == attestation.attestation_id),
-            ("attester", receipt.attester == attestation.attester),
-            ("mode", receipt.mode is grant.grant.mode),
-        )
-        if not ok
-    ]
-    if wrong:
-        raise ReleaseMismatch(
-            f"the receipt {receipt.receipt_id} does not match the request: its {wrong[0]} differs"
-        )
 
 
 @dataclass(frozen=True)
@@ -258,18 +98,23 @@ class ReuseDesk:
         create_agreement: CreateAgreement,
         find_contracts: FindContracts,
         member: str,
-        disclosure_key: SM2PrivateKey,
-        request_key: SM2PrivateKey,
+        disclosure_key: Callable[[], SM2PrivateKey],
+        request_key: Callable[[], SM2PrivateKey],
+        endpoint_of: Callable[[str], str] | None = None,
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``disclosure_key`` and ``request_key`` load this member's keys (asked once, when
+        first needed); ``endpoint_of`` gives a member's service URL (the consortium's record
+        of its endpoint) for a reuse that names no attester URL."""
         self._db = database
         self._create = create_agreement
         self._find = find_contracts
         self.member = to_checksum_address(member)
-        self._disclosure_key = disclosure_key
-        self._request_key = request_key
+        self._disclosure_key = functools.cache(disclosure_key)
+        self._request_key = functools.cache(request_key)
+        self._endpoint_of = endpoint_of
         self._timeout_s = timeout_s
         self._transport = transport
         self._now = now
@@ -277,7 +122,7 @@ class ReuseDesk:
     @property
     def disclosure_public_key(self) -> SM2PublicKey:
         """The key releases are encrypted to (registered on chain for disclosure-receiving)."""
-        return self._disclosure_key.public_key()
+        return self._disclosure_key().public_key()
 
     # -- ask the attester ------------------------------------------------------------------
 
@@ -286,7 +131,7 @@ class ReuseDesk:
         with its problem otherwise, :class:`AttesterUnreachable` if it did not answer."""
         client = LedgerClient(
             base_url=attester_url,
-            key=self._request_key,
+            key=self._request_key(),
             timeout_s=self._timeout_s,
             transport=self._transport,
         )
@@ -320,7 +165,7 @@ class ReuseDesk:
             reply,
             asked=asked,
             member=self.member,
-            key=self._disclosure_key,
+            key=self._disclosure_key(),
             attestation=attestation,
             grant=grant,
             revocations=registry.revocations_of(asked.grant_id),
@@ -390,14 +235,34 @@ class ReuseDesk:
         self,
         caller: Caller,
         *,
-        attester_url: str,
         asked: ReleaseAsked,
         terms: Document,
+        attester_url: str | None = None,
         readers: Sequence[SM2PublicKey] | None = None,
     ) -> Opened:
-        """Ask, check and open the account (a draft for the parties to sign)."""
+        """Ask the attester (at ``attester_url``, default: the endpoint the consortium records
+        for the grant's attester), check and open the account (a draft for the parties to
+        sign). What the attester sent that does not open or check is a
+        :class:`ReleaseMismatch`; an unknown grant a
+        :class:`~ledger.member.consents.ConsentNotFound`."""
         self._check_own_broker(caller)
-        checked = self.check(self.request_release(attester_url, asked), asked)
+        if attester_url is None:
+            attestations, registry = self._find()
+            try:
+                grant = registry.grant(asked.grant_id)
+            except StateConflict as exc:
+                if exc.error == "ConsentRegistry__UnknownGrant":
+                    raise ConsentNotFound(f"no grant 0x{asked.grant_id.hex()}") from None
+                raise
+            attester = attestations.attestation(grant.grant.attestation_id).attester
+            if self._endpoint_of is None:
+                raise ReuseError(f"no attester URL given and none known for {attester}")
+            attester_url = self._endpoint_of(attester)
+        reply = self.request_release(attester_url, asked)
+        try:
+            checked = self.check(reply, asked)
+        except (EnvelopeError, DisclosureError) as exc:
+            raise ReleaseMismatch(f"the attester's release does not check: {exc}") from exc
         return self.open_account(caller, checked, terms=terms, readers=readers)
 
     # -- reading -----------------------------------------------------------------------------

@@ -145,8 +145,8 @@ class ReuseWorld:
             create_agreement=create_agreement,
             find_contracts=lambda: (self.consent.att(self.b), self.consent.reg(self.b)),
             member=self.b.address,
-            disclosure_key=self.disclosure_key,
-            request_key=self.b.sm2,
+            disclosure_key=lambda: self.disclosure_key,
+            request_key=lambda: self.b.sm2,
         )
 
 
