@@ -29,6 +29,13 @@ from ledger.errors import LedgerError
 from ledger.httpsig import ACCEPT_SIGNATURE, RequestSignatureError
 from ledger.member import AccessError, Forbidden
 from ledger.member.consents import ConsentNotFound, ConsentSignatureInvalid
+from ledger.member.reuse import (
+    AttesterRefused,
+    AttesterUnreachable,
+    ReleaseMismatch,
+    RelianceRefused,
+    ReuseError,
+)
 from ledger.proof import ProofInvalid
 from ledger.service.errors import (
     AgreementConflict,
@@ -106,6 +113,12 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     DocumentError: (422, "Invalid consent document", "invalid-document"),
     ConsentSignatureInvalid: (422, "Consent signature rejected", "consent-signature-invalid"),
     ConsentNotFound: (404, "Grant not found", "not-found"),
+    # reusing another member's KYC: what it relied on ended, or the attester's side failed
+    RelianceRefused: (409, "Reliance refused", "reliance-refused"),
+    ReleaseMismatch: (502, "The release does not check", "release-mismatch"),
+    AttesterRefused: (502, "Refused by the attester", "attester-refused"),
+    AttesterUnreachable: (503, "Attester unreachable", "attester-unavailable"),
+    ReuseError: (422, "Cannot reuse", "reuse-refused"),
     # the service translates database errors; should one escape, it is still not a 400 or 500
     NotFound: (404, "Not found", "not-found"),
     Conflict: (409, "Conflict", "conflict"),

@@ -5,9 +5,10 @@ Merkle batches, each with a proof file.
   :class:`Submission` s, supersede, void, proof, erasure);
 * :func:`running_service` — everything wired from :class:`~ledger.settings.Settings` (database
   migrated to head, content store, chain and deployment, issuer key, group committer, anchoring
-  loop), stopped cleanly on exit; it starts while the chain node is unreachable (the signing
-  domain then comes from the recorded deployment or the configuration); its callers are
-  verified against the key directory it is given (:class:`~ledger.httpsig.RequestVerifier`);
+  loop, lifecycle follower), stopped cleanly on exit; it starts while the chain node is
+  unreachable (the signing domain then comes from the recorded deployment or the
+  configuration); its callers are verified against the key directory it is given
+  (:class:`~ledger.httpsig.RequestVerifier`);
 * :class:`Health` — what ``GET /health`` reports (also whether this process's anchoring loop
   is the one acting for the database, or stands by);
 * errors in :mod:`ledger.service.errors`.
@@ -28,7 +29,11 @@ from ledger._runtime import ISSUER_KEY_NAME
 from ledger.agreement import SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments, ensure_consent_contracts
+from ledger.chain.deployments import (
+    Deployments,
+    ensure_consent_contracts,
+    recorded_consent_contracts,
+)
 from ledger.chain.devnode import DEV_CHAIN_ID
 from ledger.chain.errors import NodeError
 from ledger.chain.evidence import EvidenceLedgerContract
@@ -40,6 +45,8 @@ from ledger.httpsig import KeyDirectory, RequestVerifier
 from ledger.member import directory_for
 from ledger.member.consents import ConsentRelay
 from ledger.member.governance import Governance
+from ledger.member.lifecycle import LifecycleFollower
+from ledger.member.reuse import ReuseDesk
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter, NonceCommitter
 from ledger.service._proof_keys import recorded_registry_keys
@@ -93,6 +100,10 @@ class RunningService:
     governance: Governance
     #: customers' consents relayed to chain with the service's account, and read back
     consents: ConsentRelay
+    #: accounts opened on another member's KYC (releases asked, checked; reliances recorded)
+    reuse: ReuseDesk
+    #: follows the lifecycle feed: reliances on what ended are marked for re-verification
+    lifecycle: LifecycleFollower
 
     def health(self) -> Health:
         """Degraded while the chain or the store is unreachable or anchoring keeps failing
@@ -257,9 +268,37 @@ def running_service(
                 now=now,
             )
             nonces = NonceCommitter(database=database)
+            deployments = Deployments(directory=settings.deployments_dir)
+            consents = ConsentRelay(
+                client=client,
+                find_contracts=functools.partial(ensure_consent_contracts, client, deployments),
+                receipts_of=database.receipts_of_grant,
+            )
+            lifecycle = LifecycleFollower(
+                database=database,
+                find_contracts=functools.partial(recorded_consent_contracts, client, deployments),
+                member=client.address,
+                poll_s=settings.lifecycle_poll_s,
+                now=now,
+            )
+            reuse = ReuseDesk(
+                database=database,
+                create_agreement=evidence.create_agreement,
+                find_contracts=consents.contracts,
+                member=client.address,
+                disclosure_key=functools.partial(
+                    _runtime.service_key, settings, settings.disclosure_key_name
+                ),
+                request_key=functools.partial(
+                    _runtime.service_key, settings, settings.request_key_name
+                ),
+                endpoint_of=lambda account: governance.contracts()[0].member(account).endpoint,
+                now=now,
+            )
             committer.start()
             nonces.start()
             anchoring.start()
+            lifecycle.start()
             try:
                 yield RunningService(
                     evidence=evidence,
@@ -278,17 +317,12 @@ def running_service(
                         max_skew_s=settings.request_signature_max_skew_s,
                     ),
                     governance=governance,
-                    consents=ConsentRelay(
-                        client=client,
-                        find_contracts=functools.partial(
-                            ensure_consent_contracts,
-                            client,
-                            Deployments(directory=settings.deployments_dir),
-                        ),
-                        receipts_of=database.receipts_of_grant,
-                    ),
+                    consents=consents,
+                    reuse=reuse,
+                    lifecycle=lifecycle,
                 )
             finally:
+                lifecycle.stop()
                 committer.stop()
                 nonces.stop()
                 anchoring.stop()

@@ -41,6 +41,7 @@ from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
+from tests.integration.api import _reliance_routes as reliance_routes
 from tests.integration.api._support import PROBLEM
 
 DOC = Document(b"Member A's account agreement.\n")
@@ -210,7 +211,15 @@ def _consent(build: consent_routes.Build) -> Request:
     return request
 
 
-#: Every route of the matrix: the agreement routes, the consortium's and the consents'.
+def _reliance(build: reliance_routes.Build) -> Request:
+    def request(w: World) -> tuple[str, str, Any]:
+        return build(w.client.app.state.service)  # type: ignore[attr-defined]
+
+    return request
+
+
+#: Every route of the matrix: the agreement routes, the consortium's, the consents', the
+#: reliances'.
 ALL_ROUTES: dict[str, Request] = {
     **ROUTES,
     **{
@@ -218,6 +227,7 @@ ALL_ROUTES: dict[str, Request] = {
         for name, build in {**consortium_routes.READS, **consortium_routes.WRITES}.items()
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
+    **{name: _reliance(build) for name, build in reliance_routes.ROUTES.items()},
 }
 #: Each agreement route's endpoint, as the OpenAPI document names it.
 ENDPOINTS = {
@@ -231,6 +241,7 @@ ENDPOINTS = {
     "erase": ("DELETE", "/v1/agreements/{agreement_id}/document-keys"),
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
+    **reliance_routes.ENDPOINTS,
 }
 #: What anyone may call, signed or not.
 PUBLIC = {
@@ -267,6 +278,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consortium_routes.expected(caller)(route)
     if route in consent_routes.ENDPOINTS:
         return consent_routes.expected(caller, route)
+    if route in reliance_routes.ENDPOINTS:
+        return reliance_routes.expected(caller, route)
     if caller in ("broker-a", "broker-a-second-key"):
         return SUCCESS.get(route, 200), None
     if caller in ("broker-b", "operator"):  # another member: creates its own, sees none of A's
