@@ -40,6 +40,39 @@ PURPOSE = "account-opening"
 TERMS = Document(b"Beta Brokerage account agreement: terms.\n")
 
 
+def sign_grant(
+    customer: CustomerWallet,
+    domain: ConsentDomain,
+    *,
+    grantee: str,
+    attestation_id: bytes,
+    fields: list[str],
+    now: int,
+    lifetime: int = 30 * 86400,
+    mode: Mode = Mode.STANDING,
+) -> SignedGrant:
+    """The customer's grant to ``grantee`` of ``fields`` for account opening (5 uses), from
+    ``now`` for ``lifetime`` seconds, with a full notice."""
+    return customer.grant(
+        domain,
+        grantee=grantee,
+        attestation_id=attestation_id,
+        fields=fields,
+        purposes=[PURPOSE],
+        method="verify-and-store",
+        not_before=now,
+        not_after=now + lifetime,
+        notice_text="向 Beta Brokerage 提供您的身份信息用于开户",
+        recipient_name="Beta Brokerage",
+        recipient_contact="privacy@beta.example",
+        categories=["identity"],
+        sensitive=True,
+        language="zh-CN",
+        max_uses=5,
+        mode=mode,
+    )
+
+
 @dataclass
 class ReuseWorld:
     consent: ConsentWorld
@@ -73,23 +106,14 @@ class ReuseWorld:
         attestation_id: bytes | None = None,
     ) -> SignedGrant:
         """A grant of ASKED (and the phone) for account opening, recorded on chain."""
-        now = now_of(self.a)
-        signed = self.customer.grant(
+        signed = sign_grant(
+            self.customer,
             self.domain,
             grantee=(grantee or self.b).address,
             attestation_id=attestation_id or self.attestation_id,
             fields=[*ASKED, "phone"],
-            purposes=[PURPOSE],
-            method="verify-and-store",
-            not_before=now,
-            not_after=now + lifetime,
-            notice_text="向 Beta Brokerage 提供您的身份信息用于开户",
-            recipient_name="Beta Brokerage",
-            recipient_contact="privacy@beta.example",
-            categories=["identity"],
-            sensitive=True,
-            language="zh-CN",
-            max_uses=5,
+            now=now_of(self.a),
+            lifetime=lifetime,
             mode=mode,
         )
         self.consent.reg(self.b).record_grant(signed.grant, signed.signature)

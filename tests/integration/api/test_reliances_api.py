@@ -38,6 +38,7 @@ from tests._fixtures.consent import attestation_input
 from tests._fixtures.consent_services import consent_services
 from tests._fixtures.consortium import chain_time
 from tests._fixtures.members import SINCE, Consortium, signing
+from tests._fixtures.reuse import sign_grant
 from tests.integration.api._support import _problem
 
 RELIANCES = "/v1/reliances"
@@ -271,22 +272,13 @@ def _test_member_b_reuses_member_a_kyc_through_both_services(
                 ),
                 201,
             )["attestation_id"]
-        signed = wallet.grant(
+        signed = sign_grant(
+            wallet,
             domain,
             grantee=b.address,
             attestation_id=canonical.unhex0x(attestation_id),
             fields=["family_name", "given_name"],
-            purposes=["account-opening"],
-            method="verify-and-store",
-            not_before=now,
-            not_after=now + 30 * 86400,
-            notice_text="向 Beta Brokerage 提供您的身份信息用于开户",
-            recipient_name="Beta Brokerage",
-            recipient_contact="privacy@beta.example",
-            categories=["identity"],
-            sensitive=True,
-            language="zh-CN",
-            max_uses=5,
+            now=now,
         )
         grant_id = canonical.hex0x(signed.digest)
         reuse = {
