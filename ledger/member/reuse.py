@@ -278,11 +278,6 @@ class ReuseDesk:
             found = [r for r in found if r.reason is not None]
         return found
 
-    def affected(self, caller: Caller) -> list[Reliance]:
-        """Every reliance that needs the customer verified again, oldest first."""
-        self._check_reader(caller)
-        return self._db.affected_reliances()
-
     def _own(self, caller: Caller) -> bool:
         return caller.member_id.lower() == self.member.lower()
 
