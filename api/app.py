@@ -17,7 +17,18 @@ from fastapi import FastAPI
 from api import _openapi, problems
 from api.deps import MAX_PROOF_BYTES, get_settings
 from api.limits import BodyLimit
-from api.routers import agreements, consents, consortium, domain, health, proofs, reliances
+from api.routers import (
+    agreements,
+    attestations,
+    consent_proofs,
+    consents,
+    consortium,
+    domain,
+    health,
+    proofs,
+    releases,
+    reliances,
+)
 from ledger import __version__
 from ledger.httpsig import KeyDirectory
 from ledger.service import running_service
@@ -61,6 +72,9 @@ def create_app(
     app.include_router(consortium.router)
     app.include_router(consents.router)
     app.include_router(reliances.router)
+    app.include_router(consent_proofs.router)
+    app.include_router(attestations.router)
+    app.include_router(releases.router)
     app.add_middleware(
         BodyLimit,
         default=settings.api_max_body_bytes,

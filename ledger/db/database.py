@@ -22,6 +22,8 @@ The methods are those of the repositories, one module per concern:
   :mod:`ledger.db.receipts`;
 * the accounts opened on another member's KYC (reliances) and the lifecycle feed's ends and
   cursor: :mod:`ledger.db.reliances`;
+* the identity attestations this member made (their encrypted disclosures' key):
+  :mod:`ledger.db.attestations`;
 * the nonces of signed requests (replay protection, shared by every process):
   :mod:`ledger.db.nonces`.
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ledger.db._plumbing import Transactions
+from ledger.db.attestations import Attestations
 from ledger.db.batches import Batches
 from ledger.db.document_keys import DocumentKeys
 from ledger.db.engine import make_engine
@@ -102,6 +105,11 @@ class Database:
         self.lifecycle_ends = reliances.lifecycle_ends
         self.feed_cursor = reliances.feed_cursor
         self.apply_lifecycle = reliances.apply_lifecycle
+        attestations = Attestations(self._transactions)
+        self.add_attestation = attestations.add_attestation
+        self.mark_attested = attestations.mark_attested
+        self.delete_attestation = attestations.delete_attestation
+        self.attestation_row = attestations.attestation_row
         nonces = RequestNonces(self._transactions)
         self.remember_nonce = nonces.remember_nonce
         self.remember_nonces = nonces.remember_nonces

@@ -8,7 +8,10 @@ Merkle batches, each with a proof file.
   loop, lifecycle follower), stopped cleanly on exit; it starts while the chain node is
   unreachable (the signing domain then comes from the recorded deployment or the
   configuration); its callers are verified against the key directory it is given
-  (:class:`~ledger.httpsig.RequestVerifier`);
+  (:class:`~ledger.httpsig.RequestVerifier`); it also relays consents, makes this member's
+  attestations and releases attested fields (:mod:`ledger.member.consents`,
+  :mod:`~ledger.member.attestations`, :mod:`~ledger.member.releases`), and reuses other
+  members' (:mod:`~ledger.member.reuse`, :mod:`~ledger.member.lifecycle`);
 * :class:`Health` — what ``GET /health`` reports (also whether this process's anchoring loop
   is the one acting for the database, or stands by);
 * errors in :mod:`ledger.service.errors`.
@@ -43,9 +46,11 @@ from ledger.db.errors import DatabaseError
 from ledger.errors import ConfigurationError
 from ledger.httpsig import KeyDirectory, RequestVerifier
 from ledger.member import directory_for
+from ledger.member.attestations import AttestationDesk
 from ledger.member.consents import ConsentRelay
 from ledger.member.governance import Governance
 from ledger.member.lifecycle import LifecycleFollower
+from ledger.member.releases import ReleaseDesk
 from ledger.member.reuse import ReuseDesk
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter, NonceCommitter
@@ -104,6 +109,10 @@ class RunningService:
     reuse: ReuseDesk
     #: follows the lifecycle feed: reliances on what ended are marked for re-verification
     lifecycle: LifecycleFollower
+    #: this member's identity attestations (fields stored encrypted, attested on chain)
+    attestations: AttestationDesk
+    #: releases of attested fields under grants (a receipt first, then the sealed fields)
+    releases: ReleaseDesk
 
     def health(self) -> Health:
         """Degraded while the chain or the store is unreachable or anchoring keeps failing
@@ -267,13 +276,28 @@ def running_service(
                 ),
                 now=now,
             )
-            nonces = NonceCommitter(database=database)
-            deployments = Deployments(directory=settings.deployments_dir)
             consents = ConsentRelay(
                 client=client,
-                find_contracts=functools.partial(ensure_consent_contracts, client, deployments),
+                find_contracts=functools.partial(
+                    ensure_consent_contracts,
+                    client,
+                    Deployments(directory=settings.deployments_dir),
+                ),
                 receipts_of=database.receipts_of_grant,
             )
+            attestations = AttestationDesk(
+                relay=consents, database=database, store=store, service_key=issuer, now=now
+            )
+            releases = ReleaseDesk(
+                relay=consents,
+                attestations=attestations,
+                keys=lambda: governance.contracts()[1],
+                database=database,
+                on_receipt=anchoring.notify,
+                now=now,
+            )
+            nonces = NonceCommitter(database=database)
+            deployments = Deployments(directory=settings.deployments_dir)
             lifecycle = LifecycleFollower(
                 database=database,
                 find_contracts=functools.partial(recorded_consent_contracts, client, deployments),
@@ -318,11 +342,14 @@ def running_service(
                     ),
                     governance=governance,
                     consents=consents,
+                    attestations=attestations,
+                    releases=releases,
                     reuse=reuse,
                     lifecycle=lifecycle,
                 )
             finally:
                 lifecycle.stop()
+                releases.close()
                 committer.stop()
                 nonces.stop()
                 anchoring.stop()

@@ -23,8 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-# 0007 is the attester's migration (merged beside this one): it must be "0007" on main.
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

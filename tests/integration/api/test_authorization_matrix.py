@@ -39,6 +39,8 @@ from ledger.settings import Settings
 from tests._fixtures.members import SINCE, Consortium, signing
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
+from tests.integration.api import _attestation_routes as attestation_routes
+from tests.integration.api import _consent_proof_routes as consent_proof_routes
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
 from tests.integration.api import _reliance_routes as reliance_routes
@@ -218,8 +220,15 @@ def _reliance(build: reliance_routes.Build) -> Request:
     return request
 
 
+def _attestation(build: attestation_routes.Build) -> Request:
+    def request(w: World) -> tuple[str, str, Any]:
+        return build(w.client.app.state.service, w.consortium.customer)  # type: ignore[attr-defined]
+
+    return request
+
+
 #: Every route of the matrix: the agreement routes, the consortium's, the consents', the
-#: reliances'.
+#: consent proofs', the attestations' and releases', the reliances'.
 ALL_ROUTES: dict[str, Request] = {
     **ROUTES,
     **{
@@ -228,6 +237,8 @@ ALL_ROUTES: dict[str, Request] = {
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
     **{name: _reliance(build) for name, build in reliance_routes.ROUTES.items()},
+    **{name: _consent(build) for name, build in consent_proof_routes.ROUTES.items()},
+    **{name: _attestation(build) for name, build in attestation_routes.ROUTES.items()},
 }
 #: Each agreement route's endpoint, as the OpenAPI document names it.
 ENDPOINTS = {
@@ -242,6 +253,8 @@ ENDPOINTS = {
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
     **reliance_routes.ENDPOINTS,
+    **consent_proof_routes.ENDPOINTS,
+    **attestation_routes.ENDPOINTS,
 }
 #: What anyone may call, signed or not.
 PUBLIC = {
@@ -280,6 +293,10 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consent_routes.expected(caller, route)
     if route in reliance_routes.ENDPOINTS:
         return reliance_routes.expected(caller, route)
+    if route in consent_proof_routes.ENDPOINTS:
+        return consent_proof_routes.expected(caller, route)
+    if route in attestation_routes.ENDPOINTS:
+        return attestation_routes.expected(caller, route)
     if caller in ("broker-a", "broker-a-second-key"):
         return SUCCESS.get(route, 200), None
     if caller in ("broker-b", "operator"):  # another member: creates its own, sees none of A's

@@ -2,8 +2,7 @@
 follower): the accounts the member opened on reused identities, as auditors, the regulator and
 the member itself read them (the plan's JSON), those needing re-verification, and the follower
 marking one when its attestation is revoked on chain. Reuse across two members' services (B
-asks A's release endpoint) is at the end, to be enabled once the attester's endpoint is
-merged."""
+asks A's release endpoint) is at the end."""
 
 from __future__ import annotations
 
@@ -226,11 +225,7 @@ def _ok(reply: httpx.Response, status: int) -> Any:
     return reply.json()
 
 
-# COORDINATOR: enable this test once wip/attester (POST /v1/consents/{grant_id}/releases,
-# POST /v1/attestations) is merged, by removing the leading underscore of its name. The house
-# rules allow no skip, so until then it is not collected. It passed on a trial merge of
-# wip/attester 772cb19 into this branch.
-def _test_member_b_reuses_member_a_kyc_through_both_services(
+def test_member_b_reuses_member_a_kyc_through_both_services(
     governance_url: str, tmp_path: Path
 ) -> None:
     """A attests through its service; the customer grants B; B's broker asks B's service to

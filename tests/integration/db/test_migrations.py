@@ -41,9 +41,10 @@ TABLES = {
     "reliances",
     "lifecycle_ends",
     "feed_cursors",
+    "attestations",
 }
-#: The tables revision 0006 adds.
-RECEIPT_TABLES = {"access_receipts", "grant_uses", "receipt_proofs"}
+#: The tables revisions 0006 and 0007 add.
+RECEIPT_TABLES = {"access_receipts", "grant_uses", "receipt_proofs", "attestations"}
 #: The tables revision 0008 adds.
 RELIANCE_TABLES = {"reliances", "lifecycle_ends", "feed_cursors"}
 

@@ -112,7 +112,7 @@ def test_reliances_are_read_by_period_oldest_first(database: Database) -> None:
 
 def test_an_end_marks_the_reliances_on_it_with_its_reason_and_time(database: Database) -> None:
     on_it = database.record_reliance(reliance())
-    on_grant = database.record_reliance(reliance(attestation=digest("attestation", 2)))
+    on_grant = database.record_reliance(reliance(seconds=1, attestation=digest("attestation", 2)))
     other = database.record_reliance(
         reliance(attestation=digest("attestation", 3), grant=digest("grant", 3))
     )
