@@ -27,6 +27,7 @@ from api.routers import (
     health,
     proofs,
     releases,
+    reliances,
 )
 from ledger import __version__
 from ledger.httpsig import KeyDirectory
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(proofs.router)
     app.include_router(consortium.router)
     app.include_router(consents.router)
+    app.include_router(reliances.router)
     app.include_router(consent_proofs.router)
     app.include_router(attestations.router)
     app.include_router(releases.router)

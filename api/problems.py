@@ -34,6 +34,13 @@ from ledger.member.attestations import AttestationDeskError, AttestationNotFound
 from ledger.member.consent_proofs import ConsentProofRefused
 from ledger.member.consents import ConsentNotFound, ConsentSignatureInvalid
 from ledger.member.releases import NoDisclosureKey, ReleaseRequestInvalid
+from ledger.member.reuse import (
+    AttesterRefused,
+    AttesterUnreachable,
+    ReleaseMismatch,
+    RelianceRefused,
+    ReuseError,
+)
 from ledger.proof import ProofInvalid
 from ledger.service.errors import (
     AgreementConflict,
@@ -111,6 +118,12 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     DocumentError: (422, "Invalid consent document", "invalid-document"),
     ConsentSignatureInvalid: (422, "Consent signature rejected", "consent-signature-invalid"),
     ConsentNotFound: (404, "Grant not found", "not-found"),
+    # reusing another member's KYC: what it relied on ended, or the attester's side failed
+    RelianceRefused: (409, "Reliance refused", "reliance-refused"),
+    ReleaseMismatch: (502, "The release does not check", "release-mismatch"),
+    AttesterRefused: (502, "Refused by the attester", "attester-refused"),
+    AttesterUnreachable: (503, "Attester unreachable", "attester-unavailable"),
+    ReuseError: (422, "Cannot reuse", "reuse-refused"),
     ConsentProofRefused: (409, "No proof of this consent", "consent-proof-refused"),
     DisclosureError: (422, "Invalid attested fields", "invalid-fields"),
     AttestationNotFound: (404, "Attestation not found", "not-found"),

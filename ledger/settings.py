@@ -147,6 +147,27 @@ class Settings(BaseSettings):
         description="The service `ledger client` calls (`https://broker-a.example`). Unset:"
         " api_public_origin, else http://api_host:api_port.",
     )
+    lifecycle_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How often the service reads the chain's lifecycle feed (attestations"
+        " revoked, superseded or expired, grants revoked) and marks the accounts it opened on"
+        " them for re-verification (seconds).",
+    )
+    request_key_name: str = Field(
+        default="request-signing",
+        min_length=1,
+        description="The service keystore's key this member's service signs its requests to"
+        " other members' services with (RFC 9421; created on first use: register it on chain"
+        " for request-signing).",
+    )
+    disclosure_key_name: str = Field(
+        default="disclosure-receiving",
+        min_length=1,
+        description="The service keystore's key released disclosures are encrypted to (created"
+        " on first use: register it on chain for disclosure-receiving).",
+    )
 
     @property
     def resolved_client_url(self) -> str:

@@ -10,6 +10,8 @@
   crashes; :mod:`ledger.db.inclusion`, :mod:`ledger.db.batches`, :mod:`ledger.db.lease`);
 * access receipts, anchored through the same outbox, and the use counts of consent grants
   (:mod:`ledger.db.receipts`);
+* reliances: accounts opened on another member's KYC, marked when what they relied on ends
+  (:mod:`ledger.db.reliances`);
 * records (:mod:`ledger.db.records`; the agreement's own records, :class:`AgreementVersion` and
   the rest, come from the domain, :mod:`ledger.agreement`) and errors (:mod:`ledger.db.errors`).
 
@@ -33,6 +35,7 @@ from ledger.db.records import (
     ReceiptStatus,
     StoredReceipt,
 )
+from ledger.db.reliances import LifecycleEnd, Reliance, RelianceReason, RelianceStatus
 
 __all__ = [
     "AgreementVersion",
@@ -45,11 +48,15 @@ __all__ = [
     "Database",
     "DatabaseError",
     "Inclusion",
+    "LifecycleEnd",
     "NewSignature",
     "NewVersion",
     "NotFound",
     "ReceiptInclusion",
     "ReceiptStatus",
+    "Reliance",
+    "RelianceReason",
+    "RelianceStatus",
     "SignatureRecord",
     "StoredReceipt",
     "UsesExhausted",

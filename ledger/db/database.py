@@ -20,6 +20,8 @@ The methods are those of the repositories, one module per concern:
   :mod:`ledger.db.batches`; the anchoring lease in :mod:`ledger.db.lease`;
 * access receipts, anchored through the same outbox, and the use counts of consent grants:
   :mod:`ledger.db.receipts`;
+* the accounts opened on another member's KYC (reliances) and the lifecycle feed's ends and
+  cursor: :mod:`ledger.db.reliances`;
 * the identity attestations this member made (their encrypted disclosures' key):
   :mod:`ledger.db.attestations`;
 * the nonces of signed requests (replay protection, shared by every process):
@@ -43,6 +45,7 @@ from ledger.db.inclusion import InclusionProofs
 from ledger.db.nonces import RequestNonces
 from ledger.db.outbox import Outbox
 from ledger.db.receipts import Receipts
+from ledger.db.reliances import Reliances
 from ledger.db.versions import Versions
 from ledger.errors import ConfigurationError
 
@@ -93,6 +96,15 @@ class Database:
         self.receipts_of_grant = receipts.receipts_of_grant
         self.receipts_between = receipts.receipts_between
         self.uses_of = receipts.uses_of
+        reliances = Reliances(self._transactions)
+        self.record_reliance = reliances.record_reliance
+        self.reliance = reliances.reliance
+        self.reliances_between = reliances.reliances_between
+        self.affected_reliances = reliances.affected_reliances
+        self.relied_on = reliances.relied_on
+        self.lifecycle_ends = reliances.lifecycle_ends
+        self.feed_cursor = reliances.feed_cursor
+        self.apply_lifecycle = reliances.apply_lifecycle
         attestations = Attestations(self._transactions)
         self.add_attestation = attestations.add_attestation
         self.mark_attested = attestations.mark_attested

@@ -50,6 +50,12 @@ The tables:
 * ``request_nonces`` — the (keyid, nonce) of every signed request accepted (RFC 9421), kept
   until its signature would be too old anyway (``expires_at``), so a replay is refused by every
   process on the database; expired rows are pruned.
+* ``reliances`` — every account this member opened on another member's KYC: the agreement, the
+  attestation, grant and access receipt it relied on, the attester, the member itself, the
+  fields, when, the attestation's expiry, and ``ok`` or ``needs-reverification`` (with the reason
+  and when it took effect: :mod:`ledger.db.reliances`).
+* ``lifecycle_ends`` — each end of an attestation or grant the lifecycle feed reported (a
+  reliance recorded later is marked at once); ``feed_cursors`` — where a feed resumes.
 """
 
 from __future__ import annotations
@@ -414,4 +420,68 @@ erasures = sa.Table(
     _length("customer_key", 65, nullable=True),
     sa.CheckConstraint("keys_erased >= 0", name="keys_erased_not_negative"),
     sqlite_autoincrement=True,
+)
+
+#: Why a reliance needs the customer verified again (the one home of these names).
+RELIANCE_REASONS = (
+    "attestation-revoked",
+    "attestation-superseded",
+    "attestation-expired",
+    "grant-revoked",
+)
+RELIANCE_STATUSES = ("ok", "needs-reverification")
+
+reliances = sa.Table(
+    "reliances",
+    metadata,
+    sa.Column("receipt_id", sa.Text, primary_key=True),
+    sa.Column("agreement_id", sa.Text, nullable=False, unique=True),
+    sa.Column("attestation_id", sa.LargeBinary, nullable=False, index=True),
+    sa.Column("grant_id", sa.LargeBinary, nullable=False, index=True),
+    sa.Column("attester", sa.Text, nullable=False),
+    sa.Column("member", sa.Text, nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("relied_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("affected_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint(
+        "length(receipt_id) = 37 AND substr(receipt_id, 1, 5) = 'rcpt_'", name="receipt_id"
+    ),
+    _length("attestation_id", 32),
+    _length("grant_id", 32),
+    _one_of("status", RELIANCE_STATUSES),
+    sa.CheckConstraint(
+        "(status = 'ok' AND reason IS NULL AND affected_at IS NULL)"
+        " OR (status = 'needs-reverification' AND reason IS NOT NULL AND affected_at IS NOT NULL)",
+        name="affected_has_reason",
+    ),
+    sa.CheckConstraint(
+        "reason IS NULL OR reason IN (" + ", ".join(f"'{r}'" for r in RELIANCE_REASONS) + ")",
+        name="reason_valid",
+    ),
+)
+
+lifecycle_ends = sa.Table(
+    "lifecycle_ends",
+    metadata,
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("record_id", sa.LargeBinary, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=False),
+    sa.Column("block", sa.BigInteger, nullable=False),
+    _one_of("kind", ("attestation", "grant")),
+    _length("record_id", 32),
+    _one_of("reason", RELIANCE_REASONS),
+    sa.CheckConstraint("block >= 0", name="block_not_negative"),
+)
+
+feed_cursors = sa.Table(
+    "feed_cursors",
+    metadata,
+    sa.Column("feed", sa.Text, primary_key=True),
+    sa.Column("next_block", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("next_block >= 0", name="next_block_not_negative"),
 )

@@ -5,12 +5,13 @@ Merkle batches, each with a proof file.
   :class:`Submission` s, supersede, void, proof, erasure);
 * :func:`running_service` — everything wired from :class:`~ledger.settings.Settings` (database
   migrated to head, content store, chain and deployment, issuer key, group committer, anchoring
-  loop), stopped cleanly on exit; it starts while the chain node is unreachable (the signing
-  domain then comes from the recorded deployment or the configuration); its callers are
-  verified against the key directory it is given (:class:`~ledger.httpsig.RequestVerifier`);
-  it also relays consents, makes this member's attestations and releases attested fields
-  (:mod:`ledger.member.consents`, :mod:`~ledger.member.attestations`,
-  :mod:`~ledger.member.releases`);
+  loop, lifecycle follower), stopped cleanly on exit; it starts while the chain node is
+  unreachable (the signing domain then comes from the recorded deployment or the
+  configuration); its callers are verified against the key directory it is given
+  (:class:`~ledger.httpsig.RequestVerifier`); it also relays consents, makes this member's
+  attestations and releases attested fields (:mod:`ledger.member.consents`,
+  :mod:`~ledger.member.attestations`, :mod:`~ledger.member.releases`), and reuses other
+  members' (:mod:`~ledger.member.reuse`, :mod:`~ledger.member.lifecycle`);
 * :class:`Health` — what ``GET /health`` reports (also whether this process's anchoring loop
   is the one acting for the database, or stands by);
 * errors in :mod:`ledger.service.errors`.
@@ -31,7 +32,11 @@ from ledger._runtime import ISSUER_KEY_NAME
 from ledger.agreement import SigningDomain, SigningWindow
 from ledger.batcher import Batcher
 from ledger.chain.client import ChainClient
-from ledger.chain.deployments import Deployments, ensure_consent_contracts
+from ledger.chain.deployments import (
+    Deployments,
+    ensure_consent_contracts,
+    recorded_consent_contracts,
+)
 from ledger.chain.devnode import DEV_CHAIN_ID
 from ledger.chain.errors import NodeError
 from ledger.chain.evidence import EvidenceLedgerContract
@@ -44,7 +49,9 @@ from ledger.member import directory_for
 from ledger.member.attestations import AttestationDesk
 from ledger.member.consents import ConsentRelay
 from ledger.member.governance import Governance
+from ledger.member.lifecycle import LifecycleFollower
 from ledger.member.releases import ReleaseDesk
+from ledger.member.reuse import ReuseDesk
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter, NonceCommitter
 from ledger.service._proof_keys import recorded_registry_keys
@@ -98,6 +105,10 @@ class RunningService:
     governance: Governance
     #: customers' consents relayed to chain with the service's account, and read back
     consents: ConsentRelay
+    #: accounts opened on another member's KYC (releases asked, checked; reliances recorded)
+    reuse: ReuseDesk
+    #: follows the lifecycle feed: reliances on what ended are marked for re-verification
+    lifecycle: LifecycleFollower
     #: this member's identity attestations (fields stored encrypted, attested on chain)
     attestations: AttestationDesk
     #: releases of attested fields under grants (a receipt first, then the sealed fields)
@@ -286,9 +297,32 @@ def running_service(
                 now=now,
             )
             nonces = NonceCommitter(database=database)
+            deployments = Deployments(directory=settings.deployments_dir)
+            lifecycle = LifecycleFollower(
+                database=database,
+                find_contracts=functools.partial(recorded_consent_contracts, client, deployments),
+                member=client.address,
+                poll_s=settings.lifecycle_poll_s,
+                now=now,
+            )
+            reuse = ReuseDesk(
+                database=database,
+                create_agreement=evidence.create_agreement,
+                find_contracts=consents.contracts,
+                member=client.address,
+                disclosure_key=functools.partial(
+                    _runtime.service_key, settings, settings.disclosure_key_name
+                ),
+                request_key=functools.partial(
+                    _runtime.service_key, settings, settings.request_key_name
+                ),
+                endpoint_of=lambda account: governance.contracts()[0].member(account).endpoint,
+                now=now,
+            )
             committer.start()
             nonces.start()
             anchoring.start()
+            lifecycle.start()
             try:
                 yield RunningService(
                     evidence=evidence,
@@ -310,8 +344,11 @@ def running_service(
                     consents=consents,
                     attestations=attestations,
                     releases=releases,
+                    reuse=reuse,
+                    lifecycle=lifecycle,
                 )
             finally:
+                lifecycle.stop()
                 releases.close()
                 committer.stop()
                 nonces.stop()

@@ -43,6 +43,7 @@ from tests.integration.api import _attestation_routes as attestation_routes
 from tests.integration.api import _consent_proof_routes as consent_proof_routes
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
+from tests.integration.api import _reliance_routes as reliance_routes
 from tests.integration.api._support import PROBLEM
 
 DOC = Document(b"Member A's account agreement.\n")
@@ -212,6 +213,13 @@ def _consent(build: consent_routes.Build) -> Request:
     return request
 
 
+def _reliance(build: reliance_routes.Build) -> Request:
+    def request(w: World) -> tuple[str, str, Any]:
+        return build(w.client.app.state.service)  # type: ignore[attr-defined]
+
+    return request
+
+
 def _attestation(build: attestation_routes.Build) -> Request:
     def request(w: World) -> tuple[str, str, Any]:
         return build(w.client.app.state.service, w.consortium.customer)  # type: ignore[attr-defined]
@@ -219,7 +227,8 @@ def _attestation(build: attestation_routes.Build) -> Request:
     return request
 
 
-#: Every route of the matrix: the agreement routes, the consortium's and the consents'.
+#: Every route of the matrix: the agreement routes, the consortium's, the consents', the
+#: consent proofs', the attestations' and releases', the reliances'.
 ALL_ROUTES: dict[str, Request] = {
     **ROUTES,
     **{
@@ -227,6 +236,7 @@ ALL_ROUTES: dict[str, Request] = {
         for name, build in {**consortium_routes.READS, **consortium_routes.WRITES}.items()
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
+    **{name: _reliance(build) for name, build in reliance_routes.ROUTES.items()},
     **{name: _consent(build) for name, build in consent_proof_routes.ROUTES.items()},
     **{name: _attestation(build) for name, build in attestation_routes.ROUTES.items()},
 }
@@ -242,6 +252,7 @@ ENDPOINTS = {
     "erase": ("DELETE", "/v1/agreements/{agreement_id}/document-keys"),
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
+    **reliance_routes.ENDPOINTS,
     **consent_proof_routes.ENDPOINTS,
     **attestation_routes.ENDPOINTS,
 }
@@ -280,6 +291,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consortium_routes.expected(caller)(route)
     if route in consent_routes.ENDPOINTS:
         return consent_routes.expected(caller, route)
+    if route in reliance_routes.ENDPOINTS:
+        return reliance_routes.expected(caller, route)
     if route in consent_proof_routes.ENDPOINTS:
         return consent_proof_routes.expected(caller, route)
     if route in attestation_routes.ENDPOINTS:

@@ -38,10 +38,15 @@ TABLES = {
     "access_receipts",
     "grant_uses",
     "receipt_proofs",
+    "reliances",
+    "lifecycle_ends",
+    "feed_cursors",
     "attestations",
 }
 #: The tables revisions 0006 and 0007 add.
 RECEIPT_TABLES = {"access_receipts", "grant_uses", "receipt_proofs", "attestations"}
+#: The tables revision 0008 adds.
+RELIANCE_TABLES = {"reliances", "lifecycle_ends", "feed_cursors"}
 
 
 def _tables(url: str) -> set[str]:
@@ -90,7 +95,7 @@ def test_document_keys_revision_down_and_up_keeps_the_versions(database_url: str
         db.close()
     downgrade(database_url, "0001")
     assert current_revision(database_url) == "0001"
-    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - RELIANCE_TABLES - {
         "document_keys",
         "batch_attempts",
         "request_nonces",
@@ -132,7 +137,7 @@ def test_batch_attempts_revision_up_from_0002_keeps_each_batchs_transaction(
     finally:
         db.close()
     downgrade(database_url, "0002")
-    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - RELIANCE_TABLES - {
         "batch_attempts",
         "request_nonces",
         "erasures",
@@ -260,7 +265,7 @@ def test_owners_and_erasures_revision_down_and_up_keeps_the_versions(database_ur
     finally:
         db.close()
     downgrade(database_url, "0004")
-    assert _tables(database_url) == TABLES - RECEIPT_TABLES - {"erasures"}
+    assert _tables(database_url) == TABLES - RECEIPT_TABLES - RELIANCE_TABLES - {"erasures"}
     upgrade(database_url)
     db = open_database(database_url)
     try:
@@ -301,7 +306,7 @@ def test_access_receipts_revision_up_from_0005_keeps_the_outbox_and_its_proofs(
     finally:
         db.close()
     downgrade(empty_database_url, "0005")
-    assert _tables(empty_database_url) == TABLES - RECEIPT_TABLES
+    assert _tables(empty_database_url) == TABLES - RECEIPT_TABLES - RELIANCE_TABLES
 
     upgrade(empty_database_url)
 
@@ -350,4 +355,4 @@ def test_access_receipts_revision_up_from_0005_keeps_the_outbox_and_its_proofs(
         assert [row[0] for row in rows] == [key[0] for key in keys]
     finally:
         db.close()
-    assert _tables(empty_database_url) == TABLES - RECEIPT_TABLES
+    assert _tables(empty_database_url) == TABLES - RECEIPT_TABLES - RELIANCE_TABLES
