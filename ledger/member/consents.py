@@ -53,6 +53,7 @@ __all__ = [
     "GrantState",
     "GrantView",
     "Relayed",
+    "grant_state",
 ]
 
 #: Finds (or on the dev chain deploys) the two contracts, for the client's chain.
@@ -220,7 +221,7 @@ class ConsentRelay:
             revocations=revocations,
             revoked_by=revoked,
             at=at,
-            state=_state(record, attestation, revocations, at),
+            state=grant_state(record, attestation, revocations, at),
         )
 
     def receipts(self, caller: Caller, grant_id: bytes) -> list[StoredReceipt]:
@@ -265,7 +266,7 @@ class ConsentRelay:
             raise
 
 
-def _state(
+def grant_state(
     record: GrantRecord,
     attestation: Attestation,
     revocations: list[RevocationRecord],
