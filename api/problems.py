@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger.audit.errors import PeriodInvalid
 from ledger.chain.errors import (
     DeploymentError,
     InvalidArgument,
@@ -106,6 +107,7 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     DocumentError: (422, "Invalid consent document", "invalid-document"),
     ConsentSignatureInvalid: (422, "Consent signature rejected", "consent-signature-invalid"),
     ConsentNotFound: (404, "Grant not found", "not-found"),
+    PeriodInvalid: (422, "Invalid period", "invalid-period"),
     # the service translates database errors; should one escape, it is still not a 400 or 500
     NotFound: (404, "Not found", "not-found"),
     Conflict: (409, "Conflict", "conflict"),

@@ -39,6 +39,7 @@ from ledger.settings import Settings
 from tests._fixtures.members import SINCE, Consortium, signing
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
+from tests.integration.api import _audit_routes as audit_routes
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
 from tests.integration.api._support import PROBLEM
@@ -210,6 +211,14 @@ def _consent(build: consent_routes.Build) -> Request:
     return request
 
 
+def _fixed(build: audit_routes.Build) -> Request:
+    def request(w: World) -> tuple[str, str, Any]:
+        del w
+        return build()
+
+    return request
+
+
 #: Every route of the matrix: the agreement routes, the consortium's and the consents'.
 ALL_ROUTES: dict[str, Request] = {
     **ROUTES,
@@ -218,6 +227,7 @@ ALL_ROUTES: dict[str, Request] = {
         for name, build in {**consortium_routes.READS, **consortium_routes.WRITES}.items()
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
+    **{name: _fixed(build) for name, build in audit_routes.ROUTES.items()},
 }
 #: Each agreement route's endpoint, as the OpenAPI document names it.
 ENDPOINTS = {
@@ -231,6 +241,7 @@ ENDPOINTS = {
     "erase": ("DELETE", "/v1/agreements/{agreement_id}/document-keys"),
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
+    **audit_routes.ENDPOINTS,
 }
 #: What anyone may call, signed or not.
 PUBLIC = {
@@ -267,6 +278,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consortium_routes.expected(caller)(route)
     if route in consent_routes.ENDPOINTS:
         return consent_routes.expected(caller, route)
+    if route in audit_routes.ENDPOINTS:
+        return audit_routes.expected(caller, route)
     if caller in ("broker-a", "broker-a-second-key"):
         return SUCCESS.get(route, 200), None
     if caller in ("broker-b", "operator"):  # another member: creates its own, sees none of A's
