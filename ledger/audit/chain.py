@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ledger.audit.reconcile import ChainGrant, ChainView
+from ledger.audit.records import ChainGrant, ChainView
 from ledger.chain.attestations import Attestation, IdentityAttestationsContract
 from ledger.chain.consent import ConsentRegistryContract
 from ledger.chain.errors import InvalidAttestation, StateConflict

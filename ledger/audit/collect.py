@@ -22,7 +22,8 @@ from ledger import canonical
 from ledger.audit.chain import ChainReader
 from ledger.audit.errors import AuditError
 from ledger.audit.period import Period, check_rows
-from ledger.audit.reconcile import Reliance, Report, SeenReceipt, reconcile
+from ledger.audit.reconcile import reconcile
+from ledger.audit.records import Reliance, Report, SeenReceipt
 from ledger.audit.report import receipt_from_json, reliance_from_json
 from ledger.chain.client import ChainClient
 from ledger.chain.consent import ConsentRegistryContract

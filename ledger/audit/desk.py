@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 from ledger.audit.chain import ChainReader
 from ledger.audit.period import ANCHORING_GRACE, Period, check_rows
-from ledger.audit.reconcile import Reliance, Report, SeenReceipt, reconcile
+from ledger.audit.reconcile import reconcile
+from ledger.audit.records import Reliance, Report, SeenReceipt
 from ledger.chain.attestations import IdentityAttestationsContract
 from ledger.chain.consent import ConsentRegistryContract
 from ledger.db import Database

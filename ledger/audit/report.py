@@ -22,7 +22,7 @@ from eth_utils.address import is_address, to_checksum_address
 
 from ledger import canonical
 from ledger.audit.errors import AuditInputInvalid
-from ledger.audit.reconcile import (
+from ledger.audit.records import (
     Anomaly,
     AnomalyKind,
     ReceiptRow,

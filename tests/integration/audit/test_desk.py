@@ -15,7 +15,7 @@ import pytest
 from ledger import canonical
 from ledger.audit.desk import AuditDesk
 from ledger.audit.period import Period
-from ledger.audit.reconcile import Reliance, RelianceCheck
+from ledger.audit.records import Reliance, RelianceCheck
 from ledger.audit.report import to_json
 from ledger.chain.consent import Mode, Revocation, grant_digest, revocation_digest
 from ledger.consent import AccessReceipt, new_receipt_id

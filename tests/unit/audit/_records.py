@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from eth_utils.address import to_checksum_address
 
-from ledger.audit.reconcile import ChainGrant, ChainView, Reliance, SeenReceipt
+from ledger.audit.records import ChainGrant, ChainView, Reliance, SeenReceipt
 from ledger.chain.attestations import Attestation
 from ledger.chain.consent import GrantRecord, Mode, RevocationRecord
 from ledger.consent import AccessReceipt

@@ -11,14 +11,8 @@ import pytest
 
 from ledger import canonical
 from ledger.audit.period import ANCHORING_GRACE, Period
-from ledger.audit.reconcile import (
-    AnomalyKind,
-    ChainView,
-    RelianceCheck,
-    Report,
-    SeenReceipt,
-    reconcile,
-)
+from ledger.audit.reconcile import reconcile
+from ledger.audit.records import AnomalyKind, ChainView, RelianceCheck, Report, SeenReceipt
 from ledger.audit.report import to_json
 from ledger.chain.consent import GrantRecord
 from ledger.crypto.sm2 import SM2PrivateKey
