@@ -28,7 +28,10 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 
 
 def audit_desk(service: RunningService) -> AuditDesk:
-    """The service's audit desk. (No reliance source yet: the reliances' store wires in here.)"""
+    """The service's audit desk. (No reliance source yet: once the service records reliances,
+    ``reliances=`` their reader by period wires in here, e.g. the database's
+    ``reliances_between``; any records with the attributes of
+    :class:`ledger.audit.records.Reliance` do.)"""
     return AuditDesk(
         database=service.database,
         find_contracts=service.consents.contracts,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from ledger.audit.chain import ChainReader
 from ledger.audit.period import ANCHORING_GRACE, Period, check_rows
 from ledger.audit.reconcile import reconcile
-from ledger.audit.records import Reliance, Report, SeenReceipt
+from ledger.audit.records import Reliance, RelianceRecord, Report, SeenReceipt
 from ledger.chain.attestations import IdentityAttestationsContract
 from ledger.chain.consent import ConsentRegistryContract
 from ledger.db import Database
@@ -27,8 +27,9 @@ from ledger.member.access import check_audit_read
 
 __all__ = ["AuditDesk", "ReliancesBetween"]
 
-#: The reliances this service recorded with ``start <= relied_at < end``.
-ReliancesBetween = Callable[[datetime, datetime], Iterable[Reliance]]
+#: The reliances this service recorded with ``start <= relied_at < end`` (records with the
+#: attributes of :class:`~ledger.audit.records.Reliance`, e.g. the database's own).
+ReliancesBetween = Callable[[datetime, datetime], Iterable[RelianceRecord]]
 FindContracts = Callable[[], tuple[IdentityAttestationsContract, ConsentRegistryContract]]
 
 
@@ -60,7 +61,9 @@ class AuditDesk:
     def reconciliation(self, caller: Caller, period: Period) -> Report:
         check_audit_read(caller, "the reconciliation of a period's access receipts")
         stored = self._between(period)
-        relied = [] if self._reliances is None else list(self._reliances(period.start, period.end))
+        relied = []
+        if self._reliances is not None:
+            relied = [Reliance.of(r) for r in self._reliances(period.start, period.end)]
         check_rows(len(relied), period)
         ours = [r for r in relied if r.attester.lower() == self.member.lower()]
         grants = {s.receipt.grant_id for s in stored} | {r.grant_id for r in ours}

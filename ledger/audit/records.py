@@ -4,10 +4,13 @@ anomalies, the report). The logic is :mod:`ledger.audit.reconcile`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
+
+from eth_utils.address import to_checksum_address
 
 from ledger.audit.period import Period
 from ledger.chain.attestations import Attestation
@@ -24,6 +27,7 @@ __all__ = [
     "ReceiptRow",
     "Reliance",
     "RelianceCheck",
+    "RelianceRecord",
     "RelianceRow",
     "Report",
     "SeenReceipt",
@@ -67,6 +71,27 @@ class SeenReceipt:
         return cls(stored.receipt, stored.status, None if inclusion is None else inclusion.tx_hash)
 
 
+class RelianceRecord(Protocol):
+    """A reliance as its source keeps it (e.g. a database row's record): these attributes."""
+
+    @property
+    def agreement_id(self) -> str: ...
+    @property
+    def attestation_id(self) -> bytes: ...
+    @property
+    def grant_id(self) -> bytes: ...
+    @property
+    def receipt_id(self) -> str: ...
+    @property
+    def attester(self) -> str: ...
+    @property
+    def member(self) -> str: ...
+    @property
+    def fields(self) -> Sequence[str]: ...
+    @property
+    def relied_at(self) -> datetime: ...
+
+
 @dataclass(frozen=True)
 class Reliance:
     """A member's record that it opened an account (``agreement_id``) on fields released to it
@@ -80,6 +105,20 @@ class Reliance:
     member: str
     fields: tuple[str, ...]
     relied_at: datetime
+
+    @classmethod
+    def of(cls, record: RelianceRecord) -> Reliance:
+        """The reliance ``record`` names (accounts checksummed, fields sorted)."""
+        return cls(
+            agreement_id=record.agreement_id,
+            attestation_id=record.attestation_id,
+            grant_id=record.grant_id,
+            receipt_id=record.receipt_id,
+            attester=to_checksum_address(record.attester),
+            member=to_checksum_address(record.member),
+            fields=tuple(sorted(record.fields)),
+            relied_at=record.relied_at,
+        )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from ledger import canonical
 from ledger.audit.errors import AuditInputInvalid
 from ledger.audit.period import Period
 from ledger.audit.reconcile import reconcile
+from ledger.audit.records import Reliance
 from ledger.audit.report import (
     CSV_COLUMNS,
     receipt_from_json,
@@ -141,3 +143,9 @@ def test_a_reliance_as_services_list_it_reads_back() -> None:
         reliance_from_json({**listed, "fields": "family_name"})
     with pytest.raises(AuditInputInvalid, match=r"^not a reliance as services list them: expected"):
         reliance_from_json({**listed, "relied_at": "yesterday"})
+
+
+def test_a_reliance_from_a_record_of_its_source() -> None:
+    relied = reliance(receipt(grant(), NOW, number=1))
+    kept = replace(relied, attester=relied.attester.lower(), fields=("given_name", "family_name"))
+    assert Reliance.of(kept) == replace(relied, fields=("family_name", "given_name"))
