@@ -4,7 +4,8 @@ collect receipts and reliances).
 
 Each receipt of the period gets one :class:`ReceiptRow`: the grant it names and that grant's
 state at the receipt's ``used_at`` as every service judges it
-(:func:`ledger.member.consents.grant_state`: signature, window, revocations, the attestation),
+(:meth:`ledger.member.consents.JudgedGrant.state_at`: signature, window, revocations, the
+attestation),
 whether it was *covered* (a grant in force then, for this grantee, attestation and attester),
 its use number under the grant (by ``used_at``, then receipt ID, over every receipt known of the
 grant, earlier periods included) and how far its anchoring got. Anomalies are typed
@@ -23,8 +24,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from eth_utils.address import to_checksum_address
-
 from ledger import canonical
 from ledger.audit.period import ANCHORING_GRACE, Period
 from ledger.audit.records import (
@@ -40,7 +39,6 @@ from ledger.audit.records import (
     Report,
     SeenReceipt,
 )
-from ledger.chain.consent import effective_revocation
 from ledger.consent import AccessReceipt
 from ledger.consent.release import (
     FieldOutOfScope,
@@ -51,7 +49,7 @@ from ledger.consent.release import (
     uses_left,
 )
 from ledger.db.records import ReceiptStatus
-from ledger.member.consents import GrantState, grant_state
+from ledger.member.consents import GrantState, JudgedGrant
 
 __all__ = ["reconcile"]
 
@@ -93,7 +91,7 @@ def reconcile(
         seens.sort(key=lambda s: (s.receipt.used_at, s.receipt.receipt_id))
         for number, seen in enumerate(seens, start=1):
             use_of[seen.receipt.receipt_id] = number
-    checked: set[str] = {to_checksum_address(a) for a in attesters}
+    checked = {a.lower() for a in attesters}
     reliance_rows = []
     relied: dict[str, list[str]] = defaultdict(list)
     for reliance in sorted(reliances, key=lambda r: (r.relied_at, r.agreement_id, r.receipt_id)):
@@ -107,11 +105,16 @@ def reconcile(
         (s for s in known.values() if period.holds(s.receipt.used_at)),
         key=lambda s: (s.receipt.used_at, s.receipt.receipt_id),
     )
+    judged = {  # each grant's signatures checked once
+        grant_id: JudgedGrant.of(grant.record, grant.attestation, list(grant.revocations))
+        for grant_id, grant in chain.grants.items()
+    }
     rows = tuple(
         _row(
             seen,
             use=use_of[seen.receipt.receipt_id],
             chain=chain,
+            judged=judged,
             now=now,
             grace=grace,
             relied_by=tuple(relied.get(seen.receipt.receipt_id, ())),
@@ -133,6 +136,7 @@ def _row(
     *,
     use: int,
     chain: ChainView,
+    judged: Mapping[bytes, JudgedGrant],
     now: datetime,
     grace: timedelta,
     relied_by: tuple[str, ...],
@@ -147,15 +151,16 @@ def _row(
     else:
         max_uses = grant.record.grant.max_uses
         at = int(receipt.used_at.timestamp())
-        judged = grant_state(grant.record, grant.attestation, list(grant.revocations), at)
-        state = judged.value
+        grant_judged = judged[receipt.grant_id]
+        judged_state = grant_judged.state_at(at)
+        state = judged_state.value
         uncovered = _not_covering(receipt, grant)
         if uncovered is not None:  # another grantee's, attestation's or attester's grant
             found.append((AnomalyKind.NO_COVERING_GRANT, uncovered))
         else:
-            uncovered = _state_reason(judged, grant, at)
+            uncovered = _state_reason(judged_state, grant_judged, at)
             if uncovered is not None:
-                found.append((_STATE_ANOMALY[judged], uncovered))
+                found.append((_STATE_ANOMALY[judged_state], uncovered))
             found.extend(_scope_and_uses(receipt, grant, use))
     if seen.anchoring is not ReceiptStatus.ANCHORED and now - receipt.used_at >= grace:
         waited = int((now - receipt.used_at).total_seconds())
@@ -234,7 +239,7 @@ def _not_covering(receipt: AccessReceipt, grant: ChainGrant) -> str | None:
             f"the receipt names attestation {_hex(receipt.attestation_id)}; grant"
             f" {_hex(receipt.grant_id)} is for {_hex(grant.record.grant.attestation_id)}"
         )
-    if to_checksum_address(receipt.attester) != grant.attestation.attester:
+    if receipt.attester.lower() != grant.attestation.attester.lower():
         return (
             f"released by {receipt.attester}; attestation {_hex(receipt.attestation_id)} is"
             f" {grant.attestation.attester}'s"
@@ -242,7 +247,7 @@ def _not_covering(receipt: AccessReceipt, grant: ChainGrant) -> str | None:
     return None
 
 
-def _state_reason(state: GrantState, grant: ChainGrant, at: int) -> str | None:
+def _state_reason(state: GrantState, grant: JudgedGrant, at: int) -> str | None:
     record, attestation = grant.record, grant.attestation
     used = _time(at)
     shown = _hex(record.grant_id)
@@ -254,7 +259,7 @@ def _state_reason(state: GrantState, grant: ChainGrant, at: int) -> str | None:
             " customer key"
         )
     if state is GrantState.REVOKED:
-        revoked = effective_revocation(grant.revocations, attestation.customer_key)
+        revoked = grant.revoked_by
         assert revoked is not None  # the state says so
         return f"used at {used}, after grant {shown} was revoked at {_time(revoked.at)}"
     if state is GrantState.EXPIRED:
@@ -264,14 +269,13 @@ def _state_reason(state: GrantState, grant: ChainGrant, at: int) -> str | None:
             f"used at {used}, when attestation {_hex(attestation.attestation_id)} was not valid"
             f" (valid {_time(attestation.verified_at)} until {_time(attestation.ends_at)})"
         )
-    starts = max(record.grant.not_before, record.recorded_at)
-    return f"used at {used}, before grant {shown} began at {_time(starts)}"
+    return f"used at {used}, before grant {shown} began at {_time(record.starts_at)}"
 
 
 def _check_reliance(
     reliance: Reliance, known: Mapping[str, SeenReceipt], checked: set[str]
 ) -> RelianceRow:
-    if to_checksum_address(reliance.attester) not in checked:
+    if reliance.attester.lower() not in checked:
         return RelianceRow(reliance, RelianceCheck.NOT_CHECKED, None)
     seen = known.get(reliance.receipt_id)
     why: str | None
@@ -300,9 +304,9 @@ def _mismatch(reliance: Reliance, receipt: AccessReceipt) -> str | None:
         differences.append(f"grant {_hex(receipt.grant_id)}")
     if reliance.attestation_id != receipt.attestation_id:
         differences.append(f"attestation {_hex(receipt.attestation_id)}")
-    if to_checksum_address(reliance.attester) != to_checksum_address(receipt.attester):
+    if reliance.attester.lower() != receipt.attester.lower():
         differences.append(f"attester {receipt.attester}")
-    if to_checksum_address(reliance.member) != to_checksum_address(receipt.caller):
+    if reliance.member.lower() != receipt.caller.lower():
         differences.append(f"member {receipt.caller}")
     beyond = sorted(set(reliance.fields) - set(receipt.fields))
     if beyond:

@@ -164,7 +164,7 @@ def check_release(
             f" from {attestation.verified_at} until {attestation.ends_at}"
         )
     # 4. the grant's window
-    starts = max(terms.not_before, grant.recorded_at)
+    starts = grant.starts_at
     if now < starts:
         raise GrantNotYetValid(f"grant {shown} is valid from {starts}, not yet at {now}")
     if now >= terms.not_after:
@@ -199,7 +199,7 @@ def check_parties(
     shown = "0x" + grant.grant_id.hex()
     if grant_id != grant.grant_id:
         raise NotGrantee(f"the request names grant 0x{grant_id.hex()}, not {shown}")
-    if to_checksum_address(caller) != to_checksum_address(grant.grant.grantee):
+    if caller.lower() != grant.grant.grantee.lower():  # accounts: hex, any case
         raise NotGrantee(f"grant {shown} is for {grant.grant.grantee}, not {caller}")
     if grant.grant.attestation_id != attestation.attestation_id:
         raise NotGrantee(f"grant {shown} is for another attestation")
