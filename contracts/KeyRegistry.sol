@@ -11,6 +11,9 @@ contract KeyRegistry is IKeyRegistry {
     bytes32 public constant REQUEST_SIGNING = keccak256("request-signing");
     /// @notice Purpose of keys that seal the proof files a member's service issues.
     bytes32 public constant PROOF_SEALING = keccak256("proof-sealing");
+    /// @notice Purpose of keys that receive customers' fields other members release to this one
+    /// under a consent grant (SM2 encryption).
+    bytes32 public constant DISCLOSURE_RECEIVING = keccak256("disclosure-receiving");
     /// @notice Length of an uncompressed SM2 public key (04||x||y).
     uint256 public constant PUBLIC_KEY_LENGTH = 65;
 
@@ -202,6 +205,7 @@ contract KeyRegistry is IKeyRegistry {
     function _purposeIndex(bytes32 purpose) private pure returns (uint8) {
         if (purpose == REQUEST_SIGNING) return 0;
         if (purpose == PROOF_SEALING) return 1;
+        if (purpose == DISCLOSURE_RECEIVING) return 2;
         revert KeyRegistry__UnknownPurpose(purpose);
     }
 
@@ -265,7 +269,8 @@ contract KeyRegistry is IKeyRegistry {
     }
 
     function _purposeId(uint8 index) private pure returns (bytes32) {
-        return index == 0 ? REQUEST_SIGNING : PROOF_SEALING;
+        if (index == 0) return REQUEST_SIGNING;
+        return index == 1 ? PROOF_SEALING : DISCLOSURE_RECEIVING;
     }
 
     /// @dev x and y of a 65-byte key 04||x||y (its length and prefix checked before).

@@ -4,7 +4,8 @@ pragma solidity 0.8.28;
 /// @title Key registry: the members' SM2 public keys, per purpose, with validity windows
 /// @notice A member registers SM2 public keys (65 bytes, uncompressed: 04||x||y) for a purpose
 /// ({REQUEST_SIGNING}: RFC 9421 requests to other members' services; {PROOF_SEALING}: the seal of
-/// the proof files its service issues). A key is valid for its member and purpose at time `t`
+/// the proof files its service issues; {DISCLOSURE_RECEIVING}: the key other members encrypt a
+/// customer's released fields to). A key is valid for its member and purpose at time `t`
 /// when `notBefore <= t < notAfter` and, if revoked, `t < revokedAt`: a revocation takes effect at
 /// its effective time, and signatures made before it stay valid.
 ///
@@ -21,7 +22,7 @@ interface IKeyRegistry {
     /// @notice A registered key.
     /// @param keyId keccak256(abi.encode(chainid, this registry, member, purpose, fingerprint)).
     /// @param member The member's chain account.
-    /// @param purpose {REQUEST_SIGNING} or {PROOF_SEALING}.
+    /// @param purpose {REQUEST_SIGNING}, {PROOF_SEALING} or {DISCLOSURE_RECEIVING}.
     /// @param fingerprint SM3(publicKey) as the member stated it (see above).
     /// @param publicKey The SM2 public key, 04||x||y.
     /// @param notBefore First second the key is valid.

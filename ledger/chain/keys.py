@@ -36,7 +36,7 @@ from ledger.crypto.sm2 import SM2PublicKey
 CONTRACT_NAME = "KeyRegistry"
 
 #: What a key is for; on chain each is keccak256 of its name.
-PURPOSES = ("request-signing", "proof-sealing")
+PURPOSES = ("request-signing", "proof-sealing", "disclosure-receiving")
 PURPOSE_IDS = name_ids(PURPOSES)
 #: ``notAfter`` of a key without an end.
 OPEN_ENDED = 2**64 - 1

@@ -24,7 +24,6 @@ reaches only what the access policy gives that key: the agreements it signed as 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import tomllib
@@ -33,6 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
+from ledger import canonical
 from ledger.chain.errors import DeploymentError, NodeError
 from ledger.crypto.errors import CryptoError
 from ledger.crypto.sm2 import SM2PublicKey
@@ -169,26 +171,20 @@ def read_members_file(path: Path) -> KeyTable:
 def write_members_file(path: Path, entries: Iterable[RegisteredKey]) -> Path:
     """Write ``entries`` as a members file :func:`read_members_file` reads back equal (times
     to the second)."""
-    lines: list[str] = []
+    keys = []
     for entry in entries:
-        lines += [
-            "[[keys]]",
-            f"member = {_toml_string(entry.member_id)}",
-            "roles = [" + ", ".join(_toml_string(r) for r in sorted(entry.roles)) + "]",
-            f'public_key = "{entry.public_key.to_raw().hex()}"',
-            f"keyid = {_toml_string(entry.keyid)}",
-            f"valid_from = {entry.valid_from:%Y-%m-%dT%H:%M:%SZ}",
-        ]
+        table: dict[str, Any] = {
+            "member": entry.member_id,
+            "roles": sorted(entry.roles),
+            "public_key": entry.public_key.to_raw().hex(),
+            "keyid": entry.keyid,
+            "valid_from": canonical.whole_seconds(entry.valid_from.astimezone(UTC)),
+        }
         if entry.valid_until is not None:
-            lines.append(f"valid_until = {entry.valid_until:%Y-%m-%dT%H:%M:%SZ}")
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
+            table["valid_until"] = canonical.whole_seconds(entry.valid_until.astimezone(UTC))
+        keys.append(table)
+    path.write_text(tomli_w.dumps({"keys": keys}), encoding="utf-8")
     return path
-
-
-def _toml_string(text: str) -> str:
-    # TOML basic strings share JSON's escapes for what a member name or keyid may hold
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _entry(entry: Any) -> RegisteredKey:

@@ -286,3 +286,19 @@ def test_founding_keys_at_deployment(deploy_consortium: DeployConsortium) -> Non
             load_artifact("KeyRegistry"),
             *KeyRegistryContract.constructor_args(a.consortium.address, stray),
         )
+
+
+@pytest.mark.parametrize("purpose", ["request-signing", "proof-sealing", "disclosure-receiving"])
+def test_each_purpose_keeps_its_own_keys(
+    deploy_consortium: DeployConsortium, purpose: str
+) -> None:
+    a, b, _ = deploy_consortium().members
+    public = SM2PrivateKey.generate().public_key()
+    registered = a.keys.register(purpose, public)
+    entry = b.keys.key(registered.key_id)
+    assert (entry.purpose, entry.public_key) == (purpose, public)
+    assert a.keys.events("KeyRegistered", registered.sent)[0]["purpose"] == PURPOSE_IDS[purpose]
+    now = chain_time(a.client)
+    for other in {"request-signing", "proof-sealing", "disclosure-receiving"} - {purpose}:
+        assert _valid(b, a, other, now) == []
+    assert _valid(b, a, purpose, now) == [public.fingerprint()]
