@@ -239,6 +239,11 @@ def _not_covering(receipt: AccessReceipt, grant: ChainGrant) -> str | None:
             f"the receipt names attestation {_hex(receipt.attestation_id)}; grant"
             f" {_hex(receipt.grant_id)} is for {_hex(grant.record.grant.attestation_id)}"
         )
+    if receipt.mode is not grant.record.grant.mode:  # e.g. no per-use authorization
+        return (
+            f"the receipt is a {receipt.mode.label} use; grant {_hex(receipt.grant_id)} is"
+            f" {grant.record.grant.mode.label}"
+        )
     if receipt.attester.lower() != grant.attestation.attester.lower():
         return (
             f"released by {receipt.attester}; attestation {_hex(receipt.attestation_id)} is"

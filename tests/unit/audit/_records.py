@@ -73,7 +73,8 @@ def receipt(
     status: ReceiptStatus = ReceiptStatus.ANCHORED,
     **changes: object,
 ) -> SeenReceipt:
-    """Receipt ``rcpt_<number as 32 hex>`` of a release under ``record`` at ``when``."""
+    """Receipt ``rcpt_<number as 32 hex>`` of a release under ``record`` at ``when`` (in the
+    grant's mode)."""
     made = AccessReceipt(
         receipt_id=f"rcpt_{number:032x}",
         grant_id=record.grant_id,
@@ -84,8 +85,8 @@ def receipt(
         purpose="account-opening",
         used_at=at(when),
         request_sm3=sm3(b"request %d" % number),
-        mode=Mode.STANDING,
-        use_authorization=None,
+        mode=record.grant.mode,
+        use_authorization=sm3(b"use %d" % number) if record.grant.mode is Mode.PER_USE else None,
         chain_id=CHAIN,
         consent_registry=REGISTRY,
     )

@@ -14,7 +14,7 @@ from ledger.audit.period import ANCHORING_GRACE, Period
 from ledger.audit.reconcile import reconcile
 from ledger.audit.records import AnomalyKind, ChainView, RelianceCheck, Report, SeenReceipt
 from ledger.audit.report import to_json
-from ledger.chain.consent import GrantRecord
+from ledger.chain.consent import GrantRecord, Mode
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db.records import ReceiptStatus
 from tests.unit.audit._records import (
@@ -91,6 +91,13 @@ def test_a_use_inside_an_in_force_grant_is_covered() -> None:
     }
 
 
+def test_a_per_use_receipt_under_a_per_use_grant_is_covered() -> None:
+    record = grant(mode=Mode.PER_USE)
+    seen = receipt(record, NOW, number=1)
+    report = _report([seen], view(record))
+    assert to_json(report)["receipts"] == [_row(record, seen, mode="per-use")]
+
+
 def test_a_grant_the_chain_does_not_hold_covers_nothing() -> None:
     record = grant()
     seen = receipt(record, NOW, number=1)
@@ -145,12 +152,22 @@ def test_an_inert_grant_covers_nothing() -> None:
             "released by {other}; attestation 0x{attestation} is {attester}'s",
         ),
         (
+            {"mode": Mode.PER_USE, "use_authorization": b"\x05" * 32},
+            "the receipt is a per-use use; grant {grant} is standing",
+        ),
+        (
             {"chain_id": 5},
             "the receipt names chain 5, ConsentRegistry {registry}; the chain read is {chain},"
             " {registry}",
         ),
     ],
-    ids=["another-grantee", "another-attestation", "another-attester", "another-chain"],
+    ids=[
+        "another-grantee",
+        "another-attestation",
+        "another-attester",
+        "another-mode",
+        "another-chain",
+    ],
 )
 def test_a_grant_for_other_parties_covers_nothing(changes: dict[str, Any], reason: str) -> None:
     record = grant()
