@@ -210,15 +210,20 @@ def _anomaly_json(anomaly: Anomaly) -> dict[str, Any]:
     }
 
 
+#: A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV
+#: injection"); reliances' IDs come from other members' services, so such a cell is written
+#: with a leading apostrophe, as spreadsheets show text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cells(value: Mapping[str, Any]) -> dict[str, str]:
     def cell(item: Any) -> str:
         if item is None:
             return ""
         if isinstance(item, bool):
             return "true" if item else "false"
-        if isinstance(item, list):
-            return " ".join(str(i) for i in item)
-        return str(item)
+        text = " ".join(str(i) for i in item) if isinstance(item, list) else str(item)
+        return "'" + text if text.startswith(_FORMULA_START) else text
 
     return {column: cell(value.get(column)) for column in CSV_COLUMNS}
 

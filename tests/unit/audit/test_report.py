@@ -149,3 +149,20 @@ def test_a_reliance_from_a_record_of_its_source() -> None:
     relied = reliance(receipt(grant(), NOW, number=1))
     kept = replace(relied, attester=relied.attester.lower(), fields=("given_name", "family_name"))
     assert Reliance.of(kept) == replace(relied, fields=("family_name", "given_name"))
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_is_written_as_text() -> None:
+    record = grant()
+    seen = receipt(record, NOW, number=1)
+    hostile = reliance(seen, agreement='=HYPERLINK("https://evil.example")')
+    report = reconcile(
+        [seen],
+        chain=view(record),
+        period=Period(at(NOW - 10), at(NOW + 100)),
+        now=at(NOW + 5),
+        reliances=[hostile],
+        attesters=[ATTESTER],
+    )
+    lines = list(csv.DictReader(io.StringIO(write_csv(report), newline="")))
+    assert lines[0]["agreement_id"] == '\'=HYPERLINK("https://evil.example")'
+    assert lines[1]["agreement_id"] == '\'=HYPERLINK("https://evil.example")'
