@@ -17,7 +17,17 @@ from fastapi import FastAPI
 from api import _openapi, problems
 from api.deps import MAX_PROOF_BYTES, get_settings
 from api.limits import BodyLimit
-from api.routers import agreements, audit, consents, consortium, domain, health, proofs
+from api.routers import (
+    agreements,
+    attestations,
+    audit,
+    consents,
+    consortium,
+    domain,
+    health,
+    proofs,
+    releases,
+)
 from ledger import __version__
 from ledger.httpsig import KeyDirectory
 from ledger.service import running_service
@@ -60,6 +70,8 @@ def create_app(
     app.include_router(proofs.router)
     app.include_router(consortium.router)
     app.include_router(consents.router)
+    app.include_router(attestations.router)
+    app.include_router(releases.router)
     app.include_router(audit.router)
     app.add_middleware(
         BodyLimit,

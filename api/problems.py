@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger.attestation.disclosure import DisclosureError
 from ledger.audit.errors import PeriodInvalid
 from ledger.chain.errors import (
     DeploymentError,
@@ -24,12 +25,15 @@ from ledger.chain.errors import (
     TransactionFailed,
     UnknownRecord,
 )
+from ledger.consent import release as consent_release
 from ledger.customer.errors import DocumentError
 from ledger.db.errors import Conflict, DatabaseError, NotFound
 from ledger.errors import LedgerError
 from ledger.httpsig import ACCEPT_SIGNATURE, RequestSignatureError
 from ledger.member import AccessError, Forbidden
+from ledger.member.attestations import AttestationDeskError, AttestationNotFound
 from ledger.member.consents import ConsentNotFound, ConsentSignatureInvalid
+from ledger.member.releases import NoDisclosureKey, ReleaseRequestInvalid
 from ledger.proof import ProofInvalid
 from ledger.service.errors import (
     AgreementConflict,
@@ -108,6 +112,37 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ConsentSignatureInvalid: (422, "Consent signature rejected", "consent-signature-invalid"),
     ConsentNotFound: (404, "Grant not found", "not-found"),
     PeriodInvalid: (422, "Invalid period", "invalid-period"),
+    DisclosureError: (422, "Invalid attested fields", "invalid-fields"),
+    AttestationNotFound: (404, "Attestation not found", "not-found"),
+    AttestationDeskError: (409, "Attestation refused", "attestation-refused"),
+    ReleaseRequestInvalid: (422, "Invalid release request", "invalid-release-request"),
+    NoDisclosureKey: (409, "No key to release to", "no-disclosure-key"),
+    # a release refused: the type names the check that failed; nothing written, nothing released
+    consent_release.NotGrantee: (403, "Not the grantee", "not-grantee"),
+    consent_release.FieldOutOfScope: (422, "Field out of scope", "field-out-of-scope"),
+    consent_release.PurposeOutOfScope: (422, "Purpose out of scope", "purpose-out-of-scope"),
+    consent_release.PerUseAuthorizationInvalid: (
+        422,
+        "Use authorization invalid",
+        "per-use-authorization-invalid",
+    ),
+    consent_release.GrantInert: (409, "Grant inert", "grant-inert"),
+    consent_release.AttestationNotValid: (409, "Attestation not valid", "attestation-not-valid"),
+    consent_release.GrantNotYetValid: (409, "Grant not yet valid", "grant-not-yet-valid"),
+    consent_release.GrantExpired: (409, "Grant expired", "grant-expired"),
+    consent_release.GrantRevoked: (409, "Grant revoked", "grant-revoked"),
+    consent_release.UsesExhausted: (409, "Uses exhausted", "uses-exhausted"),
+    consent_release.PerUseAuthorizationMissing: (
+        409,
+        "Use authorization missing",
+        "per-use-authorization-missing",
+    ),
+    consent_release.PerUseAuthorizationReplayed: (
+        409,
+        "Use authorization replayed",
+        "per-use-authorization-replayed",
+    ),
+    consent_release.ReleaseRefused: (409, "Release refused", "release-refused"),
     # the service translates database errors; should one escape, it is still not a 400 or 500
     NotFound: (404, "Not found", "not-found"),
     Conflict: (409, "Conflict", "conflict"),

@@ -179,3 +179,75 @@ def evidence_command(
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
         click.echo(_bench_report.format_table(result))
+
+
+@bench.command("reuse")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=1.0),
+    default=10.0,
+    show_default=True,
+    help="How long each phase sends requests.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=1.0),
+    default=500.0,
+    show_default=True,
+    help="Requests per second offered in the open-loop phases.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="`ledger serve --workers` of member A's service.",
+)
+@click.option(
+    "--clients",
+    type=click.IntRange(1, 16),
+    default=2,
+    show_default=True,
+    help="Client processes (member B).",
+)
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 256),
+    default=32,
+    show_default=True,
+    help="Keep-alive connections per client process.",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="A's database, an empty one (sqlite:///... or postgresql://...); default: a fresh"
+    " SQLite file.",
+)
+def reuse_command(
+    as_json: bool,
+    seconds: float,
+    rate: float,
+    workers: int,
+    clients: int,
+    connections: int,
+    database_url: str | None,
+) -> None:
+    """Consent-checked releases of a customer's attested fields: releases/s and p50/p99 at the
+    offered rate, standing and per-use, beside a signed read at the same rate and `openssl speed
+    sm2`; gas per attestation, grant, revocation and receipt."""
+    from ledger.service import _bench_reuse
+
+    result = _bench_reuse.run(
+        seconds=seconds,
+        rate=rate,
+        workers=workers,
+        processes=clients,
+        threads=connections,
+        database_url=database_url,
+        progress=lambda m: click.echo(f"... {m}", err=True),
+    )
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        click.echo(_bench_reuse.format_table(result))

@@ -54,6 +54,7 @@ __all__ = [
     "NotGrantee",
     "PerUseAuthorizationInvalid",
     "PerUseAuthorizationMissing",
+    "PerUseAuthorizationReplayed",
     "PurposeOutOfScope",
     "ReleaseRefused",
     "ReleaseRequest",
@@ -116,6 +117,11 @@ class PerUseAuthorizationMissing(ReleaseRefused):
 
 class PerUseAuthorizationInvalid(ReleaseRefused):
     """The use authorization is not the customer's for exactly this request, or is stale."""
+
+
+class PerUseAuthorizationReplayed(ReleaseRefused):
+    """The use authorization was used already: one authorization covers one release (the
+    service's database holds each one used; :func:`check_release` cannot see it)."""
 
 
 @dataclass(frozen=True)

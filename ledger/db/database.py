@@ -20,6 +20,8 @@ The methods are those of the repositories, one module per concern:
   :mod:`ledger.db.batches`; the anchoring lease in :mod:`ledger.db.lease`;
 * access receipts, anchored through the same outbox, and the use counts of consent grants:
   :mod:`ledger.db.receipts`;
+* the identity attestations this member made (their encrypted disclosures' key):
+  :mod:`ledger.db.attestations`;
 * the nonces of signed requests (replay protection, shared by every process):
   :mod:`ledger.db.nonces`.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ledger.db._plumbing import Transactions
+from ledger.db.attestations import Attestations
 from ledger.db.batches import Batches
 from ledger.db.document_keys import DocumentKeys
 from ledger.db.engine import make_engine
@@ -90,6 +93,11 @@ class Database:
         self.receipts_of_grant = receipts.receipts_of_grant
         self.receipts_between = receipts.receipts_between
         self.uses_of = receipts.uses_of
+        attestations = Attestations(self._transactions)
+        self.add_attestation = attestations.add_attestation
+        self.mark_attested = attestations.mark_attested
+        self.delete_attestation = attestations.delete_attestation
+        self.attestation_row = attestations.attestation_row
         nonces = RequestNonces(self._transactions)
         self.remember_nonce = nonces.remember_nonce
         self.remember_nonces = nonces.remember_nonces

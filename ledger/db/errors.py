@@ -19,3 +19,8 @@ class Conflict(DatabaseError):
 
 class UsesExhausted(Conflict):
     """The grant has had as many uses (receipts) as its maximum allows: nothing was written."""
+
+
+class UseAuthorizationReplayed(Conflict):
+    """A receipt already records this per-use authorization: it covers one use only. Nothing
+    was written."""

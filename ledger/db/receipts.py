@@ -24,7 +24,7 @@ from ledger.consent import AccessReceipt
 from ledger.db import schema
 from ledger.db._checks import check_aware, check_bytes, check_int
 from ledger.db._plumbing import Transactions
-from ledger.db.errors import Conflict, NotFound, UsesExhausted
+from ledger.db.errors import Conflict, NotFound, UseAuthorizationReplayed, UsesExhausted
 from ledger.db.inclusion import proof_fields
 from ledger.db.records import ReceiptInclusion, ReceiptStatus, StoredReceipt
 
@@ -36,6 +36,9 @@ _rp = schema.receipt_proofs
 
 _INSERT_RECEIPT = sa.insert(_ar)
 _INSERT_OUTBOX = sa.insert(_ob)
+_AUTHORIZED = sa.select(_ar.c.receipt_id).where(
+    _ar.c.use_authorization == sa.bindparam("use_authorization")
+)
 _USES = sa.select(_gu.c.uses).where(_gu.c.grant_id == sa.bindparam("grant_id"))
 # A receipt with its outbox row and, if claimed, its batch and (once anchored) its proof.
 _STORED = (
@@ -91,9 +94,11 @@ class Receipts:
         ``queued``. ``max_uses``: the grant's maximum number of uses (None: unlimited).
 
         If the grant already has ``max_uses`` receipts, :class:`UsesExhausted` and nothing is
-        written. The same receipt again (a retry after a lost commit acknowledgment) is a no-op
-        that counts no use and returns the receipt as stored; another receipt under a stored
-        receipt ID is a :class:`Conflict` (nothing written either).
+        written; if a receipt already records its per-use authorization,
+        :class:`UseAuthorizationReplayed` (a unique index holds it across processes). The same
+        receipt again (a retry after a lost commit acknowledgment) is a no-op that counts no use
+        and returns the receipt as stored; another receipt under a stored receipt ID is a
+        :class:`Conflict` (nothing written either).
         """
         if not isinstance(receipt, AccessReceipt):
             raise ValueError(f"an AccessReceipt is recorded, not {type(receipt).__name__}")
@@ -107,6 +112,9 @@ class Receipts:
                 if bytes(stored.body) != body:
                     raise Conflict(f"another receipt is stored as {receipt.receipt_id}")
                 return _stored(stored)
+            authorization = receipt.use_authorization
+            if authorization is not None:
+                _check_unused(conn, authorization)
             counted = conn.execute(
                 _COUNT_USE[conn.dialect.name, max_uses is not None],
                 {"grant_id": receipt.grant_id, "max_uses": max_uses},
@@ -115,16 +123,20 @@ class Receipts:
                 raise UsesExhausted(
                     f"grant 0x{receipt.grant_id.hex()} has had all its {max_uses} uses"
                 )
-            conn.execute(
-                _INSERT_RECEIPT,
-                {
-                    "receipt_id": receipt.receipt_id,
-                    "grant_id": receipt.grant_id,
-                    "caller": receipt.caller,
-                    "used_at": receipt.used_at,
-                    "body": body,
-                },
-            )
+            values = {
+                "receipt_id": receipt.receipt_id,
+                "grant_id": receipt.grant_id,
+                "caller": receipt.caller,
+                "used_at": receipt.used_at,
+                "body": body,
+                "use_authorization": authorization,
+            }
+            try:  # the transaction is rolled back either way
+                conn.execute(_INSERT_RECEIPT, values)
+            except sa.exc.IntegrityError as error:  # another process wrote it meanwhile
+                if authorization is not None and "use_authorization" in str(error.orig):
+                    raise _replayed(authorization) from None
+                raise
             conn.execute(
                 _INSERT_OUTBOX,
                 {"receipt_id": receipt.receipt_id, "leaf": leaf, "accepted_at": receipt.used_at},
@@ -164,6 +176,17 @@ class Receipts:
         with self._transaction() as conn:
             uses = conn.execute(_USES, {"grant_id": grant_id}).scalar()
         return 0 if uses is None else int(uses)
+
+
+def _replayed(authorization: bytes) -> UseAuthorizationReplayed:
+    return UseAuthorizationReplayed(
+        f"the per-use authorization keccak256:{authorization.hex()} was used already"
+    )
+
+
+def _check_unused(conn: sa.Connection, authorization: bytes) -> None:
+    if conn.execute(_AUTHORIZED, {"use_authorization": authorization}).first() is not None:
+        raise _replayed(authorization)
 
 
 def _stored(row: Any) -> StoredReceipt:

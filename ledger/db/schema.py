@@ -26,6 +26,12 @@ The tables:
   (:class:`ledger.consent.AccessReceipt`): ``body`` is the receipt's canonical bytes, the leaf
   entry (the one home of its content); ``grant_id``, ``caller`` and ``used_at`` are copied out of
   it to be queried. Never deleted; anchored like a version (its outbox row's batch).
+  ``use_authorization`` (per-use receipts: the digest the customer signed) is unique: a
+  per-use authorization covers one release.
+* ``attestations`` — this member's identity attestations: the content ID of the encrypted
+  disclosures document and its SM4 key, wrapped to the service's key (deleting the row
+  crypto-shreds the fields); ``pending`` from before the attestation is sent until it is mined
+  (``attested``); a refused one is deleted.
 * ``grant_uses`` — per grant, how many receipts were written under it: the row
   :meth:`ledger.db.Database.record_receipt` counts up (or refuses to) atomically.
 * ``batches`` — one Merkle batch: its leaves (outbox rows), root, the signed anchoring
@@ -251,11 +257,42 @@ access_receipts = sa.Table(
     sa.Column("caller", sa.Text, nullable=False),
     sa.Column("used_at", UTCDateTime, nullable=False, index=True),
     sa.Column("body", sa.LargeBinary, nullable=False),
+    # Copied out of the body (per-use receipts only): a per-use authorization is used once.
+    sa.Column("use_authorization", sa.LargeBinary, nullable=True),
     sa.CheckConstraint(
         "length(receipt_id) = 37 AND substr(receipt_id, 1, 5) = 'rcpt_'", name="receipt_id"
     ),
     _length("grant_id", 32),
     sa.CheckConstraint("length(body) >= 1", name="body_not_empty"),
+    _length("use_authorization", 32, nullable=True),
+)
+# A customer's per-use authorization covers one release: a second receipt for it is refused.
+sa.Index(
+    "ix_access_receipts_use_authorization",
+    access_receipts.c.use_authorization,
+    unique=True,
+    sqlite_where=access_receipts.c.use_authorization.isnot(None),
+    postgresql_where=access_receipts.c.use_authorization.isnot(None),
+)
+
+#: ``attestations.state``: stored before the attestation is sent, ``attested`` once mined.
+ATTESTATION_STATES = ("pending", "attested")
+
+attestations = sa.Table(
+    "attestations",
+    metadata,
+    sa.Column("attestation_id", sa.LargeBinary, primary_key=True),
+    sa.Column("attester", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("content_cid", sa.Text, nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("supersedes", sa.LargeBinary, nullable=True),
+    _length("attestation_id", 32),
+    _one_of("state", ATTESTATION_STATES),
+    sa.CheckConstraint("length(content_cid) BETWEEN 1 AND 128", name="content_cid_length"),
+    sa.CheckConstraint("length(wrapped_key) >= 1", name="wrapped_key_not_empty"),
+    _length("supersedes", 32, nullable=True),
 )
 
 grant_uses = sa.Table(

@@ -165,7 +165,7 @@ class ConsentRelay:
                 f"the revocation is of grant 0x{signed.revocation.grant_id.hex()}, not of"
                 f" 0x{grant_id.hex()}: nothing was sent"
             )
-        record = self._grant(registry, grant_id)
+        record = self.recorded_grant(registry, grant_id)
         attestation = attestations.attestation(record.grant.attestation_id)
         self._check_signed(caller, attestation, signed, "revocation")
         with self._sending:
@@ -206,7 +206,7 @@ class ConsentRelay:
     def view(self, caller: Caller, grant_id: bytes) -> GrantView:
         """The grant as recorded and judged now, if ``caller`` may read it."""
         attestations, registry = self.contracts()
-        record = self._grant(registry, grant_id)
+        record = self.recorded_grant(registry, grant_id)
         attestation = attestations.attestation(record.grant.attestation_id)
         if not self._may_read(caller, record, attestation):
             raise ConsentNotFound(f"no grant 0x{grant_id.hex()}")
@@ -227,7 +227,7 @@ class ConsentRelay:
         """Every use this service recorded under the grant (oldest first), each with how far
         its anchoring got, if ``caller`` may read the grant (the same readers, the same 404)."""
         attestations, registry = self.contracts()
-        record = self._grant(registry, grant_id)
+        record = self.recorded_grant(registry, grant_id)
         attestation = attestations.attestation(record.grant.attestation_id)
         if not self._may_read(caller, record, attestation):
             raise ConsentNotFound(f"no grant 0x{grant_id.hex()}")
@@ -256,7 +256,8 @@ class ConsentRelay:
         )
 
     @staticmethod
-    def _grant(registry: ConsentRegistryContract, grant_id: bytes) -> GrantRecord:
+    def recorded_grant(registry: ConsentRegistryContract, grant_id: bytes) -> GrantRecord:
+        """The grant as recorded (read now); :class:`ConsentNotFound` if there is none."""
         try:
             return registry.grant(grant_id)
         except StateConflict as exc:

@@ -38,8 +38,10 @@ from ledger.db.errors import DatabaseError
 from ledger.errors import ConfigurationError
 from ledger.httpsig import KeyDirectory, RequestVerifier
 from ledger.member import directory_for
+from ledger.member.attestations import AttestationDesk
 from ledger.member.consents import ConsentRelay
 from ledger.member.governance import Governance
+from ledger.member.releases import ReleaseDesk
 from ledger.service._anchoring import AnchoringLoop, AnchoringState
 from ledger.service._committer import GroupCommitter, NonceCommitter
 from ledger.service._proof_keys import recorded_registry_keys
@@ -93,6 +95,10 @@ class RunningService:
     governance: Governance
     #: customers' consents relayed to chain with the service's account, and read back
     consents: ConsentRelay
+    #: this member's identity attestations (fields stored encrypted, attested on chain)
+    attestations: AttestationDesk
+    #: releases of attested fields under grants (a receipt first, then the sealed fields)
+    releases: ReleaseDesk
 
     def health(self) -> Health:
         """Degraded while the chain or the store is unreachable or anchoring keeps failing
@@ -256,6 +262,18 @@ def running_service(
                 ),
                 now=now,
             )
+            consents = ConsentRelay(
+                client=client,
+                find_contracts=functools.partial(
+                    ensure_consent_contracts,
+                    client,
+                    Deployments(directory=settings.deployments_dir),
+                ),
+                receipts_of=database.receipts_of_grant,
+            )
+            attestations = AttestationDesk(
+                relay=consents, database=database, store=store, service_key=issuer, now=now
+            )
             nonces = NonceCommitter(database=database)
             committer.start()
             nonces.start()
@@ -278,14 +296,15 @@ def running_service(
                         max_skew_s=settings.request_signature_max_skew_s,
                     ),
                     governance=governance,
-                    consents=ConsentRelay(
-                        client=client,
-                        find_contracts=functools.partial(
-                            ensure_consent_contracts,
-                            client,
-                            Deployments(directory=settings.deployments_dir),
-                        ),
-                        receipts_of=database.receipts_of_grant,
+                    consents=consents,
+                    attestations=attestations,
+                    releases=ReleaseDesk(
+                        relay=consents,
+                        attestations=attestations,
+                        keys=lambda: governance.contracts()[1],
+                        database=database,
+                        on_receipt=anchoring.notify,
+                        now=now,
                     ),
                 )
             finally:

@@ -176,7 +176,11 @@ def _acknowledged(status: int, reply: bytes, bulk: int) -> int | None:
 class _Server:
     """``ledger serve`` in its own process group, on the bench's settings."""
 
-    def __init__(self, env: dict[str, str], *, workers: int, log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], *, workers: int, log: Path, members_file: bool = True
+    ) -> None:
+        """``members_file`` False: no members file, the server reads its callers' keys from
+        the chain (the consortium ``env`` points at)."""
         self.port = free_port()
         self._log = log
         #: The member broker the clients sign as, registered in the server's members file.
@@ -196,7 +200,11 @@ class _Server:
         with log.open("ab") as out:
             self._process = subprocess.Popen(
                 [*_SERVE, "--port", str(self.port), "--workers", str(workers)],
-                env={**os.environ, **env, "LEDGER_MEMBERS_FILE": str(members)},
+                env={
+                    **os.environ,
+                    **env,
+                    **({"LEDGER_MEMBERS_FILE": str(members)} if members_file else {}),
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -39,6 +39,7 @@ from ledger.settings import Settings
 from tests._fixtures.members import SINCE, Consortium, signing
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
+from tests.integration.api import _attestation_routes as attestation_routes
 from tests.integration.api import _audit_routes as audit_routes
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
@@ -211,6 +212,13 @@ def _consent(build: consent_routes.Build) -> Request:
     return request
 
 
+def _attestation(build: attestation_routes.Build) -> Request:
+    def request(w: World) -> tuple[str, str, Any]:
+        return build(w.client.app.state.service, w.consortium.customer)  # type: ignore[attr-defined]
+
+    return request
+
+
 def _fixed(build: audit_routes.Build) -> Request:
     def request(w: World) -> tuple[str, str, Any]:
         del w
@@ -228,6 +236,7 @@ ALL_ROUTES: dict[str, Request] = {
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
     **{name: _fixed(build) for name, build in audit_routes.ROUTES.items()},
+    **{name: _attestation(build) for name, build in attestation_routes.ROUTES.items()},
 }
 #: Each agreement route's endpoint, as the OpenAPI document names it.
 ENDPOINTS = {
@@ -242,6 +251,7 @@ ENDPOINTS = {
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
     **audit_routes.ENDPOINTS,
+    **attestation_routes.ENDPOINTS,
 }
 #: What anyone may call, signed or not.
 PUBLIC = {
@@ -280,6 +290,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consent_routes.expected(caller, route)
     if route in audit_routes.ENDPOINTS:
         return audit_routes.expected(caller, route)
+    if route in attestation_routes.ENDPOINTS:
+        return attestation_routes.expected(caller, route)
     if caller in ("broker-a", "broker-a-second-key"):
         return SUCCESS.get(route, 200), None
     if caller in ("broker-b", "operator"):  # another member: creates its own, sees none of A's

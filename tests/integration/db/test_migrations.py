@@ -38,9 +38,10 @@ TABLES = {
     "access_receipts",
     "grant_uses",
     "receipt_proofs",
+    "attestations",
 }
-#: The tables revision 0006 adds.
-RECEIPT_TABLES = {"access_receipts", "grant_uses", "receipt_proofs"}
+#: The tables revisions 0006 and 0007 add.
+RECEIPT_TABLES = {"access_receipts", "grant_uses", "receipt_proofs", "attestations"}
 
 
 def _tables(url: str) -> set[str]:
