@@ -162,7 +162,15 @@ def _row(
             if uncovered is not None:
                 found.append((_STATE_ANOMALY[judged_state], uncovered))
             found.extend(_scope_and_uses(receipt, grant, use))
-    if seen.anchoring is not ReceiptStatus.ANCHORED and now - receipt.used_at >= grace:
+    if seen.anchoring is ReceiptStatus.ANCHORED and seen.proven is not True:
+        found.append(
+            (
+                AnomalyKind.NOT_ANCHORED,
+                "said anchored, but its inclusion proof does not lead from its leaf to its"
+                " batch's root",
+            )
+        )
+    elif seen.anchoring is not ReceiptStatus.ANCHORED and now - receipt.used_at >= grace:
         waited = int((now - receipt.used_at).total_seconds())
         found.append(
             (

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from eth_utils.address import to_checksum_address
 
+from ledger import merkle
 from ledger.audit.period import Period
 from ledger.chain.attestations import Attestation
 from ledger.chain.consent import GrantRecord, RevocationRecord
@@ -31,6 +32,7 @@ __all__ = [
     "RelianceRow",
     "Report",
     "SeenReceipt",
+    "includes",
 ]
 
 #: The state of a receipt's grant when the chain has no usable record of it.
@@ -59,16 +61,44 @@ class Anomaly:
 @dataclass(frozen=True)
 class SeenReceipt:
     """A receipt as a service recorded it, with how far its anchoring got and, once anchored,
-    the anchoring transaction."""
+    the anchoring transaction and whether the inclusion proof shown leads from the receipt's
+    leaf to its batch's root (None: no proof shown)."""
 
     receipt: AccessReceipt
     anchoring: ReceiptStatus
     transaction: bytes | None = None
+    proven: bool | None = None
 
     @classmethod
     def of(cls, stored: StoredReceipt) -> SeenReceipt:
         inclusion = stored.inclusion
-        return cls(stored.receipt, stored.status, None if inclusion is None else inclusion.tx_hash)
+        if inclusion is None:
+            return cls(stored.receipt, stored.status)
+        proven = includes(
+            stored.receipt,
+            index=inclusion.leaf_index,
+            tree_size=inclusion.tree_size,
+            path=inclusion.path,
+            root=inclusion.root,
+        )
+        return cls(stored.receipt, stored.status, inclusion.tx_hash, proven)
+
+
+def includes(
+    receipt: AccessReceipt, *, index: int, tree_size: int, path: Sequence[bytes], root: bytes
+) -> bool:
+    """Whether the inclusion proof leads from ``receipt``'s leaf to ``root``."""
+    try:
+        merkle.verify_inclusion(
+            leaf_hash_value=receipt.leaf_hash,
+            index=index,
+            tree_size=tree_size,
+            path=path,
+            root=root,
+        )
+    except merkle.InclusionProofInvalid:
+        return False
+    return True
 
 
 class RelianceRecord(Protocol):

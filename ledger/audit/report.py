@@ -30,6 +30,7 @@ from ledger.audit.records import (
     RelianceRow,
     Report,
     SeenReceipt,
+    includes,
 )
 from ledger.consent import AccessReceipt
 from ledger.db.records import ReceiptStatus
@@ -71,11 +72,19 @@ def receipt_from_json(value: Any) -> SeenReceipt:
         receipt = AccessReceipt.from_bytes(canonical.dumps(value["receipt"]))
         if value["receipt_id"] != receipt.receipt_id:
             raise AuditInputInvalid(f"receipt_id {value['receipt_id']!r} is not the receipt's")
+        status = ReceiptStatus(value["status"])
         inclusion = value.get("inclusion")
-        transaction = (
-            None if inclusion is None else canonical.unlabel("keccak256", inclusion["transaction"])
+        if inclusion is None:
+            return SeenReceipt(receipt, status)
+        proven = includes(
+            receipt,
+            index=int(inclusion["leaf_index"]),
+            tree_size=int(inclusion["tree_size"]),
+            path=[canonical.unlabel("sm3", node) for node in inclusion["path"]],
+            root=canonical.unlabel("sm3", inclusion["root"]),
         )
-        return SeenReceipt(receipt, ReceiptStatus(value["status"]), transaction)
+        transaction = canonical.unlabel("keccak256", inclusion["transaction"])
+        return SeenReceipt(receipt, status, transaction, proven)
     except AuditInputInvalid:
         raise
     except (KeyError, TypeError, ValueError, LedgerError) as exc:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from eth_utils.address import to_checksum_address
 
-from ledger.audit.records import ChainGrant, ChainView, Reliance, SeenReceipt
+from ledger.audit.records import ChainGrant, ChainView, Reliance, SeenReceipt, includes
 from ledger.chain.attestations import Attestation
 from ledger.chain.consent import GrantRecord, Mode, RevocationRecord
 from ledger.consent import AccessReceipt
@@ -91,8 +91,11 @@ def receipt(
         consent_registry=REGISTRY,
     )
     made = replace(made, **changes)  # type: ignore[arg-type]
-    transaction = b"\x7e" * 32 if status is ReceiptStatus.ANCHORED else None
-    return SeenReceipt(made, status, transaction)
+    if status is not ReceiptStatus.ANCHORED:
+        return SeenReceipt(made, status)
+    # anchored alone in its batch: the root is its leaf hash, the path empty
+    proven = includes(made, index=0, tree_size=1, path=(), root=made.leaf_hash)
+    return SeenReceipt(made, status, b"\x7e" * 32, proven)
 
 
 def reliance(seen: SeenReceipt, *, agreement: str = "agr_1", **changes: object) -> Reliance:

@@ -12,7 +12,14 @@ import pytest
 from ledger import canonical
 from ledger.audit.period import ANCHORING_GRACE, Period
 from ledger.audit.reconcile import reconcile
-from ledger.audit.records import AnomalyKind, ChainView, RelianceCheck, Report, SeenReceipt
+from ledger.audit.records import (
+    AnomalyKind,
+    ChainView,
+    RelianceCheck,
+    Report,
+    SeenReceipt,
+    includes,
+)
 from ledger.audit.report import to_json
 from ledger.chain.consent import GrantRecord, Mode
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -433,3 +440,15 @@ def test_reliances_outside_the_period_are_left_out() -> None:
     seen = receipt(record, NOW, number=1)
     late = reliance(seen, relied_at=PERIOD.end, receipt_id="rcpt_" + "f" * 32)
     assert _report([seen], view(record), reliances=[late], attesters=[ATTESTER]).reliances == ()
+
+
+def test_a_receipt_said_anchored_whose_proof_does_not_verify() -> None:
+    record = grant()
+    seen = receipt(record, NOW, number=1)
+    assert seen.proven is True
+    elsewhere = includes(seen.receipt, index=0, tree_size=1, path=(), root=b"\0" * 32)
+    report = _report([replace(seen, proven=elsewhere)], view(record))
+    detail = (
+        "said anchored, but its inclusion proof does not lead from its leaf to its batch's root"
+    )
+    assert _anomalies(report) == [("not-anchored", seen.receipt.receipt_id, detail)]

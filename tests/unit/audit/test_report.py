@@ -108,9 +108,17 @@ def test_a_receipt_as_services_list_it_reads_back() -> None:
         "receipt": json.loads(seen.receipt.to_bytes()),
         "leaf": canonical.label("sm3", seen.receipt.leaf_hash),
         "status": "anchored",
-        "inclusion": {"transaction": "keccak256:" + "7e" * 32},
+        "inclusion": {
+            "leaf_index": 0,
+            "tree_size": 1,
+            "path": [],
+            "root": canonical.label("sm3", seen.receipt.leaf_hash),
+            "transaction": "keccak256:" + "7e" * 32,
+        },
     }
     assert receipt_from_json(listed) == seen
+    other_root = {**listed["inclusion"], "root": "sm3:" + "00" * 32}
+    assert receipt_from_json({**listed, "inclusion": other_root}).proven is False
     queued = receipt_from_json({**listed, "status": "queued", "inclusion": None})
     assert (queued.anchoring, queued.transaction) == (ReceiptStatus.QUEUED, None)
     with pytest.raises(AuditInputInvalid, match=r"^receipt_id 'rcpt_x' is not the receipt's$"):
