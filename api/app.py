@@ -21,6 +21,7 @@ from api.routers import (
     agreements,
     attestations,
     audit,
+    consent_proofs,
     consents,
     consortium,
     domain,
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(proofs.router)
     app.include_router(consortium.router)
     app.include_router(consents.router)
+    app.include_router(consent_proofs.router)
     app.include_router(attestations.router)
     app.include_router(releases.router)
     app.include_router(audit.router)

@@ -32,6 +32,7 @@ from ledger.errors import LedgerError
 from ledger.httpsig import ACCEPT_SIGNATURE, RequestSignatureError
 from ledger.member import AccessError, Forbidden
 from ledger.member.attestations import AttestationDeskError, AttestationNotFound
+from ledger.member.consent_proofs import ConsentProofRefused
 from ledger.member.consents import ConsentNotFound, ConsentSignatureInvalid
 from ledger.member.releases import NoDisclosureKey, ReleaseRequestInvalid
 from ledger.proof import ProofInvalid
@@ -112,6 +113,7 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ConsentSignatureInvalid: (422, "Consent signature rejected", "consent-signature-invalid"),
     ConsentNotFound: (404, "Grant not found", "not-found"),
     PeriodInvalid: (422, "Invalid period", "invalid-period"),
+    ConsentProofRefused: (409, "No proof of this consent", "consent-proof-refused"),
     DisclosureError: (422, "Invalid attested fields", "invalid-fields"),
     AttestationNotFound: (404, "Attestation not found", "not-found"),
     AttestationDeskError: (409, "Attestation refused", "attestation-refused"),

@@ -11,6 +11,8 @@
     ledger customer --key me.key.json authorize-use 0x<grant id> --field id_number \\
         --purpose account-opening --grantee 0xAb... --url https://alpha.example --out use.json
     ledger customer --key me.key.json grants --url https://beta.example --attestation 0x...
+    ledger customer --key me.key.json proof 0x<grant id> --service https://alpha.example \
+        --out consent.proof.json                              # then: ledger verify FILE
 
 What is signed is for one chain and ConsentRegistry: asked of the service (``--send``/``--url``:
 ``GET /v1/consent-domain``), or given as ``--chain-id`` and ``--registry``. Requests to a
@@ -47,6 +49,7 @@ from ledger.customer import (
     to_bytes,
 )
 from ledger.member.governance import parse_id
+from ledger.proof import ProofInvalid, VerifiedConsentProof, verify_file
 
 _MAX_NOTICE = 64 * 1024
 _path = click.Path(dir_okay=False, path_type=Path)
@@ -94,13 +97,18 @@ def _client(url: str, wallet: CustomerWallet) -> LedgerClient:
     return ctx.with_resource(LedgerClient(base_url=url, key=wallet.key, keyid=wallet.keyid))
 
 
-def _call(client: LedgerClient, method: str, path: str, **options: Any) -> Any:
+def _reply(client: LedgerClient, method: str, path: str, **options: Any) -> httpx.Response:
     try:
         reply = client.request(method, path, **options)
     except httpx.HTTPError as exc:
         raise ServiceUnreachable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
     if not reply.is_success:
         raise RequestRefused(f"{method} {path}: {_refusal(reply)}")
+    return reply
+
+
+def _call(client: LedgerClient, method: str, path: str, **options: Any) -> Any:
+    reply = _reply(client, method, path, **options)
     try:
         return reply.json()
     except ValueError:
@@ -350,6 +358,32 @@ def grants(url: str, attestations: tuple[bytes, ...]) -> None:
                 }
             )
     _echo({"grants": shown})
+
+
+@customer.command("proof")
+@click.argument("grant_id", type=ID)
+@click.option("--service", "url", required=True, help="A member's service (the attester's).")
+@click.option("--out", type=_path, required=True, help="Write the proof file here.")
+def proof(grant_id: bytes, url: str, out: Path) -> None:
+    """Download the proof of consent of GRANT_ID (ledger-consent-proof/1): your signed grant as
+    recorded, its attestation, its revocations and every use the service recorded under it
+    with its inclusion proof. It is checked offline before it is written; `ledger verify FILE`
+    checks it again, anywhere (with --rpc against the chain)."""
+    client = _client(url, _options().wallet())
+    path = f"/v1/consents/0x{grant_id.hex()}/proof"
+    data = _reply(client, "GET", path).content
+    try:
+        verified = verify_file(data)
+    except ProofInvalid as exc:
+        raise RequestRefused(f"GET {path}: the file does not verify: {exc}") from None
+    if not isinstance(verified, VerifiedConsentProof) or verified.record.grant_id != grant_id:
+        raise RequestRefused(f"GET {path}: the file is not the proof of this grant")
+    _write(out, data)
+    click.echo(
+        f"{out}: proof of consent 0x{grant_id.hex()}, {len(verified.receipts)} use(s) proven,"
+        f" {len(verified.pending)} pending, sealed by"
+        f" {canonical.label('sm3', verified.issuer_fingerprint)}"
+    )
 
 
 __all__ = ["customer"]

@@ -1,4 +1,6 @@
 """``ledger verify PATH...``: check proof files offline; with ``--rpc`` also against the chain.
+Agreement proofs (``ledger-proof/0`` to ``/2``) and proofs of consent (``ledger-consent-proof/1``,
+:mod:`ledger.proof.consent`) alike.
 
 One file: its verdict on one line (``valid (...)`` or ``invalid: <reason>``); a valid one
 ends with the key checks that ran: the registry entries of a ``ledger-proof/2`` file (checked
@@ -26,6 +28,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -36,10 +39,11 @@ from ledger.chain.client import ChainClient
 from ledger.errors import LedgerError, one_line
 from ledger.proof import (
     ProofInvalid,
+    VerifiedConsentProof,
     VerifiedProof,
     confirm_on_chain,
     confirmation_steps,
-    verify_proof,
+    verify_file,
 )
 
 PROOF_GLOB = "*.proof.json"
@@ -100,7 +104,7 @@ def _verify_one(path: Path, *, rpc_url: str | None, trusted: Collection[bytes] |
         click.echo(f"error: cannot read {path}: {exc.strerror or exc}", err=True)
         raise SystemExit(2) from None
     try:
-        proof = verify_proof(data, trusted_issuers=trusted)
+        proof = verify_file(data, trusted_issuers=trusted)
         if rpc_url:
             confirm_on_chain(proof, client=ChainClient(rpc_url=rpc_url))
     except ProofInvalid as exc:
@@ -110,7 +114,9 @@ def _verify_one(path: Path, *, rpc_url: str | None, trusted: Collection[bytes] |
     click.echo(f"valid ({where}): {_describe(proof)}; {_describe_keys(proof)}")
 
 
-def _describe(proof: VerifiedProof) -> str:
+def _describe(proof: VerifiedProof | VerifiedConsentProof) -> str:
+    if isinstance(proof, VerifiedConsentProof):
+        return _describe_consent(proof)
     what = f"agreement {proof.agreement_id}"
     if proof.agreement_version is not None:
         what += f" version {proof.agreement_version}"
@@ -125,7 +131,34 @@ def _describe(proof: VerifiedProof) -> str:
     return f"{what} signed by {', '.join(proof.roles)}, {where}"
 
 
-def _describe_keys(proof: VerifiedProof) -> str:
+def _describe_consent(proof: VerifiedConsentProof) -> str:
+    """A proof of consent: the grant, its revocation, its uses proven and pending."""
+    record = proof.record
+    grant = record.grant
+    what = (
+        f"consent {canonical.hex0x(record.grant_id)} of the customer key"
+        f" {canonical.label('sm3', record.customer_key_fingerprint)} to {grant.grantee}"
+        f" ({grant.mode.label}) under attestation"
+        f" {canonical.hex0x(proof.attestation.attestation_id)} by {proof.attestation.attester}"
+    )
+    revoked = (
+        "not revoked" if proof.revoked_at is None else f"revoked at {_unix_time(proof.revoked_at)}"
+    )
+    unverified = sum(1 for _, verifies in proof.revocations if not verifies)
+    if unverified:
+        revoked += f" ({unverified} recorded revocation(s) not signed by the customer)"
+    blocks = sorted({r.block_number for r in proof.receipts})
+    uses = f"{len(proof.receipts)} use(s) proven anchored on chain {proof.domain.chain_id}"
+    if blocks:
+        uses += f" in block(s) {', '.join(map(str, blocks))}"
+    return f"{what}, {revoked}; {uses}, {len(proof.pending)} pending"
+
+
+def _unix_time(seconds: int) -> str:
+    return canonical.timestamp(datetime.fromtimestamp(seconds, UTC))
+
+
+def _describe_keys(proof: VerifiedProof | VerifiedConsentProof) -> str:
     """Which key checks ran: a file before ``ledger-proof/2`` names no registry entries, and
     must not read as if its keys had been checked."""
     claims = proof.keys
@@ -173,7 +206,7 @@ class _Confirmations:
         self._lock = threading.Lock()
         self._answers: dict[tuple[object, ...], Future[None]] = {}
 
-    def confirm(self, proof: VerifiedProof) -> None:
+    def confirm(self, proof: VerifiedProof | VerifiedConsentProof) -> None:
         for key, step in confirmation_steps(proof):
             self._once(key, step)
 
@@ -211,7 +244,7 @@ def _verify_many(
         except OSError as exc:
             return _Outcome(path, _UNCHECKED, f"cannot read it: {exc.strerror or exc}")
         try:
-            proof = verify_proof(data, trusted_issuers=trusted)
+            proof = verify_file(data, trusted_issuers=trusted)
             if confirmations is not None:
                 confirmations.confirm(proof)
         except ProofInvalid as exc:

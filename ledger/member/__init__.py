@@ -5,7 +5,12 @@
 * :mod:`ledger.member.directory` — :func:`directory_for`: the key directory a running service
   verifies callers against (a members file, or the consortium on chain, and customers);
 * :mod:`ledger.member.chain_directory` — :class:`ChainKeyDirectory`: the same answers from the
-  on-chain Consortium and KeyRegistry.
+  on-chain Consortium and KeyRegistry;
+* :mod:`ledger.member.consents` — :class:`ConsentRelay`: customers' consents relayed and read;
+* :mod:`ledger.member.attestations` — :class:`AttestationDesk`: this member's KYC attestations
+  (fields stored encrypted, attested, superseded, revoked);
+* :mod:`ledger.member.releases` — :class:`ReleaseDesk`: attested fields released to a grantee,
+  a receipt first.
 """
 
 from ledger.member.access import (

@@ -210,8 +210,8 @@ class ConsentRelay:
         attestation = attestations.attestation(record.grant.attestation_id)
         if not self._may_read(caller, record, attestation):
             raise ConsentNotFound(f"no grant 0x{grant_id.hex()}")
+        at = self.chain_time()  # first: every revocation up to ``at`` is in what is read next
         revocations = registry.revocations_of(grant_id)
-        at = self.chain_time()
         judged = JudgedGrant.of(record, attestation, revocations)
         return GrantView(
             record=record,

@@ -108,15 +108,17 @@ from typing import Any
 from ledger.agreement import LeafEntry
 from ledger.chain.client import ChainClient
 from ledger.crypto.sm2 import DEFAULT_DISTID, SM2PrivateKey
-from ledger.proof import _common, _keys, _v0, _v1, _v2
+from ledger.proof import _common, _keys, _v0, _v1, _v2, consent
 from ledger.proof._common import ProofInvalid, VerifiedProof
 from ledger.proof._keys import ClaimedKey, KeyClaims, ProofKeys
 from ledger.proof._v0 import AnchorEvidence
 from ledger.proof._v1 import BatchAnchor, BatchInclusion
+from ledger.proof.consent import VerifiedConsentProof
 from ledger.signature import Signature
 
 __all__ = [
     "FORMATS",
+    "FORMAT_CONSENT",
     "FORMAT_V0",
     "FORMAT_V1",
     "FORMAT_V2",
@@ -127,19 +129,24 @@ __all__ = [
     "KeyClaims",
     "ProofInvalid",
     "ProofKeys",
+    "VerifiedConsentProof",
     "VerifiedProof",
     "build_batch_proof",
     "build_proof",
     "confirm_on_chain",
     "confirmation_steps",
+    "verify_file",
     "verify_proof",
 ]
 
 FORMAT_V0 = _v0.FORMAT
 FORMAT_V1 = _v1.FORMAT
 FORMAT_V2 = _v2.FORMAT
-#: The formats this verifier reads.
+FORMAT_CONSENT = consent.FORMAT
+#: The agreement proof formats this verifier reads (:func:`verify_proof`).
 FORMATS = (FORMAT_V0, FORMAT_V1, FORMAT_V2)
+#: Every format :func:`verify_file` reads: the agreement proofs', and the proof of consent's.
+ALL_FORMATS = (*FORMATS, FORMAT_CONSENT)
 
 _Verifier = Callable[..., VerifiedProof]
 _VERIFIERS: dict[str, _Verifier] = {
@@ -198,18 +205,31 @@ def verify_proof(data: bytes, *, trusted_issuers: Collection[bytes] | None = Non
     fingerprints of issuer keys to accept; None accepts any issuer whose seal verifies (the
     proof is then self-consistent, and :func:`confirm_on_chain` confirms it on chain).
     """
+    verified = verify_file(data, trusted_issuers=trusted_issuers)
+    if isinstance(verified, VerifiedConsentProof):
+        raise ProofInvalid(f"a {FORMAT_CONSENT} file is a proof of consent, not of an agreement")
+    return verified
+
+
+def verify_file(
+    data: bytes, *, trusted_issuers: Collection[bytes] | None = None
+) -> VerifiedProof | VerifiedConsentProof:
+    """:func:`verify_proof` of an agreement proof, or the offline checks of a proof of consent
+    (``ledger-consent-proof/1``, :mod:`ledger.proof.consent`); :class:`ProofInvalid`."""
     with _common.reasons():
         raw: Any = _common.load(data)
         found = raw.get("format") if isinstance(raw, dict) else None
+        if found == FORMAT_CONSENT:
+            return consent.verify(raw, trusted_issuers=trusted_issuers)
         verifier = _VERIFIERS.get(found) if isinstance(found, str) else None
         if verifier is None:
             raise ProofInvalid(
-                f"unsupported proof format {found!r} (this verifier reads {', '.join(FORMATS)})"
+                f"unsupported proof format {found!r} (this verifier reads {', '.join(ALL_FORMATS)})"
             )
         return verifier(raw, trusted_issuers=trusted_issuers)
 
 
-def confirm_on_chain(proof: VerifiedProof, *, client: ChainClient) -> None:
+def confirm_on_chain(proof: VerifiedProof | VerifiedConsentProof, *, client: ChainClient) -> None:
     """Check a verified proof (any format) against a chain node.
 
     Raise :class:`ProofInvalid` if the chain disagrees. Node failures raise
@@ -220,12 +240,15 @@ def confirm_on_chain(proof: VerifiedProof, *, client: ChainClient) -> None:
         step(client)
 
 
-def confirmation_steps(proof: VerifiedProof) -> list[_keys.Step]:
+def confirmation_steps(proof: VerifiedProof | VerifiedConsentProof) -> list[_keys.Step]:
     """:func:`confirm_on_chain` as steps to run in order, each with the claims its verdict
     depends on (with the node): the anchor's (:meth:`VerifiedProof.anchor_claims`), then for a
     ``ledger-proof/2`` file the registry's and each key entry's. A verifier of many proofs runs
     each distinct step once and reuses its verdict (one anchor step per batch, one registry step
-    per registry, one entry step per key and signing time)."""
+    per registry, one entry step per key and signing time). A proof of consent's are
+    :func:`ledger.proof.consent.confirmation_steps`."""
+    if isinstance(proof, VerifiedConsentProof):
+        return consent.confirmation_steps(proof)
     steps: list[_keys.Step] = [
         (("anchor", *proof.anchor_claims()), functools.partial(_CONFIRMERS[proof.format], proof))
     ]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
 
 from eth_utils.address import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
@@ -333,7 +333,7 @@ def seal_and_check(
     domain: bytes,
     issuer_key: SM2PrivateKey,
     distid: bytes,
-    verify: Callable[..., VerifiedProof],
+    verify: Callable[..., object],
 ) -> bytes:
     """Seal ``body``, encode it, and verify the result: a proof that would not verify is an
     error of the builder, not something to hand out."""
@@ -382,10 +382,26 @@ def check_seal(
     return issuer.fingerprint()
 
 
-# --- on chain: the parts of the confirmation both formats share
+# --- on chain: the parts of the confirmation every format shares
 
 
-def confirm_node(proof: VerifiedProof, client: ChainClient) -> None:
+class Anchored(Protocol):
+    """What the shared confirmations read of a proof (an agreement proof, or one receipt's
+    anchor in a consent proof)."""
+
+    @property
+    def chain_id(self) -> int: ...
+    @property
+    def contract(self) -> str: ...
+    @property
+    def tx_hash(self) -> bytes: ...
+    @property
+    def block_number(self) -> int: ...
+    @property
+    def block_hash(self) -> bytes: ...
+
+
+def confirm_node(proof: Anchored, client: ChainClient) -> None:
     """The node serves the proof's chain, and the proof's contract exists there."""
     if client.chain_id != proof.chain_id:
         raise ProofInvalid(f"node serves chain {client.chain_id}, proof is for {proof.chain_id}")
@@ -393,7 +409,7 @@ def confirm_node(proof: VerifiedProof, client: ChainClient) -> None:
         raise ProofInvalid(f"no contract at {proof.contract} on chain {proof.chain_id}")
 
 
-def confirm_transaction(proof: VerifiedProof, client: ChainClient) -> None:
+def confirm_transaction(proof: Anchored, client: ChainClient) -> None:
     """The anchoring transaction succeeded in the stated block, on the canonical chain."""
     receipt = client.receipt(proof.tx_hash)
     if receipt is None or receipt["status"] != 1:

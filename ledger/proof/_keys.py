@@ -172,7 +172,7 @@ def check_keys(
     # 12. the seal's entry: the issuer's key, for proof sealing, of the member that anchored,
     #     valid when it sealed
     entries = [
-        _claim("seal", part.seal, registry, proof.chain_id, proof.issuer_fingerprint, sealed_at)
+        claim("seal", part.seal, registry, proof.chain_id, proof.issuer_fingerprint, sealed_at)
     ]
     if part.seal.member != proof.writer:
         raise c.ProofInvalid(
@@ -184,7 +184,7 @@ def check_keys(
     if part.broker is not None:
         broker = next(s for s in signatures if s.role == "broker")  # check 4: exactly once
         entries.append(
-            _claim(
+            claim(
                 "broker",
                 part.broker,
                 registry,
@@ -198,7 +198,7 @@ def check_keys(
     )
 
 
-def _claim(
+def claim(
     signer: str,
     entry: _EntryPart,
     registry: str,
@@ -282,7 +282,7 @@ def confirmation_steps(claims: KeyClaims, contract: str) -> list[Step]:
     steps: list[Step] = [(registry, partial(_confirm_registry, claims.registry, contract))]
     for key in claims.entries:
         step = ("key", claims.chain_id, claims.registry, key)
-        steps.append((step, partial(_confirm_entry, claims.registry, key)))
+        steps.append((step, partial(confirm_entry, claims.registry, key)))
     return steps
 
 
@@ -301,7 +301,7 @@ def _confirm_registry(address: str, contract: str, client: ChainClient) -> None:
         )
 
 
-def _confirm_entry(address: str, key: ClaimedKey, client: ChainClient) -> None:
+def confirm_entry(address: str, key: ClaimedKey, client: ChainClient) -> None:
     # 20. the entry is on chain as the proof states it; its window may only have shrunk (a
     #     rotation ends it, a revocation can be added), and still holds the signing time
     shown = canonical.label("keccak256", key.key_id)

@@ -101,6 +101,11 @@ class BatchInclusion:
     path: Sequence[bytes]
     root: bytes
 
+    @classmethod
+    def of(cls, stored: Any) -> BatchInclusion:
+        """From a stored inclusion record (an anchored version's or access receipt's)."""
+        return cls(stored.leaf_index, stored.tree_size, tuple(stored.path), stored.root)
+
 
 @dataclass(frozen=True)
 class BatchAnchor:
@@ -113,6 +118,11 @@ class BatchAnchor:
     tx_hash: bytes
     block_number: int
     block_hash: bytes
+
+    @classmethod
+    def of(cls, stored: Any) -> BatchAnchor:
+        """From a stored inclusion record (its batch's transaction and block)."""
+        return cls(stored.raw_tx, stored.tx_hash, stored.block_number, stored.block_hash)
 
 
 def build_body(
@@ -267,17 +277,7 @@ def check_body(
         raise c.ProofInvalid("leaf hash does not match the agreement version and its signatures")
 
     # 6. the inclusion proof leads from the leaf to the batch root
-    root = canonical.unlabel("sm3", inclusion.root)
-    try:
-        verify_inclusion(
-            leaf_hash_value=leaf,
-            index=inclusion.leaf_index,
-            tree_size=inclusion.tree_size,
-            path=[canonical.unlabel("sm3", node) for node in inclusion.path],
-            root=root,
-        )
-    except InclusionProofInvalid as exc:
-        raise c.ProofInvalid(str(exc)) from exc
+    root = check_path(inclusion, leaf)
 
     # 7. the batch ID is the contract's ID of this root and size on this chain and contract
     batch_id = batch_id_of(
@@ -324,6 +324,22 @@ def check_body(
         root=root,
         leaf_hash=leaf,
     )
+
+
+def check_path(inclusion: _InclusionPart, leaf: bytes) -> bytes:
+    """The batch root, once the RFC 9162 path of ``inclusion`` leads to it from ``leaf``."""
+    root = canonical.unlabel("sm3", inclusion.root)
+    try:
+        verify_inclusion(
+            leaf_hash_value=leaf,
+            index=inclusion.leaf_index,
+            tree_size=inclusion.tree_size,
+            path=[canonical.unlabel("sm3", node) for node in inclusion.path],
+            root=root,
+        )
+    except InclusionProofInvalid as exc:
+        raise c.ProofInvalid(str(exc)) from exc
+    return root
 
 
 def no_nulls(value: Any, where: str = "") -> None:

@@ -8,6 +8,9 @@ Merkle batches, each with a proof file.
   loop), stopped cleanly on exit; it starts while the chain node is unreachable (the signing
   domain then comes from the recorded deployment or the configuration); its callers are
   verified against the key directory it is given (:class:`~ledger.httpsig.RequestVerifier`);
+  it also relays consents, makes this member's attestations and releases attested fields
+  (:mod:`ledger.member.consents`, :mod:`~ledger.member.attestations`,
+  :mod:`~ledger.member.releases`);
 * :class:`Health` — what ``GET /health`` reports (also whether this process's anchoring loop
   is the one acting for the database, or stands by);
 * errors in :mod:`ledger.service.errors`.
@@ -274,6 +277,14 @@ def running_service(
             attestations = AttestationDesk(
                 relay=consents, database=database, store=store, service_key=issuer, now=now
             )
+            releases = ReleaseDesk(
+                relay=consents,
+                attestations=attestations,
+                keys=lambda: governance.contracts()[1],
+                database=database,
+                on_receipt=anchoring.notify,
+                now=now,
+            )
             nonces = NonceCommitter(database=database)
             committer.start()
             nonces.start()
@@ -298,16 +309,10 @@ def running_service(
                     governance=governance,
                     consents=consents,
                     attestations=attestations,
-                    releases=ReleaseDesk(
-                        relay=consents,
-                        attestations=attestations,
-                        keys=lambda: governance.contracts()[1],
-                        database=database,
-                        on_receipt=anchoring.notify,
-                        now=now,
-                    ),
+                    releases=releases,
                 )
             finally:
+                releases.close()
                 committer.stop()
                 nonces.stop()
                 anchoring.stop()

@@ -227,7 +227,9 @@ class _Server:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"ledger serve did not answer within {_START_TIMEOUT_S:g} s")
+        raise RuntimeError(
+            f"ledger serve did not answer within {_START_TIMEOUT_S:g} s: {self.tail()}"
+        )
 
     def health(self) -> dict[str, Any]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

@@ -44,23 +44,36 @@ class LoadResult:
         self.seconds = max(self.seconds, other.seconds)
 
 
+@dataclass
+class _Start:
+    """How the client processes start together: all ready, then the start time, then go."""
+
+    ready: Any
+    go: Any
+    at: Any
+
+
 def _client(
     port: int,
     requests: list[Request],
     expected: int,
     threads: int,
     rate: float | None,
-    start_at: float,
     seconds: float,
     offset: int,
     stride: int,
+    start: Any,
     results: Any,
 ) -> None:
     """One client process: its share of the requests (every ``stride``-th from ``offset`` in
-    the global schedule), from ``threads`` connections."""
+    the global schedule), from ``threads`` connections, from the time the parent sets in
+    ``start`` once every client process is ready."""
     lock = threading.Lock()
     result = LoadResult()
     position = iter(range(len(requests)))
+    start.ready.wait()  # every process imported and unpickled its requests
+    start.go.wait()  # the parent has set the start time
+    start_at = start.at.value
     deadline = start_at + seconds
 
     def worker() -> None:
@@ -123,7 +136,11 @@ def run_load(
     fast as they go (``rate`` None). Replies with status ``expected`` count as served."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    start_at = time.time() + 1.0 + 0.2 * processes  # after every process has started
+    start = _Start(
+        ready=context.Barrier(processes + 1),
+        go=context.Barrier(processes + 1),
+        at=context.Value("d", 0.0),
+    )
     clients = [
         context.Process(
             target=_client,
@@ -133,10 +150,10 @@ def run_load(
                 expected,
                 threads,
                 rate,
-                start_at,
                 seconds,
                 k,
                 processes,
+                start,
                 results,
             ),
         )
@@ -144,6 +161,9 @@ def run_load(
     ]
     for client in clients:
         client.start()
+    start.ready.wait(timeout=600)
+    start.at.value = time.time() + 0.2
+    start.go.wait(timeout=60)
     total = LoadResult()
     for _ in clients:
         total.merge(results.get(timeout=seconds + 600))

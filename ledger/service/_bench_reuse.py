@@ -35,7 +35,7 @@ from eth_account import Account
 
 from ledger import canonical
 from ledger.chain.client import ChainClient
-from ledger.chain.consent import ConsentRegistryContract, Mode
+from ledger.chain.consent import Mode
 from ledger.chain.consortium import MemberSpec, ProposalKind, Thresholds
 from ledger.chain.consortium_config import ConsortiumConfig, FoundingMember
 from ledger.chain.deployments import Deployments, deploy_consortium, recorded_consent_contracts
@@ -134,9 +134,8 @@ class _World:
             "disclosure-receiving", self.b_receiving.public_key()
         )
         prepare(self.settings)  # the EvidenceLedger and the consent contracts, A's keystore
-        consent = recorded_consent_contracts(self.a, deployments)
-        self.registry = ConsentRegistryContract(client=self.a, address=consent.registry)
-        self.domain = ConsentDomain(chain_id=self.a.chain_id, registry=consent.registry)
+        self.registry = recorded_consent_contracts(self.a, deployments)[1]
+        self.domain = ConsentDomain(chain_id=self.a.chain_id, registry=self.registry.address)
 
     def attest(self, port: int) -> bytes:
         """A attests the customer through its service (``POST /v1/attestations``, signed with
@@ -232,7 +231,9 @@ class _World:
         requests = []
         for _ in range(count):
             headers: dict[str, str] = {}
-            signer.sign(method="GET", url=f"http://127.0.0.1:{port}{path}", headers=headers)
+            signer.sign(
+                method="GET", url=f"http://127.0.0.1:{port}{path}", headers=headers, body=b""
+            )
             requests.append(("GET", path, headers, b""))
         return requests
 

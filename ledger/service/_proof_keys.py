@@ -17,6 +17,7 @@ as it is, so the proof is refused by its own checks: the registry rejects that s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -79,16 +80,13 @@ class RegistryKeys:
         self._sealing = sealing
         self._linked = False
 
-    def for_proof(
-        self, record: AgreementVersion, *, sealed_at: datetime
-    ) -> tuple[SM2PrivateKey, ProofKeys] | None:
-        """The key that seals the proof of ``record`` at ``sealed_at`` and the proof's ``keys``;
-        None if none of the service's sealing keys is registered for proof sealing (the proof
-        is then ``ledger-proof/1``, sealed by the issuer key). The key is the one whose entry is
-        valid at ``sealed_at`` (after a rotation, the new key, looked for in the keystore if it
-        was added while the service ran); if none is, a registered one, whose proof is then
-        refused by its own checks. :class:`~ledger.chain.errors.NodeError` if the chain cannot
-        be read."""
+    def for_seal(self, *, sealed_at: datetime) -> tuple[SM2PrivateKey, ProofKeys] | None:
+        """The key that seals a proof at ``sealed_at`` and its entry (as ``keys``, with no
+        broker); None if none of the service's sealing keys is registered for proof sealing.
+        The key is the one whose entry is valid at ``sealed_at`` (after a rotation, the new key,
+        looked for in the keystore if it was added while the service ran); if none is, a
+        registered one, whose proof is then refused by its own checks.
+        :class:`~ledger.chain.errors.NodeError` if the chain cannot be read."""
         self._check_link()
         at = int(sealed_at.timestamp())
         chosen = self._choose(at)
@@ -102,9 +100,19 @@ class RegistryKeys:
             registry=self._registry.address,
             sealed_at=sealed_at,
             seal=seal,
-            broker=self._broker(record),
         )
         return key, keys
+
+    def for_proof(
+        self, record: AgreementVersion, *, sealed_at: datetime
+    ) -> tuple[SM2PrivateKey, ProofKeys] | None:
+        """:meth:`for_seal`, with the entry of the key the broker signed ``record`` with (the
+        proof is ``ledger-proof/1`` where None)."""
+        sealing = self.for_seal(sealed_at=sealed_at)
+        if sealing is None:
+            return None
+        key, keys = sealing
+        return key, replace(keys, broker=self._broker(record))
 
     def _choose(self, at: int) -> tuple[SM2PrivateKey, KeyEntry] | None:
         """The first sealing key with an entry valid at ``at``, else the first registered."""

@@ -21,7 +21,7 @@ from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.db import Database
 from ledger.httpsig import Caller
 from ledger.member import Action
-from ledger.proof import ProofInvalid
+from ledger.proof import ProofInvalid, ProofKeys
 from ledger.service._authorize import Authorization
 from ledger.service._proof_keys import RegistryKeys
 from ledger.service._rows import database_errors, proof_file
@@ -114,6 +114,16 @@ class VersionRecords:
             )
         except ProofInvalid as exc:  # the stored version is checked when it is accepted: keys
             raise ProofRefused(f"{agreement_id} v{version}: {exc}") from exc
+
+    def sealing(self, sealed_at: datetime) -> tuple[SM2PrivateKey, ProofKeys | None, bytes]:
+        """What seals a proof this service issues at ``sealed_at`` (a proof of consent): the
+        key, its registry entry (None where the service's sealing key is not registered: it is
+        then the issuer key) and the distinguishing ID."""
+        sealing = None
+        if self._proof_keys is not None:
+            sealing = self._proof_keys.for_seal(sealed_at=sealed_at)
+        key, keys = sealing if sealing is not None else (self._issuer, None)
+        return key, keys, self._distid
 
     def erase_document(
         self,

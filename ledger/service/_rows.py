@@ -146,18 +146,8 @@ def proof_file(
     return build_batch_proof(
         entry=entry_of(record, signatures, record.accepted_at),
         signatures=in_role_order(signatures),
-        inclusion=BatchInclusion(
-            leaf_index=inclusion.leaf_index,
-            tree_size=inclusion.tree_size,
-            path=tuple(inclusion.path),
-            root=inclusion.root,
-        ),
-        anchor=BatchAnchor(
-            raw_transaction=inclusion.raw_tx,
-            tx_hash=inclusion.tx_hash,
-            block_number=inclusion.block_number,
-            block_hash=inclusion.block_hash,
-        ),
+        inclusion=BatchInclusion.of(inclusion),
+        anchor=BatchAnchor.of(inclusion),
         car=car,
         keys=keys,
         issuer_key=issuer_key,

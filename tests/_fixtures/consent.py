@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ledger.chain._binding import name_id
 from ledger.chain.attestations import AttestationInput, IdentityAttestationsContract
@@ -134,6 +135,31 @@ def make_grant(
     )
 
 
+def wallet_grant(
+    *, grantee: str, attestation_id: bytes, now: int, **changes: Any
+) -> dict[str, Any]:
+    """The options of :meth:`ledger.customer.CustomerWallet.grant` for a standing grant of two
+    fields for account opening, valid 30 days from ``now``, three uses (``changes`` win)."""
+    return {
+        "grantee": grantee,
+        "attestation_id": attestation_id,
+        "fields": ["family_name", "given_name"],
+        "purposes": ["account-opening"],
+        "method": "verify-and-store",
+        "not_before": now,
+        "not_after": now + 30 * DAY,
+        "notice_text": "向 Beta Brokerage 提供您的身份信息用于开户",
+        "recipient_name": "Beta Brokerage",
+        "recipient_contact": "privacy@beta.example",
+        "categories": ["identity"],
+        "sensitive": True,
+        "language": "zh-CN",
+        "max_uses": 3,
+        "mode": Mode.STANDING,
+        **changes,
+    }
+
+
 def now_of(party: Party) -> int:
     return chain_time(party.client)
 
@@ -151,4 +177,5 @@ __all__ = [
     "make_grant",
     "now_of",
     "random32",
+    "wallet_grant",
 ]

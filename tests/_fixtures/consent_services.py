@@ -7,12 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger.chain.attestations import IdentityAttestationsContract
-from ledger.chain.consent import ConsentRegistryContract
+from ledger.chain.consent import ConsentRegistryContract, GrantRecord, Mode
 from ledger.chain.deployments import Deployments, deploy_consent_contracts
+from ledger.consent import AccessReceipt, new_receipt_id
 from ledger.crypto.sm2 import SM2PrivateKey
+from ledger.crypto.sm3 import sm3
+from ledger.db import open_database
+from ledger.settings import Settings
 from tests._fixtures.consent import attestation_input
 from tests._fixtures.consortium import chain_time
 from tests._fixtures.member_services import MemberServices, member_services
@@ -23,6 +28,35 @@ class ConsentServices:
     members: MemberServices
     attestations: IdentityAttestationsContract  # as member A (the attester)
     registry: ConsentRegistryContract  # as member B
+
+    def record_use(
+        self, record: GrantRecord, *, service: int = 0, request: bytes = b"release request"
+    ) -> AccessReceipt:
+        """An access receipt under ``record`` written into ``service``'s database (member A's:
+        the attester's) as its release path writes one (now, the grant's mode, one field)."""
+        per_use = record.grant.mode is Mode.PER_USE
+        receipt = AccessReceipt(
+            receipt_id=new_receipt_id(),
+            grant_id=record.grant_id,
+            attestation_id=record.grant.attestation_id,
+            attester=self.attestations.client.address,
+            caller=record.grant.grantee,
+            fields=("family_name",),
+            purpose="account-opening",
+            used_at=datetime.now(UTC).replace(microsecond=0),
+            request_sm3=sm3(request),
+            mode=record.grant.mode,
+            use_authorization=sm3(b"use of " + request) if per_use else None,
+            chain_id=self.registry.client.chain_id,
+            consent_registry=self.registry.address,
+        )
+        data_dir = self.members.services[service].data_dir
+        database = open_database(Settings(data_dir=data_dir).resolved_database_url)
+        try:
+            database.record_receipt(receipt, max_uses=record.grant.max_uses or None)
+        finally:
+            database.close()
+        return receipt
 
     def attest(self, customer: SM2PrivateKey) -> bytes:
         """Member A attests ``customer`` (valid a year); the attestation ID."""

@@ -17,10 +17,10 @@ import pytest
 from ledger.chain.client import ChainClient
 from ledger.chain.consortium import ConsortiumContract, MemberSpec, Thresholds
 from ledger.chain.deployments import Deployment, Deployments, deploy
-from ledger.chain.devnode import ANVIL, DevNode, free_port
 from ledger.chain.errors import ContractRefused
 from ledger.chain.keys import KeyRegistryContract
 from ledger.crypto.sm2 import SM2PrivateKey
+from tests._fixtures.anvil import private_node
 
 #: anvil's ten funded accounts (its default mnemonic "test test ... junk", m/44'/60'/0'/0/i).
 ANVIL_KEYS = (
@@ -103,14 +103,8 @@ def mine_at(client: ChainClient, timestamp: int) -> None:
 
 @pytest.fixture(scope="session")
 def governance_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not ANVIL.is_file():
-        pytest.fail(f"anvil is not installed at {ANVIL}: run `make setup`")
-    node = DevNode(directory=tmp_path_factory.mktemp("governance-anvil"), port=free_port())
-    url = node.start()
-    try:
+    with private_node(tmp_path_factory.mktemp("governance-anvil")) as url:
         yield url
-    finally:
-        node.stop()
 
 
 DeployConsortium = Callable[..., Deployed]

@@ -14,6 +14,7 @@ Names given on the command line write only those files (a new format's, leaving 
 ones as they are):
 
     .venv/bin/python -m tests.assets.make_golden proof-v2.json
+    .venv/bin/python -m tests.assets.make_golden consent-proof-v1.json
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ledger.crypto.sm3 import sm3
 from ledger.proof import ProofKeys
 from ledger.signature import in_role_order, sign
 from ledger.store import car_of, cid_of
+from tests._fixtures.consent_proofs import consent_case
 from tests._fixtures.proof_keys import DEV_ACCOUNT, OFFLINE_REGISTRY, entry
 from tests._fixtures.proofs import (
     OFFLINE_DOMAIN,
@@ -231,6 +233,12 @@ def main() -> None:
     files["proof-v0.json"], files["payload-v0.json"] = _v0(parties)
     files["proof-v2.json"] = _v2(parties)
     files["receipt-v1.json"] = _receipt()
+    # a per-use grant of the golden customer key, three uses proven in two batches, one
+    # pending, revoked after them; sealed by the issuer key with its registry entry
+    # (tests/_fixtures/consent_proofs.py states the inputs; nonces are fixed by the seed)
+    files["consent-proof-v1.json"] = consent_case(
+        parties.keys["customer"], parties.issuer, seed=b"golden consent proof"
+    ).build()
     chosen = sys.argv[1:] or sorted(files)
     for name in chosen:
         data = files[name]

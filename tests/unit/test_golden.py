@@ -425,6 +425,7 @@ def test_the_golden_files_are_the_ones_named() -> None:
         "payload-v1.json",
         "leaf-v1.json",
         "receipt-v1.json",  # tests/unit/consent/test_receipt.py
+        "consent-proof-v1.json",  # tests/unit/proof/test_consent_proof_golden.py
         "document-key.lkw1",
         "keystore.json",
         "README.md",

@@ -19,6 +19,7 @@ from ledger.customer import CustomerWallet
 from ledger.httpsig import Caller
 from ledger.member.attestations import NewAttestation, Reverification
 from ledger.service import RunningService
+from tests._fixtures.consent import wallet_grant
 from tests._fixtures.consortium import chain_time
 
 Built = tuple[str, str, Any]
@@ -100,23 +101,13 @@ def _release(service: RunningService, customer: SM2PrivateKey) -> Built:
             "disclosure-receiving", SM2PrivateKey.generate().public_key()
         )
         _receiving.add(registry)
-    now = chain_time(service.chain)
-    signed = CustomerWallet(key=customer).grant(
-        service.consents.domain(),
+    options = wallet_grant(
         grantee=service.attestations.account,
         attestation_id=_attested(service, customer),
+        now=chain_time(service.chain),
         fields=["given_name"],
-        purposes=["account-opening"],
-        method="verify-and-store",
-        not_before=now,
-        not_after=now + 30 * 24 * 3600,
-        notice_text="notice",
-        recipient_name="dev broker",
-        recipient_contact="dev@example",
-        categories=["identity"],
-        sensitive=False,
-        language="en",
     )
+    signed = CustomerWallet(key=customer).grant(service.consents.domain(), **options)
     service.consents.relay_grant(_operator(service), signed)
     path = f"/v1/consents/{canonical.hex0x(signed.digest)}/releases"
     return "POST", path, {"fields": ["given_name"], "purpose": "account-opening", "use": None}

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 
 from ledger import canonical
-from ledger.chain.consent import Mode
 from ledger.chain.keys import KeyRegistryContract
 from ledger.client import LedgerClient
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.customer import ConsentDomain, CustomerWallet, to_bytes
+from tests._fixtures.consent import wallet_grant
 from tests._fixtures.consent_services import ConsentServices, consent_services
 from tests._fixtures.consortium import chain_time
 
@@ -81,25 +81,13 @@ class AttesterWorld:
 
     def grant(self, attestation_id: str, *, grantee: int = 1, **changes: Any) -> str:
         """The customer grants ``grantee`` (relayed through B's service); the grant ID."""
-        now = self.now()
-        options: dict[str, Any] = {
-            "grantee": self.account(grantee),
-            "attestation_id": canonical.unhex0x(attestation_id),
-            "fields": ["family_name", "given_name"],
-            "purposes": ["account-opening"],
-            "method": "verify-and-store",
-            "not_before": now,
-            "not_after": now + 30 * 24 * 3600,
-            "notice_text": "向 Beta Brokerage 提供您的身份信息用于开户",
-            "recipient_name": "Beta Brokerage",
-            "recipient_contact": "privacy@beta.example",
-            "categories": ["identity"],
-            "sensitive": True,
-            "language": "zh-CN",
-            "max_uses": 5,
-            "mode": Mode.STANDING,
+        options = wallet_grant(
+            grantee=self.account(grantee),
+            attestation_id=canonical.unhex0x(attestation_id),
+            now=self.now(),
+            max_uses=5,
             **changes,
-        }
+        )
         signed = self.wallet.grant(self.domain, **options)
         with self.as_member(1, at=1) as b:
             ok(b.post("/v1/consents", json=json.loads(to_bytes(signed))), 201)

@@ -17,23 +17,8 @@ from tests.integration.api._support import _problem
 
 
 @pytest.fixture(scope="module")
-def own_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from ledger.chain.devnode import DevNode, free_port
-
-    node = DevNode(directory=tmp_path_factory.mktemp("attestations-anvil"), port=free_port())
-    url = node.start()
-    try:
-        yield url
-    finally:
-        node.stop()
-
-
-@pytest.fixture(scope="module")
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AttesterWorld]:
-    url = request.getfixturevalue("own_chain")
-    with attester_world(url, tmp_path_factory.mktemp("attestations")) as found:
+def world(own_chain_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttesterWorld]:
+    with attester_world(own_chain_url, tmp_path_factory.mktemp("attestations")) as found:
         yield found
 
 

@@ -41,6 +41,7 @@ from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
 from tests.integration.api import _attestation_routes as attestation_routes
 from tests.integration.api import _audit_routes as audit_routes
+from tests.integration.api import _consent_proof_routes as consent_proof_routes
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
 from tests.integration.api._support import PROBLEM
@@ -236,6 +237,7 @@ ALL_ROUTES: dict[str, Request] = {
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
     **{name: _fixed(build) for name, build in audit_routes.ROUTES.items()},
+    **{name: _consent(build) for name, build in consent_proof_routes.ROUTES.items()},
     **{name: _attestation(build) for name, build in attestation_routes.ROUTES.items()},
 }
 #: Each agreement route's endpoint, as the OpenAPI document names it.
@@ -251,6 +253,7 @@ ENDPOINTS = {
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
     **audit_routes.ENDPOINTS,
+    **consent_proof_routes.ENDPOINTS,
     **attestation_routes.ENDPOINTS,
 }
 #: What anyone may call, signed or not.
@@ -290,6 +293,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consent_routes.expected(caller, route)
     if route in audit_routes.ENDPOINTS:
         return audit_routes.expected(caller, route)
+    if route in consent_proof_routes.ENDPOINTS:
+        return consent_proof_routes.expected(caller, route)
     if route in attestation_routes.ENDPOINTS:
         return attestation_routes.expected(caller, route)
     if caller in ("broker-a", "broker-a-second-key"):

@@ -8,24 +8,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
-from ledger.chain.consent import GrantRecord, Mode, signs
+from ledger.chain.consent import signs
 from ledger.cli import cli
-from ledger.consent import AccessReceipt, new_receipt_id
-from ledger.crypto.sm3 import sm3
 from ledger.customer import SignedGrant, SignedUse, parse, read_wallet_public_key
-from ledger.db import open_database
 from ledger.member import customer_keyid
-from ledger.settings import Settings
 from tests._fixtures.consent_services import ConsentServices, consent_services
 from tests._fixtures.consortium import chain_time
-from tests._fixtures.server import ServiceProcess
 
 PASSWORD = "customer-test-password"
 ENV = {"LEDGER_KEY_PASSWORD": PASSWORD}
@@ -140,7 +134,7 @@ def test_grant_relay_list_and_revoke(
     # member A, the attester, records a use under the grant; the customer sees it at A's
     # service, and sees it anchored once A's anchoring loop has put it in a batch
     attester = found.members.services[0]
-    used = _record_use(found, attester, record)
+    used = found.record_use(record)
     at_a = ["grants", "--url", attester.url, "--attestation", attestation]
     deadline = time.monotonic() + 60
     while True:
@@ -160,31 +154,6 @@ def test_grant_relay_list_and_revoke(
     mine = next(g for g in listed if g["grant_id"] == grant_id)
     assert (mine["state"], mine["in_force"]) == ("revoked", False)
     assert mine["revoked_at"] is not None
-
-
-def _record_use(found: ConsentServices, service: ServiceProcess, record: GrantRecord) -> Any:
-    """An access receipt written into ``service``'s database, as its release path will."""
-    receipt = AccessReceipt(
-        receipt_id=new_receipt_id(),
-        grant_id=record.grant_id,
-        attestation_id=record.grant.attestation_id,
-        attester=found.attestations.client.address,
-        caller=record.grant.grantee,
-        fields=("family_name",),
-        purpose="account-opening",
-        used_at=datetime.now(UTC).replace(microsecond=0),
-        request_sm3=sm3(b"the release request"),
-        mode=Mode.STANDING,
-        use_authorization=None,
-        chain_id=found.registry.client.chain_id,
-        consent_registry=found.registry.address,
-    )
-    database = open_database(Settings(data_dir=service.data_dir).resolved_database_url)
-    try:
-        database.record_receipt(receipt, max_uses=record.grant.max_uses or None)
-    finally:
-        database.close()
-    return receipt
 
 
 def test_a_grant_and_a_use_signed_offline(

@@ -5,14 +5,22 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 
 from ledger import canonical
 from ledger.agreement import ErasureMethod, ErasureRecord
 from ledger.chain.consent import Mode
 from ledger.consent import AccessReceipt, new_receipt_id
-from ledger.db import AgreementVersion, Database, NewSignature, NewVersion, VersionKind
+from ledger.db import (
+    AgreementVersion,
+    Database,
+    NewSignature,
+    NewVersion,
+    VersionKind,
+    open_database,
+)
 
 #: A fixed, non-UTC time: values must come back as the same instant, in UTC.
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
@@ -202,3 +210,44 @@ def access_receipt(
         chain_id=31337,
         consent_registry=REGISTRY,
     )
+
+
+def race(
+    database_url: str,
+    racers: int,
+    attempt: Callable[[Database], AccessReceipt],
+    refused: type[Exception],
+    *,
+    max_uses: int | None = None,
+) -> tuple[list[str], int]:
+    """``racers`` writers, each on its own connection pool (as service processes are), record
+    at once the receipt ``attempt`` makes (under ``max_uses``): the receipt IDs written and how
+    many were ``refused``; any other error fails the race."""
+    databases = [open_database(database_url) for _ in range(racers)]
+    barrier = threading.Barrier(racers)
+    won: list[str] = []
+    lost: list[Exception] = []
+    failed: list[BaseException] = []
+
+    def run(db: Database) -> None:
+        receipt = attempt(db)
+        try:
+            barrier.wait()
+            db.record_receipt(receipt, max_uses=max_uses)
+            won.append(receipt.receipt_id)
+        except refused as error:
+            lost.append(error)
+        except BaseException as error:
+            failed.append(error)
+
+    threads = [threading.Thread(target=run, args=(db,)) for db in databases]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for db in databases:
+            db.close()
+    assert failed == []
+    return won, len(lost)

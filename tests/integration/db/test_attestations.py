@@ -6,7 +6,6 @@ processes race for it."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from ledger.consent import AccessReceipt, new_receipt_id
 from ledger.db import Conflict, Database, NotFound, open_database
 from ledger.db.attestations import AttestationRow
 from ledger.db.errors import UseAuthorizationReplayed
-from tests.integration.db._support import access_receipt, at, digest
+from tests.integration.db._support import access_receipt, at, digest, race
 
 T = at(0).replace(microsecond=0)
 GRANT = digest("grant", 7)
@@ -87,34 +86,11 @@ def test_processes_racing_with_one_per_use_authorization_write_one_receipt(
     database_url: str,
 ) -> None:
     racers = 6
-    databases = [open_database(database_url) for _ in range(racers)]
-    barrier = threading.Barrier(racers)
-    won: list[str] = []
-    refused: list[UseAuthorizationReplayed] = []
-    failed: list[BaseException] = []
     authorization = digest("use", "raced")
-
-    def race(db: Database) -> None:
-        receipt = _per_use(authorization)
-        try:
-            barrier.wait()
-            db.record_receipt(receipt, max_uses=None)
-            won.append(receipt.receipt_id)
-        except UseAuthorizationReplayed as error:
-            refused.append(error)
-        except BaseException as error:
-            failed.append(error)
-
-    threads = [threading.Thread(target=race, args=(db,)) for db in databases]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failed == []
-        assert (len(won), len(refused)) == (1, racers - 1)
-        assert [s.receipt.receipt_id for s in databases[0].receipts_of_grant(GRANT)] == won
-        assert databases[0].uses_of(GRANT) == 1
-    finally:
-        for db in databases:
-            db.close()
+    won, refused = race(
+        database_url, racers, lambda db: _per_use(authorization), UseAuthorizationReplayed
+    )
+    assert (len(won), refused) == (1, racers - 1)
+    with open_database(database_url) as db:
+        assert [s.receipt.receipt_id for s in db.receipts_of_grant(GRANT)] == won
+        assert db.uses_of(GRANT) == 1

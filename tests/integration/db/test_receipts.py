@@ -5,7 +5,6 @@ agreement versions, and read by receipt, grant and period."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from ledger.db import Conflict, Database, NotFound, open_database
 from ledger.db.errors import UsesExhausted
 from ledger.db.records import BatchStatus, ReceiptStatus
 from ledger.merkle import MerkleTree, verify_inclusion
-from tests.integration.db._support import accepted, access_receipt, at, digest, leaf_of
+from tests.integration.db._support import accepted, access_receipt, at, digest, leaf_of, race
 
 GRANT = digest("grant", 1)
 OTHER_GRANT = digest("grant", 2)
@@ -127,39 +126,19 @@ def test_racing_for_the_last_use_exactly_one_wins(database_url: str) -> None:
             first.record_receipt(access_receipt(GRANT, T), max_uses=5)
     finally:
         first.close()
-    databases = [open_database(database_url) for _ in range(racers)]
-    barrier = threading.Barrier(racers)
-    won: list[str] = []
-    refused: list[UsesExhausted] = []
-    failed: list[BaseException] = []
-
-    def race(db: Database) -> None:
-        receipt = access_receipt(GRANT, T + timedelta(seconds=1))
-        try:
-            barrier.wait()
-            db.record_receipt(receipt, max_uses=5)
-            won.append(receipt.receipt_id)
-        except UsesExhausted as error:
-            refused.append(error)
-        except BaseException as error:
-            failed.append(error)
-
-    threads = [threading.Thread(target=race, args=(db,)) for db in databases]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failed == []
-        assert (len(won), len(refused)) == (1, racers - 1)
-        db = databases[0]
+    won, refused = race(
+        database_url,
+        racers,
+        lambda db: access_receipt(GRANT, T + timedelta(seconds=1)),
+        UsesExhausted,
+        max_uses=5,
+    )
+    assert (len(won), refused) == (1, racers - 1)
+    with open_database(database_url) as db:
         assert db.uses_of(GRANT) == 5
         stored = db.receipts_of_grant(GRANT)
         assert len(stored) == 5 and stored[-1].receipt.receipt_id == won[0]
         assert db.counts().unbatched == 5
-    finally:
-        for db in databases:
-            db.close()
 
 
 def test_a_mixed_batch_anchors_versions_and_receipts_with_their_proofs(

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from ledger.chain.consent import Mode
-from ledger.chain.devnode import ANVIL, DEV_PRIVATE_KEY, DevNode, free_port
+from ledger.chain.devnode import DEV_PRIVATE_KEY
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.customer import CustomerWallet, SignedGrant
 from ledger.httpsig import Caller, KeyTable
 from ledger.member.attestations import Made, NewAttestation, Reverification
 from ledger.service import RunningService, running_service
 from ledger.settings import Settings
+from tests._fixtures.consent import wallet_grant
 from tests._fixtures.consortium import chain_time
 from tests._fixtures.database import PostgresServer
 
@@ -102,25 +102,13 @@ class ReleaseWorld:
         **changes: Any,
     ) -> SignedGrant:
         """A grant to the service's member signed by the customer, relayed (``record``)."""
-        now = self.now()
-        options: dict[str, Any] = {
-            "grantee": self.account,
-            "attestation_id": attestation_id,
-            "fields": ["family_name", "given_name", "birth_date"],
-            "purposes": ["account-opening"],
-            "method": "verify-and-store",
-            "not_before": now,
-            "not_after": now + 30 * DAY,
-            "notice_text": "向 Beta Brokerage 提供您的身份信息用于开户",
-            "recipient_name": "Beta Brokerage",
-            "recipient_contact": "privacy@beta.example",
-            "categories": ["identity"],
-            "sensitive": True,
-            "language": "zh-CN",
-            "max_uses": 3,
-            "mode": Mode.STANDING,
+        options = wallet_grant(
+            grantee=self.account,
+            attestation_id=attestation_id,
+            now=self.now(),
+            fields=["family_name", "given_name", "birth_date"],
             **changes,
-        }
+        )
         signed = (wallet or self.wallet).grant(self.service.consents.domain(), **options)
         if record:
             self.service.consents.relay_grant(self.operator, signed)
@@ -145,21 +133,9 @@ def body(
     return json.dumps({"fields": fields, "purpose": purpose, "use": use}).encode()
 
 
-@pytest.fixture(scope="module")
-def own_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not ANVIL.is_file():
-        pytest.fail(f"anvil is not installed at {ANVIL}: run `make setup`")
-    node = DevNode(directory=tmp_path_factory.mktemp("release-anvil"), port=free_port())
-    url = node.start()
-    try:
-        yield url
-    finally:
-        node.stop()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, own_chain: str
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, own_chain_url: str
 ) -> Iterator[ReleaseWorld]:
     data = tmp_path_factory.mktemp(f"attester-{request.param}")
     dropped = None
@@ -172,7 +148,7 @@ def world(
         url = f"sqlite:///{data / 'ledger.db'}"
     settings = Settings(
         data_dir=data / "data",
-        chain_rpc_url=own_chain,
+        chain_rpc_url=own_chain_url,
         chain_private_key=DEV_PRIVATE_KEY,
         database_url=url,
         batch_max_wait_s=0.1,

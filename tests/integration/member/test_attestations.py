@@ -24,7 +24,6 @@ from tests.integration.member._release_world import (
     ReleaseWorld,
     caller_of,
 )
-from tests.integration.member._release_world import own_chain as own_chain
 
 
 def _new(w: ReleaseWorld, **verification: object) -> NewAttestation:
@@ -208,3 +207,23 @@ def test_who_reads_an_attestation(world: ReleaseWorld) -> None:
             desk.view(outsider, made.attestation_id)
     with pytest.raises(AttestationNotFound, match="no attestation 0x"):
         desk.view(w.operator, b"\x07" * 32)
+
+
+def test_a_row_left_pending_is_marked_once_the_chain_has_it(world: ReleaseWorld) -> None:
+    """An attestation whose outcome was unknown when sent (node down, not mined in time) keeps
+    its pending row; reading it finds it on chain and marks the row attested."""
+    import sqlalchemy as sa
+
+    from ledger.db.schema import attestations
+
+    w = world
+    made = w.attest()
+    with w.service.database.engine.begin() as conn:
+        conn.execute(
+            sa.update(attestations)
+            .where(attestations.c.attestation_id == made.attestation_id)
+            .values(state="pending")
+        )
+    assert w.service.database.attestation_row(made.attestation_id).state == "pending"
+    assert w.service.attestations.view(w.operator, made.attestation_id).stored
+    assert w.service.database.attestation_row(made.attestation_id).state == "attested"

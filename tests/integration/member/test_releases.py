@@ -26,7 +26,6 @@ from tests.integration.member._release_world import (
     body,
     caller_of,
 )
-from tests.integration.member._release_world import own_chain as own_chain
 
 
 def _receipts(w: ReleaseWorld) -> int:
@@ -233,3 +232,13 @@ def test_no_disclosure_receiving_key_no_receipt(world: ReleaseWorld) -> None:
 def test_malformed_requests(world: ReleaseWorld, request_body: bytes, words: str) -> None:
     w = world
     _refused(w, ReleaseRequestInvalid, words, b"\x01" * 32, request_body)
+
+
+def test_a_customer_key_is_never_the_grantee(world: ReleaseWorld) -> None:
+    """Even one registered under the grantee's account: customers are not released to."""
+    w = world
+    grant_id = w.grant(w.attest().attestation_id).digest
+    caller = caller_of(w.account, "customer", key=w.wallet.key)
+    with pytest.raises(rule.NotGrantee, match="released to its grantee member, not to '0x"):
+        w.service.releases.release(caller, grant_id, body(["given_name"]))
+    assert w.service.database.receipts_of_grant(grant_id) == []

@@ -126,7 +126,7 @@ def test_files_and_directories_together(proof_tree: Path, tmp_path: Path) -> Non
     assert done.exit_code == 1
     assert done.stdout.splitlines() == [
         f"{garbage}: unsupported proof format None (this verifier reads ledger-proof/0,"
-        " ledger-proof/1, ledger-proof/2)",
+        " ledger-proof/1, ledger-proof/2, ledger-consent-proof/1)",
         "51 valid, 1 invalid, 0 could not be checked",  # 50 + the one file, counted once
     ]
 
