@@ -22,7 +22,6 @@ from ledger.chain.consent import Mode
 from ledger.consent import release as rule
 from ledger.db.records import ReceiptStatus
 from tests.integration.member._release_world import ReleaseWorld, body, caller_of
-from tests.integration.member._release_world import own_chain as own_chain
 from tests.integration.member._release_world import world as world
 
 
