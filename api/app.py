@@ -20,6 +20,7 @@ from api.limits import BodyLimit
 from api.routers import (
     agreements,
     attestations,
+    audit,
     consent_proofs,
     consents,
     consortium,
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(consent_proofs.router)
     app.include_router(attestations.router)
     app.include_router(releases.router)
+    app.include_router(audit.router)
     app.add_middleware(
         BodyLimit,
         default=settings.api_max_body_bytes,

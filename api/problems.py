@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.attestation.disclosure import DisclosureError
+from ledger.audit.errors import PeriodInvalid
 from ledger.chain.errors import (
     DeploymentError,
     InvalidArgument,
@@ -124,6 +125,7 @@ _PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     AttesterRefused: (502, "Refused by the attester", "attester-refused"),
     AttesterUnreachable: (503, "Attester unreachable", "attester-unavailable"),
     ReuseError: (422, "Cannot reuse", "reuse-refused"),
+    PeriodInvalid: (422, "Invalid period", "invalid-period"),
     ConsentProofRefused: (409, "No proof of this consent", "consent-proof-refused"),
     DisclosureError: (422, "Invalid attested fields", "invalid-fields"),
     AttestationNotFound: (404, "Attestation not found", "not-found"),

@@ -20,7 +20,7 @@ from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.httpsig import RequestSigner
 from ledger.settings import Settings
 
-__all__ = ["LedgerClient", "SigningAuth"]
+__all__ = ["LedgerClient", "SigningAuth", "refusal_line"]
 
 
 class SigningAuth(httpx.Auth):
@@ -121,3 +121,21 @@ class LedgerClient:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+_PROBLEM_PREFIX = "urn:ledger:problem:"
+
+
+def refusal_line(reply: httpx.Response) -> str:
+    """One line of a refused request: the status, the problem type and its detail (or the
+    reply's first line)."""
+    try:
+        problem = reply.json()
+    except ValueError:
+        problem = None
+    if isinstance(problem, dict) and "detail" in problem:
+        kind = str(problem.get("type", "")).removeprefix(_PROBLEM_PREFIX)
+        said = f"{kind}: {problem['detail']}"
+    else:
+        said = reply.text.strip() or reply.reason_phrase
+    return f"{reply.status_code} " + " ".join(said.split())

@@ -271,6 +271,11 @@ class GrantRecord:
             public_key, self.grant_id, self.signature
         )
 
+    @property
+    def starts_at(self) -> int:
+        """When its window begins: ``not_before``, or its recording if later."""
+        return max(self.grant.not_before, self.recorded_at)
+
     def in_force_at(
         self,
         at: int,
@@ -285,7 +290,7 @@ class GrantRecord:
         uses left are the service's other checks.)"""
         if not self.signed_by(customer_key):
             return False
-        if not max(self.grant.not_before, self.recorded_at) <= at < self.grant.not_after:
+        if not self.starts_at <= at < self.grant.not_after:
             return False
         revoked = effective_revocation(revocations, customer_key)
         return revoked is None or at < revoked.at

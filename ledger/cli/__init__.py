@@ -14,6 +14,7 @@ from ledger.errors import LedgerError
 
 #: command name -> "module:attribute". Loaded lazily, so `ledger cid` does not import web3.
 _COMMANDS = {
+    "audit": "ledger.cli.audit:audit",
     "bench": "ledger.cli.bench:bench",
     "chain": "ledger.cli.chain:chain",
     "cid": "ledger.cli.cid:cid",

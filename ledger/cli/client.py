@@ -31,11 +31,10 @@ import httpx
 from ledger.chain.consortium import ROLES, ProposalKind
 from ledger.cli.consortium import ACCOUNT, PROPOSAL_ID
 from ledger.cli.sm2 import InputFileError, load_private
-from ledger.client import LedgerClient
+from ledger.client import LedgerClient, refusal_line
 from ledger.errors import LedgerError
 from ledger.settings import Settings
 
-_PROBLEM_PREFIX = "urn:ledger:problem:"
 _MAX_JSON_FILE = 64 * 1024 * 1024
 
 
@@ -80,18 +79,8 @@ def _call(method: str, path: str, *, body: bytes | None = None, **options: Any) 
     return reply
 
 
-def _refusal(reply: httpx.Response) -> str:
-    """One line: the status, the problem type and its detail (or the reply's first line)."""
-    try:
-        problem = reply.json()
-    except ValueError:
-        problem = None
-    if isinstance(problem, dict) and "detail" in problem:
-        kind = str(problem.get("type", "")).removeprefix(_PROBLEM_PREFIX)
-        said = f"{kind}: {problem['detail']}"
-    else:
-        said = reply.text.strip() or reply.reason_phrase
-    return f"{reply.status_code} " + " ".join(said.split())
+#: One line of a refused request (the home of the format is :func:`ledger.client.refusal_line`).
+_refusal = refusal_line
 
 
 def _print(reply: httpx.Response) -> None:

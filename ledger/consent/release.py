@@ -59,7 +59,10 @@ __all__ = [
     "ReleaseRefused",
     "ReleaseRequest",
     "UsesExhausted",
+    "check_parties",
     "check_release",
+    "check_scope",
+    "uses_left",
 ]
 
 #: How old a per-use authorization may be when the release is asked for.
@@ -152,12 +155,7 @@ def check_release(
     terms = grant.grant
     shown = "0x" + grant.grant_id.hex()
     # 1. the grantee, this attestation
-    if request.grant_id != grant.grant_id:
-        raise NotGrantee(f"the request names grant 0x{request.grant_id.hex()}, not {shown}")
-    if to_checksum_address(request.caller) != to_checksum_address(terms.grantee):
-        raise NotGrantee(f"grant {shown} is for {terms.grantee}, not {request.caller}")
-    if terms.attestation_id != attestation.attestation_id:
-        raise NotGrantee(f"grant {shown} is for another attestation")
+    check_parties(request.grant_id, request.caller, grant=grant, attestation=attestation)
     # 2. signed by the key the attestation binds
     customer_key = attestation.customer_key
     if not grant.signed_by(customer_key):
@@ -172,7 +170,7 @@ def check_release(
             f" from {attestation.verified_at} until {attestation.ends_at}"
         )
     # 4. the grant's window
-    starts = max(terms.not_before, grant.recorded_at)
+    starts = grant.starts_at
     if now < starts:
         raise GrantNotYetValid(f"grant {shown} is valid from {starts}, not yet at {now}")
     if now >= terms.not_after:
@@ -182,16 +180,9 @@ def check_release(
     if revoked is not None and revoked.at <= now:
         raise GrantRevoked(f"grant {shown} was revoked by its customer at {revoked.at}")
     # 6. scope
-    for field in request.fields:
-        field_id = name_id(field)
-        if field_id not in terms.fields or attestation.field_digest(field_id) is None:
-            raise FieldOutOfScope(f"field {field!r} is not in the scope of grant {shown}")
-    if not request.fields:
-        raise FieldOutOfScope("a release names at least one field")
-    if name_id(request.purpose) not in terms.purposes:
-        raise PurposeOutOfScope(f"purpose {request.purpose!r} is not one grant {shown} allows")
+    check_scope(request.fields, request.purpose, grant=grant, attestation=attestation)
     # 7. uses left
-    if terms.max_uses and uses >= terms.max_uses:
+    if not uses_left(terms.max_uses, uses):
         raise UsesExhausted(f"grant {shown} allows {terms.max_uses} uses; all are used")
     # 8. per-use mode: the customer authorized this very request, recently
     if terms.mode is Mode.PER_USE:
@@ -204,6 +195,42 @@ def check_release(
             registry=registry,
             freshness=freshness,
         )
+
+
+def check_parties(
+    grant_id: bytes, caller: str, *, grant: GrantRecord, attestation: Attestation
+) -> None:
+    """Check 1: ``caller`` is the grant's grantee, the grant is ``grant_id`` and it is for
+    ``attestation``; else :class:`NotGrantee`."""
+    shown = "0x" + grant.grant_id.hex()
+    if grant_id != grant.grant_id:
+        raise NotGrantee(f"the request names grant 0x{grant_id.hex()}, not {shown}")
+    if caller.lower() != grant.grant.grantee.lower():  # accounts: hex, any case
+        raise NotGrantee(f"grant {shown} is for {grant.grant.grantee}, not {caller}")
+    if grant.grant.attestation_id != attestation.attestation_id:
+        raise NotGrantee(f"grant {shown} is for another attestation")
+
+
+def check_scope(
+    fields: Sequence[str], purpose: str, *, grant: GrantRecord, attestation: Attestation
+) -> None:
+    """Check 6: every field is in the grant and attested, the purpose one of the grant's; else
+    :class:`FieldOutOfScope` or :class:`PurposeOutOfScope`."""
+    shown = "0x" + grant.grant_id.hex()
+    for field in fields:
+        field_id = name_id(field)
+        if field_id not in grant.grant.fields or attestation.field_digest(field_id) is None:
+            raise FieldOutOfScope(f"field {field!r} is not in the scope of grant {shown}")
+    if not fields:
+        raise FieldOutOfScope("a release names at least one field")
+    if name_id(purpose) not in grant.grant.purposes:
+        raise PurposeOutOfScope(f"purpose {purpose!r} is not one grant {shown} allows")
+
+
+def uses_left(max_uses: int, uses: int) -> bool:
+    """Check 7: whether a grant of ``max_uses`` (0: unlimited) used ``uses`` times may be used
+    once more."""
+    return not max_uses or uses < max_uses
 
 
 def _check_use(

@@ -45,6 +45,7 @@ __all__ = [
     "NotVisible",
     "Role",
     "check_agreement_access",
+    "check_audit_read",
     "check_consortium_read",
     "check_create",
     "check_operator",
@@ -137,6 +138,13 @@ def check_agreement_access(
         what = "erase its documents"
         lacks += "; its customer erases them with a customer-signed erasure request"
     raise Forbidden(f"{_who(caller)} may not {what}: {lacks}")
+
+
+def check_audit_read(caller: Caller, what: str) -> None:
+    """An audit's reads across customers (every receipt of a period, the reconciliation) are for
+    auditors and the regulator."""
+    if not READER_ROLES & caller.roles:
+        raise Forbidden(f"{what} is for auditors and the regulator; {_who(caller)} is neither")
 
 
 def check_consortium_read(caller: Caller) -> None:

@@ -52,7 +52,9 @@ __all__ = [
     "ConsentSignatureInvalid",
     "GrantState",
     "GrantView",
+    "JudgedGrant",
     "Relayed",
+    "grant_state",
 ]
 
 #: Finds (or on the dev chain deploys) the two contracts, for the client's chain.
@@ -210,17 +212,15 @@ class ConsentRelay:
             raise ConsentNotFound(f"no grant 0x{grant_id.hex()}")
         at = self.chain_time()  # first: every revocation up to ``at`` is in what is read next
         revocations = registry.revocations_of(grant_id)
-        key = attestation.customer_key
-        verifies = record.signed_by(key)
-        revoked = effective_revocation(revocations, key)
+        judged = JudgedGrant.of(record, attestation, revocations)
         return GrantView(
             record=record,
             attestation=attestation,
-            signature_verifies=verifies,
+            signature_verifies=judged.signature_verifies,
             revocations=revocations,
-            revoked_by=revoked,
+            revoked_by=judged.revoked_by,
             at=at,
-            state=_state(record, attestation, revocations, at),
+            state=judged.state_at(at),
         )
 
     def receipts(self, caller: Caller, grant_id: bytes) -> list[StoredReceipt]:
@@ -266,26 +266,47 @@ class ConsentRelay:
             raise
 
 
-def _state(
+@dataclass(frozen=True)
+class JudgedGrant:
+    """A grant with its signatures checked once (SM2: the costly part), to be judged at any
+    time by :meth:`state_at`."""
+
+    record: GrantRecord
+    attestation: Attestation
+    signature_verifies: bool
+    revoked_by: RevocationRecord | None  # the effective revocation
+
+    @classmethod
+    def of(
+        cls, record: GrantRecord, attestation: Attestation, revocations: list[RevocationRecord]
+    ) -> JudgedGrant:
+        key = attestation.customer_key
+        return cls(
+            record, attestation, record.signed_by(key), effective_revocation(revocations, key)
+        )
+
+    def state_at(self, at: int) -> GrantState:
+        """In force by the rule every service applies (:meth:`GrantRecord.in_force_at`: signed
+        by the attestation's key, in its window, before its effective revocation; and the
+        attestation valid at ``at``); else the first reason it is not."""
+        if not self.signature_verifies:
+            return GrantState.INERT
+        if self.revoked_by is not None and at >= self.revoked_by.at:
+            return GrantState.REVOKED
+        if at >= self.record.grant.not_after:
+            return GrantState.EXPIRED
+        if not self.attestation.valid_at(at):
+            return GrantState.ATTESTATION_NOT_VALID
+        if at < self.record.starts_at:
+            return GrantState.PENDING
+        return GrantState.IN_FORCE
+
+
+def grant_state(
     record: GrantRecord,
     attestation: Attestation,
     revocations: list[RevocationRecord],
     at: int,
 ) -> GrantState:
-    """In force by the rule every service applies (:meth:`GrantRecord.in_force_at` and the
-    attestation valid at ``at``); else the first reason it is not."""
-    key = attestation.customer_key
-    if record.in_force_at(at, customer_key=key, revocations=revocations) and (
-        attestation.valid_at(at)
-    ):
-        return GrantState.IN_FORCE
-    revoked = effective_revocation(revocations, key)
-    if not record.signed_by(key):
-        return GrantState.INERT
-    if revoked is not None and at >= revoked.at:
-        return GrantState.REVOKED
-    if at >= record.grant.not_after:
-        return GrantState.EXPIRED
-    if not attestation.valid_at(at):
-        return GrantState.ATTESTATION_NOT_VALID
-    return GrantState.PENDING
+    """The grant's state at ``at`` (:meth:`JudgedGrant.state_at`)."""
+    return JudgedGrant.of(record, attestation, revocations).state_at(at)

@@ -40,6 +40,7 @@ from tests._fixtures.members import SINCE, Consortium, signing
 from tests._fixtures.server import signature_json, submission
 from tests._fixtures.service import sign_role
 from tests.integration.api import _attestation_routes as attestation_routes
+from tests.integration.api import _audit_routes as audit_routes
 from tests.integration.api import _consent_proof_routes as consent_proof_routes
 from tests.integration.api import _consent_routes as consent_routes
 from tests.integration.api import _consortium_routes as consortium_routes
@@ -227,8 +228,16 @@ def _attestation(build: attestation_routes.Build) -> Request:
     return request
 
 
+def _fixed(build: audit_routes.Build) -> Request:
+    def request(w: World) -> tuple[str, str, Any]:
+        del w
+        return build()
+
+    return request
+
+
 #: Every route of the matrix: the agreement routes, the consortium's, the consents', the
-#: consent proofs', the attestations' and releases', the reliances'.
+#: consent proofs', the attestations' and releases', the reliances', the audit's.
 ALL_ROUTES: dict[str, Request] = {
     **ROUTES,
     **{
@@ -237,6 +246,7 @@ ALL_ROUTES: dict[str, Request] = {
     },
     **{name: _consent(build) for name, build in consent_routes.ROUTES.items()},
     **{name: _reliance(build) for name, build in reliance_routes.ROUTES.items()},
+    **{name: _fixed(build) for name, build in audit_routes.ROUTES.items()},
     **{name: _consent(build) for name, build in consent_proof_routes.ROUTES.items()},
     **{name: _attestation(build) for name, build in attestation_routes.ROUTES.items()},
 }
@@ -253,6 +263,7 @@ ENDPOINTS = {
     **consortium_routes.ENDPOINTS,
     **consent_routes.ENDPOINTS,
     **reliance_routes.ENDPOINTS,
+    **audit_routes.ENDPOINTS,
     **consent_proof_routes.ENDPOINTS,
     **attestation_routes.ENDPOINTS,
 }
@@ -293,6 +304,8 @@ def _expected(caller: str, route: str) -> tuple[int, str | None]:
         return consent_routes.expected(caller, route)
     if route in reliance_routes.ENDPOINTS:
         return reliance_routes.expected(caller, route)
+    if route in audit_routes.ENDPOINTS:
+        return audit_routes.expected(caller, route)
     if route in consent_proof_routes.ENDPOINTS:
         return consent_proof_routes.expected(caller, route)
     if route in attestation_routes.ENDPOINTS:

@@ -11,16 +11,10 @@ import pytest
 from ledger.chain._binding import name_id
 from ledger.chain.attestations import Attestation
 from ledger.chain.consent import (
-    Grant,
     GrantRecord,
     Mode,
-    Notice,
-    Revocation,
     RevocationRecord,
     UseAuthorization,
-    grant_digest,
-    revocation_digest,
-    revocation_id_of,
     use_digest,
 )
 from ledger.consent.release import (
@@ -41,89 +35,18 @@ from ledger.consent.release import (
 )
 from ledger.crypto.sm2 import SM2PrivateKey
 from ledger.customer.documents import ConsentDomain, SignedUse
-
-CHAIN, REGISTRY = 31337, "0x" + "ab" * 20
-ATTESTER, GRANTEE, OTHER = "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20
-NOW = 1_800_000_000
-FIELDS = ("family_name", "given_name", "id_number")
-CUSTOMER = SM2PrivateKey.generate()
-
-
-def _attestation(**changes: object) -> Attestation:
-    attestation = Attestation(
-        attestation_id=b"\xa7" * 32,
-        attester=ATTESTER,
-        subject=os.urandom(32),
-        customer_key=CUSTOMER.public_key(),
-        level=name_id("cn-aml/standard"),
-        method=name_id("id-document+liveness"),
-        verified_at=NOW - 1000,
-        expires_at=NOW + 10_000,
-        field_names=tuple(name_id(f) for f in (*FIELDS, "address")),
-        field_digests=tuple(os.urandom(32) for _ in range(4)),
-        content_ref=b"bafy",
-        nonce=os.urandom(32),
-        attested_at=NOW - 1000,
-        ended_at=None,
-        revocation_reason=None,
-        superseded_by=None,
-        supersedes=None,
-    )
-    return replace(attestation, **changes)  # type: ignore[arg-type]
-
-
-def _grant(
-    *,
-    mode: Mode = Mode.STANDING,
-    max_uses: int = 0,
-    key: SM2PrivateKey = CUSTOMER,
-    **changes: object,
-) -> GrantRecord:
-    terms = Grant(
-        grantee=GRANTEE,
-        attestation_id=b"\xa7" * 32,
-        fields=tuple(name_id(f) for f in FIELDS[:2]),
-        purposes=(name_id("account-opening"),),
-        processing_method=name_id("verification"),
-        not_before=NOW - 100,
-        not_after=NOW + 1000,
-        max_uses=max_uses,
-        mode=mode,
-        nonce=os.urandom(32),
-        notice=Notice(
-            recipient_name="Beta Brokerage",
-            recipient_contact="dpo@beta.example",
-            data_categories=(name_id("identity"),),
-            sensitive=True,
-            notice_digest=os.urandom(32),
-            language="zh-CN",
-            separate_consent=True,
-        ),
-    )
-    terms = replace(terms, **changes)  # type: ignore[arg-type]
-    grant_id = grant_digest(terms, chain_id=CHAIN, contract=REGISTRY)
-    return GrantRecord(
-        grant_id=grant_id,
-        grant=terms,
-        customer_key_fingerprint=CUSTOMER.public_key().fingerprint(),
-        signature=key.sign(grant_id),
-        relayer=OTHER,
-        recorded_at=NOW - 50,
-    )
-
-
-def _revocation(grant: GrantRecord, at: int, key: SM2PrivateKey = CUSTOMER) -> RevocationRecord:
-    revocation = Revocation(grant_id=grant.grant_id, nonce=os.urandom(32))
-    digest = revocation_digest(revocation, chain_id=CHAIN, contract=REGISTRY)
-    signature = key.sign(digest)
-    return RevocationRecord(
-        revocation_id=revocation_id_of(digest, signature),
-        digest=digest,
-        nonce=revocation.nonce,
-        signature=signature,
-        relayer=OTHER,
-        at=at,
-    )
+from tests._fixtures.consent_records import (
+    CHAIN,
+    CUSTOMER,
+    FIELDS,
+    GRANTEE,
+    NOW,
+    OTHER,
+    REGISTRY,
+)
+from tests._fixtures.consent_records import attestation as _attestation
+from tests._fixtures.consent_records import grant as _grant
+from tests._fixtures.consent_records import revocation as _revocation
 
 
 def _use(
