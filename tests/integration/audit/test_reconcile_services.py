@@ -7,7 +7,8 @@ service anchors them; the customer then revokes B's grant.
 ``GET /v1/receipts`` and ``GET /v1/audit/reconciliation`` answer the auditor and the regulator
 only; ``ledger audit reconcile`` signs as the auditor, collects from every service (services
 without reliances answer 404), reads the chain itself and reports every use covered (exit 0); a
-use written into A's database after the revocation is flagged (exit 1); errors are one line
+use written into A's database after the revocation is flagged (exit 1), and so is a release
+forged outside A's service (B's reliance names a receipt A never wrote); errors are one line
 (exit 2)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ledger import canonical
+from ledger.agreement import new_agreement_id
 from ledger.chain.consent import Mode
 from ledger.cli import cli
 from ledger.consent import AccessReceipt, new_receipt_id
 from ledger.crypto.sm3 import sm3
 from ledger.customer import ConsentDomain, CustomerWallet, SignedGrant
 from ledger.db import open_database
+from ledger.db.reliances import Reliance
 from ledger.httpsig import default_keyid
 from ledger.settings import Settings
 from tests._fixtures.consent_services import ConsentServices, consent_services
@@ -308,3 +311,59 @@ def test_errors_are_one_line(world: World, tmp_path: Path) -> None:
         " every access receipt of a period is for auditors and the regulator; 'cust-1' (key"
         f" '{customer_keyid}', roles: customer) is neither\n"
     )
+
+
+def test_a_release_forged_outside_the_service_is_flagged(world: World) -> None:
+    """B recorded two accounts on A's KYC: one on B's real use (A's receipt covers it), one on
+    fields read from A's database directly, whose reliance names a receipt A never wrote."""
+    b = world.found.members.services[B]
+    forged = "rcpt_" + "fe" * 16
+    relied_at = world.uses[0].used_at + timedelta(seconds=30)
+
+    def reliance(receipt_id: str) -> Reliance:
+        return Reliance(
+            agreement_id=new_agreement_id(),
+            attestation_id=world.attestation_id,
+            grant_id=world.standing.digest,
+            receipt_id=receipt_id,
+            attester=world.account(A),
+            member=world.account(B),
+            fields=("family_name",),
+            relied_at=relied_at,
+            expires_at=relied_at + timedelta(days=365),
+        )
+
+    honest, stolen = reliance(world.uses[0].receipt_id), reliance(forged)
+    database = open_database(Settings(data_dir=b.data_dir).resolved_database_url)
+    try:
+        database.record_reliance(honest)
+        database.record_reliance(stolen)
+    finally:
+        database.close()
+
+    result = _reconcile(world)
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    flagged = [a for a in report["anomalies"] if a["kind"] == "release-without-receipt"]
+    assert flagged == [
+        {
+            "kind": "release-without-receipt",
+            "receipt_id": forged,
+            "grant_id": canonical.hex0x(world.standing.digest),
+            "agreement_id": stolen.agreement_id,
+            "detail": f"agreement {stolen.agreement_id} of {world.account(B)} relied on receipt"
+            f" '{forged}', which {world.account(A)}'s service did not record",
+        }
+    ]
+    assert "release-without-receipt 1" in result.stderr
+    checks = {r["agreement_id"]: r["check"] for r in report["reliances"]}
+    assert checks == {honest.agreement_id: "matched", stolen.agreement_id: "unmatched"}
+    row = next(r for r in report["receipts"] if r["receipt_id"] == world.uses[0].receipt_id)
+    assert row["relied_by"] == [honest.agreement_id]
+
+    # B's own service sees its reliances, but not A's receipts: nothing to match them with
+    with world.found.members.as_member(C, at=B) as auditor:
+        reply = auditor.get(f"/v1/audit/reconciliation?{_query(world)}")
+    assert reply.status_code == 200, reply.text
+    assert [r["check"] for r in reply.json()["reliances"]] == ["not-checked", "not-checked"]
+    assert reply.json()["anomalies"] == []
