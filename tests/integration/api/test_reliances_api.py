@@ -25,10 +25,8 @@ from api.app import create_app
 from ledger import canonical
 from ledger.chain.attestations import IdentityAttestationsContract
 from ledger.chain.devnode import DEV_PRIVATE_KEY
-from ledger.chain.keys import KeyRegistryContract
-from ledger.crypto.keystore import Keystore
 from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.customer import ConsentDomain, CustomerWallet, to_bytes
+from ledger.customer import to_bytes
 from ledger.db import LifecycleEnd, Reliance, RelianceReason, RelianceStatus
 from ledger.httpsig import RegisteredKey, default_keyid
 from ledger.service import RunningService
@@ -37,7 +35,7 @@ from tests._fixtures.consent import attestation_input
 from tests._fixtures.consent_services import consent_services
 from tests._fixtures.consortium import chain_time
 from tests._fixtures.members import SINCE, Consortium, signing
-from tests._fixtures.reuse import sign_grant
+from tests._fixtures.reuse_services import prepare_reuse
 from tests.integration.api._support import _problem
 
 RELIANCES = "/v1/reliances"
@@ -236,53 +234,14 @@ def test_member_b_reuses_member_a_kyc_through_both_services(
     with consent_services(governance_url, tmp_path) as found:
         members = found.members
         b = members.deployed.members[1]
-        keystore = Keystore(directory=members.services[1].data_dir / "keys")
-        password = Settings().keystore_password.get_secret_value().encode()
-        keystore.save("request-signing", b.sm2, password)  # B's registered request key
-        receiving = SM2PrivateKey.generate()
-        keystore.save("disclosure-receiving", receiving, password)
-        KeyRegistryContract(
-            client=b.client, address=members.deployed.registry_deployment.address
-        ).register("disclosure-receiving", receiving.public_key())
-        wallet = CustomerWallet(key=members.customer)
-        domain = ConsentDomain(
-            chain_id=found.registry.client.chain_id, registry=found.registry.address
+        prepared = prepare_reuse(found)
+        wallet, domain, signed, reuse = (
+            prepared.wallet,
+            prepared.domain,
+            prepared.signed,
+            prepared.reuse,
         )
-        now = chain_time(found.registry.client)
-        kyc = {"family_name": "李", "given_name": "四", "birth_date": "1985-05-05"}
-        with members.as_member(0) as a:
-            attestation_id = _ok(
-                a.post(
-                    "/v1/attestations",
-                    json={
-                        "fields": kyc,
-                        "level": "cn-aml/standard",
-                        "method": "id-document+liveness",
-                        "expires_at": canonical.timestamp(
-                            datetime.fromtimestamp(now + 365 * 86400, UTC)
-                        ),
-                        "customer_key": canonical.hex0x(wallet.public_key.to_raw()),
-                        "subject": {"id_type": "cn-resident-id", "id_number": "1101011985"},
-                    },
-                ),
-                201,
-            )["attestation_id"]
-        signed = sign_grant(
-            wallet,
-            domain,
-            grantee=b.address,
-            attestation_id=canonical.unhex0x(attestation_id),
-            fields=["family_name", "given_name"],
-            now=now,
-        )
-        grant_id = canonical.hex0x(signed.digest)
-        reuse = {
-            "grant_id": grant_id,
-            "fields": ["given_name", "family_name"],
-            "purpose": "account-opening",
-            "terms": {"content": "QmV0YSBhY2NvdW50IHRlcm1z", "media_type": "text/plain"},
-            "attester_url": members.services[0].url,
-        }
+        attestation_id, grant_id = prepared.attestation_id, prepared.grant_id
         with members.as_member(1) as broker_b:
             _ok(broker_b.post("/v1/consents", json=json.loads(to_bytes(signed))), 201)
             opened = _ok(broker_b.post(RELIANCES, json=reuse), 201)

@@ -19,16 +19,12 @@ from click.testing import CliRunner
 
 from ledger import canonical
 from ledger.agreement import new_agreement_id
-from ledger.chain.keys import KeyRegistryContract
 from ledger.cli import cli
-from ledger.crypto.keystore import Keystore
-from ledger.crypto.sm2 import SM2PrivateKey
-from ledger.customer import ConsentDomain, CustomerWallet, to_bytes
+from ledger.customer import to_bytes
 from ledger.db import Reliance, open_database
 from ledger.settings import Settings
 from tests._fixtures.consent_services import consent_services
-from tests._fixtures.consortium import chain_time
-from tests._fixtures.reuse import sign_grant
+from tests._fixtures.reuse_services import prepare_reuse
 
 
 def _ok(reply: httpx.Response, status: int) -> Any:
@@ -40,64 +36,19 @@ def test_a_reuse_across_services_is_audited(governance_url: str, tmp_path: Path)
     with consent_services(governance_url, tmp_path) as found:
         members = found.members
         a, b, c = members.deployed.members[:3]
-        keystore = Keystore(directory=members.services[1].data_dir / "keys")
-        password = Settings().keystore_password.get_secret_value().encode()
-        keystore.save("request-signing", b.sm2, password)  # B's registered request key
-        receiving = SM2PrivateKey.generate()
-        keystore.save("disclosure-receiving", receiving, password)
-        KeyRegistryContract(
-            client=b.client, address=members.deployed.registry_deployment.address
-        ).register("disclosure-receiving", receiving.public_key())
-        wallet = CustomerWallet(key=members.customer)
-        domain = ConsentDomain(
-            chain_id=found.registry.client.chain_id, registry=found.registry.address
-        )
-        now = chain_time(found.registry.client)
-        kyc = {"family_name": "李", "given_name": "四", "birth_date": "1985-05-05"}
-        with members.as_member(0) as broker_a:
-            attestation_id = _ok(
-                broker_a.post(
-                    "/v1/attestations",
-                    json={
-                        "fields": kyc,
-                        "level": "cn-aml/standard",
-                        "method": "id-document+liveness",
-                        "expires_at": canonical.timestamp(
-                            datetime.fromtimestamp(now + 365 * 86400, UTC)
-                        ),
-                        "customer_key": canonical.hex0x(wallet.public_key.to_raw()),
-                        "subject": {"id_type": "cn-resident-id", "id_number": "1101011985"},
-                    },
-                ),
-                201,
-            )["attestation_id"]
-        signed = sign_grant(
-            wallet,
-            domain,
-            grantee=b.address,
-            attestation_id=canonical.unhex0x(attestation_id),
-            fields=["family_name", "given_name"],
-            now=now,
-        )
-        grant_id = canonical.hex0x(signed.digest)
-        reuse = {
-            "grant_id": grant_id,
-            "fields": ["given_name", "family_name"],
-            "purpose": "account-opening",
-            "terms": {"content": "QmV0YSBhY2NvdW50IHRlcm1z", "media_type": "text/plain"},
-            "attester_url": members.services[0].url,
-        }
+        ready = prepare_reuse(found)
+        signed, reuse, grant_id = ready.signed, ready.reuse, ready.grant_id
         with members.as_member(1) as broker_b:
             _ok(broker_b.post("/v1/consents", json=json.loads(to_bytes(signed))), 201)
             relied = _ok(broker_b.post("/v1/reliances", json=reuse), 201)["reliance"]
             time.sleep(1.1)  # the revocation lands in a later second than the use
-            revocation = wallet.revoke(domain, signed.digest)
+            revocation = ready.wallet.revoke(ready.domain, signed.digest)
             path = f"/v1/consents/{grant_id}/revocations"
             _ok(broker_b.post(path, json=json.loads(to_bytes(revocation))), 201)
             refused = broker_b.post("/v1/reliances", json=reuse)
             assert refused.status_code == 502, refused.text
 
-        used = datetime.fromtimestamp(now, UTC)
+        used = datetime.fromtimestamp(ready.now, UTC)
         start = canonical.timestamp(used - timedelta(hours=1))
         end = canonical.timestamp(used + timedelta(hours=1))
         auditor_key = tmp_path / "auditor.pem"
@@ -127,7 +78,7 @@ def test_a_reuse_across_services_is_audited(governance_url: str, tmp_path: Path)
         relied_at = datetime.now(UTC).replace(microsecond=0)
         stolen = Reliance(
             agreement_id=new_agreement_id(),
-            attestation_id=canonical.unhex0x(attestation_id),
+            attestation_id=canonical.unhex0x(ready.attestation_id),
             grant_id=signed.digest,
             receipt_id=forged,
             attester=a.address,
