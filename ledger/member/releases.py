@@ -37,7 +37,6 @@ from typing import Any
 from eth_utils.address import is_address, to_checksum_address
 
 from ledger.attestation.disclosure import FIELD_NAME
-from ledger.canonical import whole_seconds
 from ledger.chain.consent import Mode
 from ledger.chain.keys import KeyEntry, KeyRegistryContract
 from ledger.consent.envelope import ReleasedFields, seal_release
@@ -146,17 +145,17 @@ class ReleaseDesk:
         keys: Callable[[], KeyRegistryContract],
         database: Database,
         on_receipt: Callable[[int], None] = lambda n: None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``relay``: the consent contracts (found once) and the chain's time; ``keys``: the
         recorded KeyRegistry; ``on_receipt(n)``: told of receipts written (the anchoring loop's
-        ``notify``); ``now``: the service's clock (a receipt's ``used_at``)."""
+        ``notify``). A receipt's ``used_at`` is the chain's time the rule judged the release at,
+        so whoever judges the receipt again at ``used_at`` (an auditor) reaches the same
+        verdict."""
         self._relay = relay
         self._attestations = attestations
         self._keys = keys
         self._db = database
         self._on_receipt = on_receipt
-        self._now = now
         #: The chain reads of one release, overlapped (each waits on the node, not the CPU).
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="release-read")
 
@@ -212,7 +211,7 @@ class ReleaseDesk:
             caller=asked.caller,
             fields=asked.fields,
             purpose=asked.purpose,
-            used_at=whole_seconds(self._now()),
+            used_at=datetime.fromtimestamp(now, UTC),
             request_sm3=sm3(request),
             mode=terms.mode,
             use_authorization=(
