@@ -28,15 +28,14 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 
 
 def audit_desk(service: RunningService) -> AuditDesk:
-    """The service's audit desk. (No reliance source yet: once the service records reliances,
-    ``reliances=`` their reader by period wires in here, e.g. the database's
-    ``reliances_between``; any records with the attributes of
-    :class:`ledger.audit.records.Reliance` do.)"""
+    """The service's audit desk: its receipts, and the reliances (accounts opened on another
+    member's KYC) its database records, matched against the attesters' receipts."""
     return AuditDesk(
         database=service.database,
         find_contracts=service.consents.contracts,
         member=service.chain.address,
         now=service.now,
+        reliances=service.database.reliances_between,
     )
 
 
