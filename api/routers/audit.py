@@ -28,7 +28,8 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 
 
 def audit_desk(service: RunningService) -> AuditDesk:
-    """The service's audit desk: its receipts, and the reliances it recorded as member B."""
+    """The service's audit desk: its receipts, and the reliances (accounts opened on another
+    member's KYC) its database records, matched against the attesters' receipts."""
     return AuditDesk(
         database=service.database,
         find_contracts=service.consents.contracts,

@@ -62,10 +62,12 @@ def post(url: str, payload: Any, timeout_s: float) -> Any:
     try:
         try:
             reply = _http_client().post(url, content=body, timeout=timeout_s)
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.NetworkError):
             # A kept-alive connection the node closed just as we sent on it (it need not say
-            # so first): once more, on a fresh connection. Safe: every call we make is a read
-            # or the re-send of signed bytes, which the node takes once (same hash).
+            # so first; under load the socket may already be gone: EBADF, a reset): once more,
+            # on a fresh connection. Safe: every call we make is a read or the re-send of
+            # signed bytes, which the node takes once (same hash). A node that is down fails
+            # the second attempt too, at once.
             reply = _http_client().post(url, content=body, timeout=timeout_s)
         data = reply.content
         if reply.status_code != 200 and not data.startswith((b"{", b"[")):

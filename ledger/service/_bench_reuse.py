@@ -9,8 +9,9 @@ member A's real ``ledger serve``, as member B asks for them.
    ``account-opening``, once ``standing`` and once ``per-use``, unlimited uses;
 3. per mode, B's requests (RFC 9421-signed, and in ``per-use`` mode each with the customer's
    fresh use authorization: all made before the clock starts) are sent closed loop (releases/s
-   the service sustains) and then open loop at the offered rate (p50/p99 from when each
-   request was due). Each release reads the grant, its revocations, the attestation and the
+   the service sustains), then open loop at the offered rate and at 80 % of what the closed
+   loop sustained (p50/p99 from when each request was due: a service that falls behind shows
+   its queue in the tail). Each release reads the grant, its revocations, the attestation and the
    time from the chain, writes its receipt durably, and seals two Disclosures to B's key;
 4. a reference at the same offered rate: B's signed ``GET /v1/consents/{grant_id}`` (the same
    authentication and chain reads, no receipt, no encryption);
@@ -318,19 +319,23 @@ def _measure(
             ),
             None,
         )
-        opened = world.releases(port, grant, mode, int(seconds * rate))
-        phases[f"{mode.label}_open"] = _summary(
-            run_load(
-                port,
-                opened,
-                expected=201,
-                processes=processes,
-                threads=threads,
-                seconds=seconds,
-                rate=rate,
-            ),
-            rate,
-        )
+        # open loop at the offered rate, then at 80 % of what the closed loop sustained (the
+        # latency of a service that is busy but keeping up)
+        sustained = phases[f"{mode.label}_closed"]["served_per_s"] or 1.0
+        for phase, offered in (("open", rate), ("open_80", max(1.0, round(0.8 * sustained)))):
+            opened = world.releases(port, grant, mode, int(seconds * offered))
+            phases[f"{mode.label}_{phase}"] = _summary(
+                run_load(
+                    port,
+                    opened,
+                    expected=201,
+                    processes=processes,
+                    threads=threads,
+                    seconds=seconds,
+                    rate=offered,
+                ),
+                offered,
+            )
     reads = world.reads(port, grants[Mode.STANDING], int(seconds * rate))
     phases["reference_read_open"] = _summary(
         run_load(
@@ -379,15 +384,19 @@ def _receipt_gas(world: _World, *, timeout_s: float) -> tuple[float | None, int]
 def format_table(r: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = []
     for mode in ("standing", "per-use"):
-        closed, opened = r[f"{mode}_closed"], r[f"{mode}_open"]
+        closed = r[f"{mode}_closed"]
         rows.append((f"{mode}: releases / s (closed loop)", f"{closed['served_per_s']:,}", ""))
-        rows.append(
-            (
-                f"{mode}: p50 / p99 at {opened['offered_per_s']:g}/s offered (ms)",
-                f"{opened['p50_ms']} / {opened['p99_ms']}  ({opened['served_per_s']}/s served)",
-                f"target p99 <= {r['target_p99_ms']:g}",
+        for phase in ("open", "open_80"):
+            opened = r[f"{mode}_{phase}"]
+            rows.append(
+                (
+                    f"{mode}: p50 / p99 at {opened['offered_per_s']:g}/s offered (ms)",
+                    f"{opened['p50_ms']} / {opened['p99_ms']}  ({opened['served_per_s']}/s served)",
+                    f"target p99 <= {r['target_p99_ms']:g}"
+                    if phase == "open"
+                    else "80 % of closed",
+                )
             )
-        )
     ref = r["reference_read_open"]
     rows.append(
         (

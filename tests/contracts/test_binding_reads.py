@@ -52,6 +52,6 @@ def test_a_revert_is_the_same_typed_refusal(
     unknown = b"\x42" * 32
     with pytest.raises(StateConflict, match=r"ConsentRegistry__UnknownGrant\(4242") as ours:
         registry._read("getGrant", unknown)
-    with pytest.raises(StateConflict) as web3s:
+    with pytest.raises(StateConflict, match="ConsentRegistry__UnknownGrant") as web3s:
         registry._call(registry._contract.functions.getGrant(unknown))
     assert (ours.value.error, ours.value.args) == (web3s.value.error, web3s.value.args)

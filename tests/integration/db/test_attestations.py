@@ -54,7 +54,7 @@ def test_malformed_rows_are_refused(database: Database) -> None:
         database.add_attestation(dataclasses.replace(_row(), state="attested"))
     with pytest.raises(ValueError, match="attestation_id"):
         database.add_attestation(dataclasses.replace(_row(), attestation_id=b"\x01" * 31))
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no stored attestation 0x"):
         database.attestation_row(digest("attestation", 1))
 
 

@@ -100,3 +100,34 @@ def test_the_signing_window_comes_from_the_settings(tmp_path: Path, anvil_url: s
             )
             with pytest.raises(SigningTimeRejected, match=f"more than {side} "):
                 evidence.submit(document, signatures=signatures, agreement_id=agreement_id)
+
+
+def test_bench_reuse_runs_end_to_end_and_reports_every_phase() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "ledger.cli", "bench", "reuse", "--json"),
+            *("--seconds", "1", "--rate", "10", "--workers", "1", "--clients", "1"),
+            *("--connections", "4"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    phases = [f"{m}_{p}" for m in ("standing", "per-use") for p in ("closed", "open", "open_80")]
+    for phase in phases:
+        served = result[phase]
+        assert served["unexpected"] == [], (phase, served)
+        assert served["served"] > 0 and served["p99_ms"] is not None, (phase, served)
+        assert set(served["statuses"]) == {"201"}, (phase, served)
+    assert set(result["reference_read_open"]["statuses"]) == {"200"}
+    assert set(result["gas"]) == {
+        "attestation (8 fields)",
+        "grant (recordGrant, relayed)",
+        "grant revocation",
+    }
+    assert 0 < result["gas_per_receipt"] < result["gas"]["grant revocation"]
+    # every release the phases got is a receipt, and every receipt was anchored
+    assert result["receipts_anchored"] == sum(result[p]["served"] for p in phases)
