@@ -88,10 +88,19 @@ class Receipts:
     def __init__(self, transactions: Transactions) -> None:
         self._transaction = transactions.transaction
 
-    def record_receipt(self, receipt: AccessReceipt, *, max_uses: int | None) -> StoredReceipt:
-        """Store ``receipt`` and its outbox row (its leaf: ``merkle.leaf_hash`` of its bytes,
-        queued at ``used_at``) and count one use of its grant, in one transaction; returned
-        ``queued``. ``max_uses``: the grant's maximum number of uses (None: unlimited).
+    def record_receipt(
+        self,
+        receipt: AccessReceipt,
+        *,
+        max_uses: int | None,
+        queued_at: datetime | None = None,
+    ) -> StoredReceipt:
+        """Store ``receipt`` and its outbox row (its leaf: ``merkle.leaf_hash`` of its bytes)
+        and count one use of its grant, in one transaction; returned ``queued``. ``max_uses``:
+        the grant's maximum number of uses (None: unlimited). ``queued_at``: when the service
+        queued it, on its own clock, which the anchoring loop times its batches by (default
+        ``used_at``; a receipt's ``used_at`` is the chain's time, which may run ahead of the
+        service's clock, and a row queued in the future would wait that long for its batch).
 
         If the grant already has ``max_uses`` receipts, :class:`UsesExhausted` and nothing is
         written; if a receipt already records its per-use authorization,
@@ -104,6 +113,9 @@ class Receipts:
             raise ValueError(f"an AccessReceipt is recorded, not {type(receipt).__name__}")
         if max_uses is not None:
             check_int("max_uses", max_uses, minimum=1)
+        if queued_at is None:
+            queued_at = receipt.used_at
+        check_aware("queued_at", queued_at)
         body = receipt.to_bytes()
         leaf = merkle.leaf_hash(body)
         with self._transaction(write=True) as conn:
@@ -139,7 +151,7 @@ class Receipts:
                 raise
             conn.execute(
                 _INSERT_OUTBOX,
-                {"receipt_id": receipt.receipt_id, "leaf": leaf, "accepted_at": receipt.used_at},
+                {"receipt_id": receipt.receipt_id, "leaf": leaf, "accepted_at": queued_at},
             )
         return StoredReceipt(
             receipt=receipt, leaf=leaf, status=ReceiptStatus.QUEUED, inclusion=None

@@ -37,6 +37,7 @@ from typing import Any
 from eth_utils.address import is_address, to_checksum_address
 
 from ledger.attestation.disclosure import FIELD_NAME
+from ledger.canonical import whole_seconds
 from ledger.chain.consent import Mode
 from ledger.chain.keys import KeyEntry, KeyRegistryContract
 from ledger.consent.envelope import ReleasedFields, seal_release
@@ -145,13 +146,15 @@ class ReleaseDesk:
         keys: Callable[[], KeyRegistryContract],
         database: Database,
         on_receipt: Callable[[int], None] = lambda n: None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``relay``: the consent contracts (found once) and the chain's time; ``keys``: the
         recorded KeyRegistry; ``on_receipt(n)``: told of receipts written (the anchoring loop's
         ``notify``). A receipt's ``used_at`` is the chain's time the rule judged the release at,
         so whoever judges the receipt again at ``used_at`` (an auditor) reaches the same
-        verdict."""
+        verdict; ``now``: the service's clock, when the receipt is queued for anchoring."""
         self._relay = relay
+        self._now = now
         self._attestations = attestations
         self._keys = keys
         self._db = database
@@ -221,7 +224,11 @@ class ReleaseDesk:
             consent_registry=registry.address,
         )
         try:
-            stored = self._db.record_receipt(receipt, max_uses=terms.max_uses or None)
+            stored = self._db.record_receipt(
+                receipt,
+                max_uses=terms.max_uses or None,
+                queued_at=whole_seconds(min(self._now(), receipt.used_at)),
+            )
         except db_errors.UsesExhausted as exc:
             raise UsesExhausted(str(exc)) from None
         except db_errors.UseAuthorizationReplayed as exc:

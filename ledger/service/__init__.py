@@ -294,6 +294,7 @@ def running_service(
                 keys=lambda: governance.contracts()[1],
                 database=database,
                 on_receipt=anchoring.notify,
+                now=now,
             )
             nonces = NonceCommitter(database=database)
             deployments = Deployments(directory=settings.deployments_dir)

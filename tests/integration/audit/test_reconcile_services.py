@@ -102,9 +102,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, governance_url: str) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, own_chain_url: str) -> Iterator[World]:
     directory = tmp_path_factory.mktemp("audit")
-    with consent_services(governance_url, directory) as found:
+    with consent_services(own_chain_url, directory) as found:
         members = found.members
         registry = found.registry
         domain = ConsentDomain(chain_id=registry.client.chain_id, registry=registry.address)

@@ -32,8 +32,8 @@ def _ok(reply: httpx.Response, status: int) -> Any:
     return reply.json()
 
 
-def test_a_reuse_across_services_is_audited(governance_url: str, tmp_path: Path) -> None:
-    with consent_services(governance_url, tmp_path) as found:
+def test_a_reuse_across_services_is_audited(own_chain_url: str, tmp_path: Path) -> None:
+    with consent_services(own_chain_url, tmp_path) as found:
         members = found.members
         a, b, c = members.deployed.members[:3]
         ready = prepare_reuse(found)

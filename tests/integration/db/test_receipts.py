@@ -36,6 +36,19 @@ def test_a_receipt_is_stored_queued_with_its_outbox_row(database: Database) -> N
     assert database.counts().accepted == 0  # a receipt is no agreement version
 
 
+def test_a_receipt_is_queued_at_the_services_time_not_its_chain_time(database: Database) -> None:
+    """``used_at`` is the chain's time, which may run ahead of the service's clock: the outbox
+    row is timed by ``queued_at``, so the anchoring loop does not wait for the chain's time."""
+    ahead = access_receipt(GRANT, T + timedelta(hours=7))
+    database.record_receipt(ahead, max_uses=None, queued_at=T)
+    assert database.anchoring_window().oldest_unbatched_at == T
+    assert database.receipt(ahead.receipt_id).receipt.used_at == T + timedelta(hours=7)
+    with pytest.raises(ValueError, match="queued_at"):
+        database.record_receipt(
+            access_receipt(GRANT, T), max_uses=None, queued_at=T.replace(tzinfo=None)
+        )
+
+
 def test_receipts_are_read_by_grant_and_by_period_oldest_first(database: Database) -> None:
     late = access_receipt(GRANT, T + timedelta(seconds=20))
     early = access_receipt(GRANT, T)

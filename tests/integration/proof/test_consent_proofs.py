@@ -104,8 +104,8 @@ def _grant(
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory, governance_url: str) -> Iterator[Story]:
-    with consent_services(governance_url, tmp_path_factory.mktemp("consent-proofs")) as found:
+def story(tmp_path_factory: pytest.TempPathFactory, own_chain_url: str) -> Iterator[Story]:
+    with consent_services(own_chain_url, tmp_path_factory.mktemp("consent-proofs")) as found:
         members = found.members
         a = members.deployed.members[0]
         issuer = service_key(Settings(data_dir=members.services[0].data_dir), ISSUER_KEY_NAME)
@@ -118,7 +118,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, governance_url: str) -> Iter
             _ok(b.post("/v1/consents", json=json.loads(to_bytes(signed))), 201)
         record = found.registry.grant(signed.digest)
         receipts = [_record_use(found, record, number=n) for n in (1, 2)]
-        story = Story(found, governance_url, grant_id, receipts, wallet, issuer)
+        story = Story(found, own_chain_url, grant_id, receipts, wallet, issuer)
         deadline = time.monotonic() + 60
         while True:  # A's anchoring loop puts both in a batch and anchors it
             with story.as_customer(0) as customer:
