@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,3 +118,37 @@ def test_store_unavailable_is_503() -> None:
     assert reply.status_code == 503
     assert reply.headers["content-type"] == "application/problem+json"
     assert reply.json()["type"] == "urn:ledger:problem:store-unavailable"
+
+
+CONSENT_PROOF = Path(__file__).resolve().parents[2] / "assets" / "consent-proof-v1.json"
+
+
+def test_a_proof_of_consent_is_verified_too() -> None:
+    """The customer's ``ledger-consent-proof/1`` (the committed golden file): the grant, its
+    revocation and every use proven anchored; offline (its chain is not this machine's)."""
+    data = CONSENT_PROOF.read_bytes()
+    stated = json.loads(data)
+    reply = _client(None).post("/v1/proofs/verify", content=data)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["valid"], body["format"], body["confirmed_on_chain"]) == (
+        True,
+        "ledger-consent-proof/1",
+        False,
+    )
+    assert body["grant_id"] == stated["recorded"]["grant_id"]
+    assert [u["receipt_id"] for u in body["uses"]] == [
+        r["receipt"]["receipt_id"] for r in stated["receipts"]
+    ]
+    assert body["pending"] == stated["pending"]
+    assert body["revoked_at"] is not None  # the golden grant was revoked by its customer
+    assert [k["purpose"] for k in body["checked_keys"]] == ["proof-sealing"]
+
+
+def test_a_changed_proof_of_consent_is_a_problem() -> None:
+    data = CONSENT_PROOF.read_bytes().replace(
+        b'"purpose":"account-opening"', b'"purpose":"account-openinh"', 1
+    )
+    reply = _client(None).post("/v1/proofs/verify", content=data)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["type"] == "urn:ledger:problem:proof-invalid"
