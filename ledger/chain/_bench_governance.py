@@ -29,7 +29,7 @@ from ledger.chain.evidence import EvidenceLedgerContract
 from ledger.chain.keys import KeyRegistryContract
 from ledger.crypto.sm2 import SM2PrivateKey
 
-__all__ = ["format_table", "governance_gas"]
+__all__ = ["format_table", "funded_account", "gas_used", "governance_gas"]
 
 #: One row: what was done, its gas.
 Row = tuple[str, int]
@@ -48,18 +48,22 @@ def governance_gas(*, members: int = 3) -> list[Row]:
             node.stop()
 
 
+def funded_account(url: str) -> tuple[ChainClient, str]:
+    """A new account on the anvil node at ``url`` with ether to spend: its client and its
+    private key (hex), for the benches."""
+    key = "0x" + os.urandom(32).hex()
+    ChainClient(rpc_url=url, private_key=DEV_PRIVATE_KEY).json_rpc(
+        "anvil_setBalance", Account.from_key(key).address, hex(10**21)
+    )
+    return ChainClient(rpc_url=url, private_key=key), key
+
+
 def _funded(url: str, count: int) -> list[ChainClient]:
-    funder = ChainClient(rpc_url=url, private_key=DEV_PRIVATE_KEY)
-    clients = []
-    for _ in range(count):
-        key = "0x" + os.urandom(32).hex()
-        address = Account.from_key(key).address
-        funder.json_rpc("anvil_setBalance", address, hex(10**21))
-        clients.append(ChainClient(rpc_url=url, private_key=key))
-    return clients
+    return [funded_account(url)[0] for _ in range(count)]
 
 
-def _gas(client: ChainClient, tx_hash: bytes | str) -> int:
+def gas_used(client: ChainClient, tx_hash: bytes | str) -> int:
+    """The gas a mined transaction used (read from its receipt)."""
     if isinstance(tx_hash, str):
         tx_hash = bytes.fromhex(tx_hash.removeprefix("0x"))
     receipt = client.receipt(tx_hash)
@@ -89,7 +93,7 @@ def _measure(url: str, deployments: Deployments, members: int) -> list[Row]:
         "eth_sendTransaction", {"from": dev, "to": first.address, "value": "0x1"}
     )
     first.wait_any([bytes.fromhex(transfer.removeprefix("0x"))], timeout_s=30)
-    rows.append(("reference: value transfer", _gas(first, transfer)))
+    rows.append(("reference: value transfer", gas_used(first, transfer)))
 
     specs = [_spec(c, sm2[i], f"Member {i}") for i, c in enumerate(founders)]
     consortium = deploy(
@@ -103,38 +107,40 @@ def _measure(url: str, deployments: Deployments, members: int) -> list[Row]:
             voting_period_s=3600,
         ),
     )
-    rows.append((f"deploy Consortium ({members} founders)", _gas(first, consortium.tx_hash)))
+    rows.append((f"deploy Consortium ({members} founders)", gas_used(first, consortium.tx_hash)))
     registry = deploy(
         first,
         deployments,
         "KeyRegistry",
         KeyRegistryContract.constructor_args(consortium.address, []),
     )
-    rows.append(("deploy KeyRegistry", _gas(first, registry.tx_hash)))
+    rows.append(("deploy KeyRegistry", gas_used(first, registry.tx_hash)))
     ledger = deploy(first, deployments, "EvidenceLedger", (consortium.address,))
-    rows.append(("deploy EvidenceLedger", _gas(first, ledger.tx_hash)))
+    rows.append(("deploy EvidenceLedger", gas_used(first, ledger.tx_hash)))
     anchored = EvidenceLedgerContract(client=first, address=ledger.address).anchor_batch(
         root=os.urandom(32), size=100
     )
-    rows.append(("reference: anchorBatch (one Merkle batch)", _gas(first, anchored.tx_hash)))
+    rows.append(("reference: anchorBatch (one Merkle batch)", gas_used(first, anchored.tx_hash)))
 
     councils = [ConsortiumContract(client=c, address=consortium.address) for c in founders]
     keys = KeyRegistryContract(client=first, address=registry.address)
     registered = keys.register("request-signing", sm2[0].public_key())
-    rows.append(("key: register", _gas(first, registered.sent.tx_hash)))
+    rows.append(("key: register", gas_used(first, registered.sent.tx_hash)))
     rotated = keys.rotate(registered.key_id, SM2PrivateKey.generate().public_key())
-    rows.append(("key: rotate (new key, old one ends)", _gas(first, rotated.sent.tx_hash)))
+    rows.append(("key: rotate (new key, old one ends)", gas_used(first, rotated.sent.tx_hash)))
     revoked = keys.revoke(rotated.key_id)
-    rows.append(("key: revoke", _gas(first, revoked.tx_hash)))
+    rows.append(("key: revoke", gas_used(first, revoked.tx_hash)))
 
     def carried(label: str, propose: Callable[[ConsortiumContract], Proposed]) -> None:
         proposed = propose(councils[0])
-        rows.append((f"propose: {label}", _gas(first, proposed.sent.tx_hash)))
+        rows.append((f"propose: {label}", gas_used(first, proposed.sent.tx_hash)))
         first_vote, second_vote = (c.vote(proposed.proposal_id) for c in councils[:2])
-        rows.append((f"vote: {label} (first)", _gas(first, first_vote.tx_hash)))
-        rows.append((f"vote: {label} (reaching the threshold)", _gas(first, second_vote.tx_hash)))
+        rows.append((f"vote: {label} (first)", gas_used(first, first_vote.tx_hash)))
+        rows.append(
+            (f"vote: {label} (reaching the threshold)", gas_used(first, second_vote.tx_hash))
+        )
         executed = councils[0].execute(proposed.proposal_id)
-        rows.append((f"execute: {label}", _gas(first, executed.tx_hash)))
+        rows.append((f"execute: {label}", gas_used(first, executed.tx_hash)))
 
     carried("admit a member", lambda c: c.propose_admission(_spec(newcomer, sm2[-1], "Newcomer")))
     carried("grant a role", lambda c: c.propose_grant_role(newcomer.address, "auditor"))
@@ -142,7 +148,7 @@ def _measure(url: str, deployments: Deployments, members: int) -> list[Row]:
     carried("change a threshold", lambda c: c.propose_threshold(ProposalKind.GRANT_ROLE, 1))
     carried("remove a member", lambda c: c.propose_removal(newcomer.address))
     cancelled = councils[0].cancel(councils[0].propose_removal(founders[-1].address).proposal_id)
-    rows.append(("cancel (by the proposer)", _gas(first, cancelled.tx_hash)))
+    rows.append(("cancel (by the proposer)", gas_used(first, cancelled.tx_hash)))
     return rows
 
 

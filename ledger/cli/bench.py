@@ -236,7 +236,7 @@ def reuse_command(
     """Consent-checked releases of a customer's attested fields: releases/s and p50/p99 at the
     offered rate, standing and per-use, beside a signed read at the same rate and `openssl speed
     sm2`; gas per attestation, grant, revocation and receipt."""
-    from ledger.service import _bench_reuse
+    from ledger.service import _bench_report, _bench_reuse
 
     result = _bench_reuse.run(
         seconds=seconds,
@@ -250,4 +250,4 @@ def reuse_command(
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
-        click.echo(_bench_reuse.format_table(result))
+        click.echo(_bench_report.format_reuse_table(result))

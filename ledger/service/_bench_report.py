@@ -1,4 +1,4 @@
-"""``ledger bench evidence``: percentiles and the printed table."""
+"""``ledger bench evidence`` and ``ledger bench reuse``: percentiles and the printed tables."""
 
 from __future__ import annotations
 
@@ -70,12 +70,8 @@ def format_table(r: dict[str, Any]) -> str:
                 "",
             ),
         ]
-    header = ("metric", "measured", "target")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     lines = [
-        " | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)),
-        "-+-".join("-" * w for w in widths),
-        *(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows),
+        *_table(rows),
         "",
         f"{r['acknowledged']:,} agreements acknowledged in {r['seconds']:g} s by"
         f" {r['processes']} service process(es) x {r['workers']} client threads"
@@ -88,3 +84,67 @@ def format_table(r: dict[str, Any]) -> str:
         f" {r.get('database', 'sqlite')}.",
     ]
     return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, str, str]]) -> list[str]:
+    """The lines of a metric | measured | target table."""
+    header = ("metric", "measured", "target")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    return [
+        " | ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)),
+        "-+-".join("-" * w for w in widths),
+        *(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows),
+    ]
+
+
+def format_reuse_table(r: dict[str, Any]) -> str:
+    """``ledger bench reuse``'s result as the printed table."""
+    rows: list[tuple[str, str, str]] = []
+    for mode in ("standing", "per-use"):
+        closed = r[f"{mode}_closed"]
+        rows.append((f"{mode}: releases / s (closed loop)", f"{closed['served_per_s']:,}", ""))
+        for phase in ("open", "open_80"):
+            opened = r[f"{mode}_{phase}"]
+            rows.append(
+                (
+                    f"{mode}: p50 / p99 at {opened['offered_per_s']:g}/s offered (ms)",
+                    f"{opened['p50_ms']} / {opened['p99_ms']}  ({opened['served_per_s']}/s served)",
+                    f"target p99 <= {r['target_p99_ms']:g}"
+                    if phase == "open"
+                    else "80 % of closed",
+                )
+            )
+    ref = r["reference_read_open"]
+    rows.append(
+        (
+            f"reference: signed GET /v1/consents/{{id}} at {ref['offered_per_s']:g}/s (ms)",
+            f"{ref['p50_ms']} / {ref['p99_ms']}  ({ref['served_per_s']}/s served)",
+            "",
+        )
+    )
+    if r["openssl_sm2_sign_per_s"]:
+        rows.append(
+            (
+                "reference: openssl speed sm2 sign / verify per s",
+                f"{r['openssl_sm2_sign_per_s']:,.0f} / {r['openssl_sm2_verify_per_s']:,.0f}",
+                "",
+            )
+        )
+    for what, gas in r["gas"].items():
+        rows.append((f"gas: {what}", f"{gas:,}", ""))
+    if r["gas_per_receipt"] is not None:
+        rows.append(
+            (
+                f"gas per receipt ({r['receipts_anchored']:,} receipts, batched)",
+                f"{r['gas_per_receipt']:,.1f}",
+                "",
+            )
+        )
+    return "\n".join(
+        [
+            f"ledger bench reuse: {r['seconds']:g} s per phase, ledger serve --workers"
+            f" {r['server_workers']}, {r['client_processes']} client processes x"
+            f" {r['client_threads']} connections",
+            *_table(rows),
+        ]
+    )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,15 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from eth_account import Account
 
 from ledger import canonical
-from ledger.chain.client import ChainClient
+from ledger.chain._bench_governance import funded_account, gas_used
 from ledger.chain.consent import Mode
 from ledger.chain.consortium import MemberSpec, ProposalKind, Thresholds
 from ledger.chain.consortium_config import ConsortiumConfig, FoundingMember
 from ledger.chain.deployments import Deployments, deploy_consortium, recorded_consent_contracts
-from ledger.chain.devnode import DEV_PRIVATE_KEY, DevNode, free_port
+from ledger.chain.devnode import DevNode, free_port
 from ledger.chain.keys import KeyRegistryContract
 from ledger.crypto._bench import openssl_sm2
 from ledger.crypto.sm2 import SM2PrivateKey
@@ -53,7 +51,7 @@ from ledger.service._bench_load import LoadResult, Request, run_load
 from ledger.service._bench_report import ms, percentile
 from ledger.settings import Settings
 
-__all__ = ["format_table", "run"]
+__all__ = ["run"]
 
 FIELDS = {
     "family_name": "张",
@@ -70,28 +68,12 @@ PURPOSE = "account-opening"
 _TARGET_P99_MS = 50.0
 
 
-def _funded(url: str) -> tuple[ChainClient, str]:
-    """A new chain account with ether, and its private key (hex)."""
-    key = "0x" + os.urandom(32).hex()
-    ChainClient(rpc_url=url, private_key=DEV_PRIVATE_KEY).json_rpc(
-        "anvil_setBalance", Account.from_key(key).address, hex(10**21)
-    )
-    return ChainClient(rpc_url=url, private_key=key), key
-
-
-def _gas(client: ChainClient, tx_hash: bytes) -> int:
-    receipt = client.receipt(tx_hash)
-    if receipt is None:
-        raise RuntimeError(f"no receipt for 0x{tx_hash.hex()}")
-    return int(receipt["gasUsed"])
-
-
 class _World:
     """The chain, A's service settings, B's keys, the customer and its grants."""
 
     def __init__(self, tmp: Path, url: str, database_url: str | None) -> None:
         self.url = url
-        (self.a, a_key), (self.b, _) = _funded(url), _funded(url)
+        (self.a, a_key), (self.b, _) = funded_account(url), funded_account(url)
         self.a_request, self.b_request = SM2PrivateKey.generate(), SM2PrivateKey.generate()
         self.b_receiving = SM2PrivateKey.generate()
         self.settings = Settings(
@@ -171,7 +153,7 @@ class _World:
             raise RuntimeError(f"A's service did not attest: {response.status} {reply[:300]!r}")
         made = json.loads(reply)
         tx_hash = canonical.unhex0x(made["tx_hash"], size=32)
-        self.gas["attestation (8 fields)"] = _gas(self.a, tx_hash)
+        self.gas["attestation (8 fields)"] = gas_used(self.a, tx_hash)
         return canonical.unhex0x(made["attestation_id"], size=32)
 
     def grant(self, attestation_id: bytes, mode: Mode) -> bytes:
@@ -194,13 +176,13 @@ class _World:
             mode=mode,
         )
         recorded = self.registry.record_grant(signed.grant, signed.signature)
-        self.gas.setdefault("grant (recordGrant, relayed)", _gas(self.a, recorded.sent.tx_hash))
+        self.gas.setdefault("grant (recordGrant, relayed)", gas_used(self.a, recorded.sent.tx_hash))
         return recorded.record_id
 
     def revoke_gas(self, grant_id: bytes) -> None:
         signed = self.wallet.revoke(self.domain, grant_id)
         recorded = self.registry.revoke(signed.revocation, signed.signature)
-        self.gas["grant revocation"] = _gas(self.a, recorded.sent.tx_hash)
+        self.gas["grant revocation"] = gas_used(self.a, recorded.sent.tx_hash)
 
     def releases(self, port: int, grant_id: bytes, mode: Mode, count: int) -> list[Request]:
         """``count`` release requests from B, signed (and authorized by the customer) now."""
@@ -376,61 +358,6 @@ def _receipt_gas(world: _World, *, timeout_s: float) -> tuple[float | None, int]
             time.sleep(0.5)
     finally:
         engine.dispose()
-    gas = sum(_gas(world.a, tx_hash) for tx_hash, _ in rows)
+    gas = sum(gas_used(world.a, tx_hash) for tx_hash, _ in rows)
     leaves = sum(size for _, size in rows)
     return (round(gas / leaves, 1) if leaves else None), leaves
-
-
-def format_table(r: dict[str, Any]) -> str:
-    rows: list[tuple[str, str, str]] = []
-    for mode in ("standing", "per-use"):
-        closed = r[f"{mode}_closed"]
-        rows.append((f"{mode}: releases / s (closed loop)", f"{closed['served_per_s']:,}", ""))
-        for phase in ("open", "open_80"):
-            opened = r[f"{mode}_{phase}"]
-            rows.append(
-                (
-                    f"{mode}: p50 / p99 at {opened['offered_per_s']:g}/s offered (ms)",
-                    f"{opened['p50_ms']} / {opened['p99_ms']}  ({opened['served_per_s']}/s served)",
-                    f"target p99 <= {r['target_p99_ms']:g}"
-                    if phase == "open"
-                    else "80 % of closed",
-                )
-            )
-    ref = r["reference_read_open"]
-    rows.append(
-        (
-            f"reference: signed GET /v1/consents/{{id}} at {ref['offered_per_s']:g}/s (ms)",
-            f"{ref['p50_ms']} / {ref['p99_ms']}  ({ref['served_per_s']}/s served)",
-            "",
-        )
-    )
-    if r["openssl_sm2_sign_per_s"]:
-        rows.append(
-            (
-                "reference: openssl speed sm2 sign / verify per s",
-                f"{r['openssl_sm2_sign_per_s']:,.0f} / {r['openssl_sm2_verify_per_s']:,.0f}",
-                "",
-            )
-        )
-    for what, gas in r["gas"].items():
-        rows.append((f"gas: {what}", f"{gas:,}", ""))
-    if r["gas_per_receipt"] is not None:
-        rows.append(
-            (
-                f"gas per receipt ({r['receipts_anchored']:,} receipts, batched)",
-                f"{r['gas_per_receipt']:,.1f}",
-                "",
-            )
-        )
-    width = max(len(name) for name, _, _ in rows)
-    value_width = max(len(value) for _, value, _ in rows)
-    lines = [
-        f"ledger bench reuse: {r['seconds']:g} s per phase, ledger serve --workers"
-        f" {r['server_workers']}, {r['client_processes']} client processes x"
-        f" {r['client_threads']} connections"
-    ]
-    lines += [
-        f"{name:<{width}}  {value:>{value_width}}  {note}".rstrip() for name, value, note in rows
-    ]
-    return "\n".join(lines)
